@@ -1,0 +1,103 @@
+"""What every runbook starts with: params, session, ledger, run id and ``as_of``.
+
+A notebook's first step is one line::
+
+    rb = runbook_lib.context.start(params_file, ledger_location=ledger_location, run_id=run_id)
+
+It works the same under papermill (any working directory), under nbval (the notebook's
+folder) and in JupyterLab, and on the sandbox starts or reaches the sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from runbook_lib.errors import ParamsError
+from runbook_lib.ledger import Ledger, new_run_id
+from runbook_lib.params import Params, load_params
+from runbook_lib.session import AwsSession
+
+log = logging.getLogger("runbook_lib")
+
+
+@dataclass
+class RunContext:
+    params: Params
+    session: AwsSession
+    ledger: Ledger
+    run_id: str
+    as_of: datetime
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self):
+        import pandas as pd
+
+        p = self.params
+        return pd.DataFrame(
+            [
+                ("parameters", p.name),
+                ("target", p.target.kind + (f" ({self.session.endpoint_url})" if self.session.sandbox else "")),
+                ("accounts", ", ".join(f"{a.name} ({a.id})" for a in p.accounts)),
+                ("regions", ", ".join(p.regions)),
+                ("tiers", ", ".join(p.tiers)),
+                ("ledger", self.ledger.location),
+                ("run id", self.run_id),
+                ("as of", self.as_of.isoformat()),
+            ],
+            columns=["setting", "value"],
+        ).set_index("setting")
+
+
+def parse_as_of(value: str | datetime | None) -> datetime:
+    """'' -> now; ISO 8601 text -> that time (UTC if no offset)."""
+    if value in (None, ""):
+        return datetime.now(UTC)
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ParamsError(
+                "as_of", [f"as_of: {value!r} is not a time; use ISO 8601, e.g. 2026-11-24T10:00:00Z"]
+            ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def start(
+    params_file: str = "sandbox",
+    *,
+    ledger_location: str = "",
+    run_id: str = "",
+    as_of: str | datetime | None = "",
+    setup_display: bool = True,
+) -> RunContext:
+    """Load params, open the session (starting the sandbox if needed) and the ledger."""
+    params = load_params(params_file)
+    as_of_dt = parse_as_of(as_of)
+    session = AwsSession(params)
+    location = ledger_location or params.resolve_path(params.ledger)
+    s3 = session.client("s3", params.account_ids[0]) if location.startswith("s3://") else None
+    if setup_display:
+        setup_notebook_display()
+    return RunContext(params, session, Ledger(location, s3), run_id or new_run_id(as_of_dt), as_of_dt)
+
+
+def setup_notebook_display() -> None:
+    """Plotly figures that survive nbconvert HTML offline; pandas wide enough for ARNs;
+    log lines (progress under papermill) on the cell's output."""
+    import pandas as pd
+    import plotly.io as pio
+
+    pio.renderers.default = "plotly_mimetype+notebook"  # live in Lab, inlined JS in HTML
+    pd.set_option("display.max_columns", 40)
+    pd.set_option("display.max_colwidth", 80)
+    pd.set_option("display.width", 200)
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

@@ -1,0 +1,121 @@
+"""Content fingerprints: an order-independent hash and a count of a data set.
+
+Taken when a backup is made, and again over the restored copy: equal fingerprints prove
+the restored content is exactly what was backed up, whatever order a scan returns.
+
+Each record is canonicalised (JSON, sorted keys) and hashed with BLAKE2b to 128 bits; the
+set's digest is the sum of the record digests modulo 2**128 (so order does not matter and,
+unlike XOR, two equal records do not cancel out). ``key_digests`` keeps a short digest per
+record key so that two fingerprints can name the first keys that differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+_MOD = 1 << 128
+
+
+def _digest(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "big")
+
+
+@dataclass
+class Fingerprint:
+    kind: str  # dynamodb-items, s3-objects, log-events
+    count: int = 0
+    digest: int = 0
+    key_digests: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def add(self, key: str, canonical: bytes, keep_key: bool = True) -> None:
+        d = _digest(canonical)
+        self.count += 1
+        self.digest = (self.digest + d) % _MOD
+        if keep_key:
+            self.key_digests[key] = f"{d:032x}"[:16]
+
+    @property
+    def hexdigest(self) -> str:
+        return f"{self.digest:032x}"
+
+    def to_dict(self, with_keys: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "count": self.count, "digest": self.hexdigest}
+        if with_keys:
+            out["key_digests"] = self.key_digests
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Fingerprint:
+        return cls(d["kind"], int(d["count"]), int(d["digest"], 16), dict(d.get("key_digests") or {}))
+
+    def matches(self, other: Fingerprint) -> bool:
+        return self.kind == other.kind and self.count == other.count and self.digest == other.digest
+
+    def differences(self, other: Fingerprint, limit: int = 5) -> dict[str, Any]:
+        """What differs between ``self`` (expected) and ``other`` (found)."""
+        mine, theirs = self.key_digests, other.key_digests
+        missing = sorted(k for k in mine if k not in theirs)
+        extra = sorted(k for k in theirs if k not in mine)
+        changed = sorted(k for k in mine if k in theirs and mine[k] != theirs[k])
+        return {
+            "expected_count": self.count,
+            "found_count": other.count,
+            "missing": missing[:limit],
+            "missing_total": len(missing),
+            "unexpected": extra[:limit],
+            "unexpected_total": len(extra),
+            "changed": changed[:limit],
+            "changed_total": len(changed),
+        }
+
+    def describe_difference(self, other: Fingerprint) -> str:
+        if self.matches(other):
+            return "content identical"
+        d = self.differences(other)
+        parts = [f"expected {d['expected_count']} records, found {d['found_count']}"]
+        for label in ("missing", "changed", "unexpected"):
+            if d[f"{label}_total"]:
+                parts.append(f"{d[f'{label}_total']} {label} (first: {', '.join(d[label])})")
+        if len(parts) == 1:
+            parts.append("content hash differs (no per-key digests to say which records)")
+        return "; ".join(parts)
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def dynamodb_key(item: dict[str, Any], key_names: list[str]) -> str:
+    """'pk=order#000001|sk=v1' from a low-level item ({'pk': {'S': ...}})."""
+    return "|".join(f"{k}={next(iter(item[k].values()))}" for k in key_names if k in item)
+
+
+def fingerprint_dynamodb_items(
+    items: Iterable[dict[str, Any]], key_names: list[str], keep_keys: bool = True
+) -> Fingerprint:
+    """Items in DynamoDB's low-level JSON form (as ``client.scan`` returns them)."""
+    fp = Fingerprint("dynamodb-items")
+    for item in items:
+        fp.add(dynamodb_key(item, key_names), canonical(item), keep_keys)
+    return fp
+
+
+def fingerprint_s3_objects(objects: Iterable[tuple[str, int, str]], keep_keys: bool = True) -> Fingerprint:
+    """(key, size, checksum) per object; checksum = a SHA-256 of the body (or the ETag)."""
+    fp = Fingerprint("s3-objects")
+    for key, size, checksum in objects:
+        fp.add(key, canonical([key, size, checksum]), keep_keys)
+    return fp
+
+
+def fingerprint_log_events(events: Iterable[tuple[str, int, str]], keep_keys: bool = True) -> Fingerprint:
+    """(stream, timestamp, message) per event."""
+    fp = Fingerprint("log-events")
+    for stream, ts, message in events:
+        fp.add(f"{stream}@{ts}:{hashlib.blake2b(message.encode(), digest_size=4).hexdigest()}",
+               canonical([stream, ts, message]), keep_keys)
+    return fp

@@ -1,0 +1,333 @@
+"""Parameter files: one validated model for every runbook.
+
+A parameter file names the estate (target, accounts, Regions), the objectives per tier,
+the tag keys, and where the ledger and the run archive live. ``load_params`` turns a
+file (or a name such as ``sandbox``, looked up in the project's ``params/`` folder) into
+a :class:`Params`, or raises one :class:`~runbook_lib.errors.ParamsError` that lists
+every problem with its field path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from runbook_lib.errors import ParamsError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# --------------------------------------------------------------------------- durations
+
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DURATION_HELP = "a whole number and a unit (s, m, h, d, w), e.g. 15m, 4h, 35d"
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``'15m'`` -> 15 minutes. Accepts a timedelta as is. Raises ValueError otherwise."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if m and int(m.group(1)) > 0:
+            return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    raise ValueError(f"{value!r} is not a duration; use {DURATION_HELP}")
+
+
+def format_duration(td: timedelta) -> str:
+    """The shortest exact form: 900 s -> '15m', 35 days -> '35d'."""
+    secs = int(td.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if secs % size == 0 and secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+# --------------------------------------------------------------------------- AWS names
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Every Region botocore knows, in every partition (no AWS call)."""
+    import botocore.session
+
+    s = botocore.session.get_session()
+    regions: set[str] = set()
+    for partition in s.get_available_partitions():
+        for service in ("ec2", "s3", "dynamodb", "backup"):
+            regions.update(s.get_available_regions(service, partition_name=partition))
+    return frozenset(regions)
+
+
+def _check_region(value: Any) -> str:
+    if isinstance(value, str) and value in known_regions():
+        return value
+    examples = ", ".join([r for r in sorted(known_regions()) if "-iso" not in r and "gov" not in r][:8])
+    raise ValueError(f"{value!r} is not an AWS Region name; allowed: Region codes such as {examples}")
+
+
+def _check_account(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value:012d}"  # YAML reads 012345678901 as a number
+    if isinstance(value, str) and re.fullmatch(r"\d{12}", value):
+        return value
+    raise ValueError(f"{value!r} is not an AWS account id; use 12 digits in quotes, e.g. '123456789012'")
+
+
+_ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
+
+
+def _check_arn(value: Any) -> str:
+    if isinstance(value, str) and _ARN_RE.match(value):
+        return value
+    raise ValueError(
+        f"{value!r} is not an ARN; use arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, "
+        "e.g. arn:aws:iam::123456789012:role/backup-runbook"
+    )
+
+
+Region = Annotated[str, BeforeValidator(_check_region)]
+AccountId = Annotated[str, BeforeValidator(_check_account)]
+Arn = Annotated[str, BeforeValidator(_check_arn)]
+
+
+def _check_tag_key(value: str) -> str:
+    if not 1 <= len(value) <= 128 or value.lower().startswith("aws:"):
+        raise ValueError(f"{value!r} is not a usable tag key; 1-128 characters, not starting 'aws:'")
+    return value
+
+
+TagKey = Annotated[str, AfterValidator(_check_tag_key)]
+
+# --------------------------------------------------------------------------- the model
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(_Model):
+    """Where the runbooks run: the embedded sandbox (moto) or real AWS."""
+
+    kind: Literal["sandbox", "aws"] = "sandbox"
+    profile: str | None = None  # AWS: named profile for the starting credentials
+    role_name: str | None = None  # assumed in every account that has no role_arn of its own
+    external_id: str | None = None
+    endpoint_url: str | None = None  # sandbox: a running server; empty -> in-process
+    seed: int = 7  # sandbox: seed of the demo estate
+    max_workers: int = Field(8, ge=1, le=64)
+
+
+class Account(_Model):
+    id: AccountId
+    name: str = Field(min_length=1)
+    role_arn: Arn | None = None
+    kind: Literal["workload", "backup"] = "workload"
+
+
+class Tier(_Model):
+    """The objectives of one tier (``backup-tier=<name>`` on a resource)."""
+
+    rpo: Duration
+    rto: Duration
+    retention: Duration
+    restore_test_every: Duration
+    copy_region: Region | None = None
+    copy_account: AccountId | None = None
+    require_cmk: bool = False
+    cold_storage_after: Duration | None = None
+
+
+class TagKeys(_Model):
+    tier: TagKey = "backup-tier"
+    reproducible: TagKey = "reproducible-from"
+    restore_test: TagKey = "restore-test"
+    expires: TagKey = "restore-test-expires"
+
+
+class Params(_Model):
+    name: str = Field(min_length=1)
+    target: Target = Target()
+    accounts: list[Account] = Field(min_length=1)
+    regions: list[Region] = Field(min_length=1)
+    tiers: dict[str, Tier] = Field(min_length=1)
+    default_tier: str
+    tag_keys: TagKeys = TagKeys()
+    ledger: str = "runs/ledger"  # local folder or s3://bucket/prefix
+    run_archive: str = "runs"
+    source: str = Field("<dict>", exclude=True)  # the file it came from (not in the file)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Params:
+        problems: list[str] = []
+        if self.default_tier not in self.tiers:
+            problems.append(
+                f"default_tier: {self.default_tier!r} is not a tier; allowed: {sorted(self.tiers)}"
+            )
+        ids = [a.id for a in self.accounts]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            problems.append(f"accounts: account ids listed twice: {dupes}")
+        if len(set(self.regions)) != len(self.regions):
+            problems.append("regions: a Region is listed twice")
+        for name, tier in self.tiers.items():
+            if tier.copy_account and tier.copy_account not in ids:
+                problems.append(
+                    f"tiers.{name}.copy_account: {tier.copy_account!r} is not one of accounts[].id"
+                )
+        if self.target.kind == "aws":
+            no_role = [a.id for a in self.accounts if not a.role_arn]
+            if no_role and not self.target.role_name and len(self.accounts) > 1:
+                problems.append(
+                    "target.role_name: required when accounts have no role_arn "
+                    f"(accounts without a role: {no_role})"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # ---- convenience
+    @property
+    def account_ids(self) -> list[str]:
+        return [a.id for a in self.accounts]
+
+    @property
+    def backup_account(self) -> str | None:
+        return next((a.id for a in self.accounts if a.kind == "backup"), None)
+
+    @property
+    def workload_accounts(self) -> list[str]:
+        return [a.id for a in self.accounts if a.kind == "workload"]
+
+    def tier(self, name: str | None) -> Tier:
+        return self.tiers.get(name or self.default_tier) or self.tiers[self.default_tier]
+
+    def resolve_path(self, value: str) -> str:
+        """Local relative paths are relative to the parameter file's folder."""
+        if value.startswith("s3://") or os.path.isabs(value) or self.source == "<dict>":
+            return value
+        return str((Path(self.source).parent / value).resolve())
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def params_dir() -> Path:
+    return Path(os.environ.get("RUNBOOK_PARAMS_DIR", PROJECT_ROOT / "params"))
+
+
+def find_params_file(name_or_path: str | os.PathLike) -> Path:
+    """A path to a YAML file, or a bare name (``sandbox``) in the params folder."""
+    p = Path(name_or_path)
+    candidates = [p] if p.suffix in (".yaml", ".yml") else []
+    candidates += [params_dir() / f"{p.name}.yaml", params_dir() / p.name]
+    for c in candidates:
+        if c.is_file():
+            return c
+    available = sorted(f.stem for f in params_dir().glob("*.yaml"))
+    raise ParamsError(
+        str(name_or_path),
+        [f"no such parameter file; give a path to a .yaml file or one of {available}"],
+    )
+
+
+def _format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "constrained-")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _problems(err: ValidationError, model: type[BaseModel]) -> list[str]:
+    problems = []
+    for e in err.errors():
+        loc = _format_loc(tuple(p for p in e["loc"] if p not in ("timedelta", "str", "int")))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown field {loc.split('.')[-1]!r}"
+            allowed = _allowed_fields(model, e["loc"][:-1])
+            if allowed:
+                msg += f"; allowed here: {', '.join(allowed)}"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        if e["type"] == "value_error" and loc == "(top level)":
+            problems.extend(msg.split("\n"))  # cross-field checks name their own fields
+        else:
+            problems.append(f"{loc}: {msg}")
+    return problems
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names allowed at ``loc`` (for an 'unknown field' message)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part in fields:  # otherwise a key of dict[str, Model]: stay on Model
+            current = _inner_model(fields[part].annotation)
+    return sorted(k for k in getattr(current, "model_fields", {}) if k != "source")
+
+
+def _inner_model(annotation: Any) -> Any:
+    """Tier for dict[str, Tier], Account for list[Account], Target for Target."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validate_params(data: Any, source: str = "<dict>") -> Params:
+    """Validate a mapping; raise ParamsError listing every problem."""
+    if not isinstance(data, dict):
+        raise ParamsError(source, [f"(top level): expected a mapping of fields, got {type(data).__name__}"])
+    try:
+        return Params.model_validate({**data, "source": source})
+    except ValidationError as err:
+        raise ParamsError(source, _problems(err, Params)) from None
+
+
+def load_params(name_or_path: str | os.PathLike = "sandbox", **overrides: Any) -> Params:
+    """Load and validate a parameter file; ``overrides`` replace top-level fields."""
+    path = find_params_file(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ParamsError(str(path), [f"(file): not valid YAML{where}: {getattr(err, 'problem', err)}"]) from None
+    if isinstance(data, dict):
+        data.update({k: v for k, v in overrides.items() if v not in (None, "")})
+    return validate_params(data, source=str(path))

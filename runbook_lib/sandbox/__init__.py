@@ -1,0 +1,97 @@
+"""The embedded sandbox: moto standing in for AWS, with the demo estate seeded.
+
+Three ways to have one:
+- ``runbook sandbox serve`` runs a server as its own process (what ``make demo`` and the
+  tests use, so every notebook kernel talks to the same state);
+- ``RUNBOOK_SANDBOX_URL`` names a running server; the notebooks use it when set;
+- otherwise ``ensure_sandbox`` starts one inside the current process (a notebook run on
+  its own with default parameters needs nothing else started) and seeds it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import urllib.error
+import urllib.request
+
+from runbook_lib.errors import SandboxError
+
+ENV_URL = "RUNBOOK_SANDBOX_URL"
+_lock = threading.Lock()
+_in_process: dict[str, object] = {}
+
+
+def prepare_moto_environment() -> None:
+    """Settings that must be in place before moto's backends load."""
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # else ~1,300 foreign snapshots
+    for key, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ):
+        os.environ.setdefault(key, value)
+    try:
+        from runbook_lib.sandbox.backup_ext import install
+    except ImportError:  # the AWS Backup extension is optional for the core sandbox
+        return
+    install()
+
+
+def start_server(host: str = "127.0.0.1", port: int = 0):
+    """Start moto as a threaded server in this process; returns (server, url)."""
+    prepare_moto_environment()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return server, f"http://{bound_host}:{bound_port}"
+
+
+def is_up(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=timeout) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def reset(url: str) -> None:
+    """Clear every resource in the sandbox server at ``url``."""
+    req = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        if r.status != 200:
+            raise SandboxError(f"sandbox at {url}: reset answered HTTP {r.status}")
+
+
+def ensure_sandbox(params, *, seed: bool = True) -> str:
+    """The URL of a sandbox holding the demo estate; starts one in-process if none runs."""
+    from runbook_lib.sandbox.seed import ensure_seeded
+
+    url = params.target.endpoint_url or os.environ.get(ENV_URL)
+    if url:
+        if not is_up(url):
+            raise SandboxError(
+                f"sandbox: nothing answers at {url} (from target.endpoint_url or {ENV_URL}). "
+                "Start one with `runbook sandbox serve`, or unset it to use an in-process sandbox."
+            )
+    else:
+        with _lock:
+            if "url" not in _in_process:
+                server, url = start_server()
+                _in_process.update(server=server, url=url)
+            url = str(_in_process["url"])
+    if seed:
+        ensure_seeded(params, url)
+    return url
+
+
+def moto_config(url: str, config: dict) -> None:
+    """POST a moto configuration (e.g. {'lambda': {'use_docker': False}}) to a server."""
+    req = urllib.request.Request(
+        f"{url}/moto-api/config", method="POST", data=json.dumps(config).encode()
+    )
+    urllib.request.urlopen(req, timeout=10).close()
