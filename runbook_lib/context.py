@@ -39,7 +39,11 @@ class RunContext:
         return pd.DataFrame(
             [
                 ("parameters", p.name),
-                ("target", p.target.kind + (f" ({self.session.endpoint_url})" if self.session.sandbox else "")),
+                (
+                    "target",
+                    p.target.kind
+                    + (f" ({self.session.endpoint_url})" if self.session.sandbox else ""),
+                ),
                 ("accounts", ", ".join(f"{a.name} ({a.id})" for a in p.accounts)),
                 ("regions", ", ".join(p.regions)),
                 ("tiers", ", ".join(p.tiers)),
@@ -62,7 +66,8 @@ def parse_as_of(value: str | datetime | None) -> datetime:
             dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             raise ParamsError(
-                "as_of", [f"as_of: {value!r} is not a time; use ISO 8601, e.g. 2026-11-24T10:00:00Z"]
+                "as_of",
+                [f"as_of: {value!r} is not a time; use ISO 8601, e.g. 2026-11-24T10:00:00Z"],
             ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
@@ -83,7 +88,9 @@ def start(
     s3 = session.client("s3", params.account_ids[0]) if location.startswith("s3://") else None
     if setup_display:
         setup_notebook_display()
-    return RunContext(params, session, Ledger(location, s3), run_id or new_run_id(as_of_dt), as_of_dt)
+    return RunContext(
+        params, session, Ledger(location, s3), run_id or new_run_id(as_of_dt), as_of_dt
+    )
 
 
 def setup_notebook_display() -> None:

@@ -50,7 +50,9 @@ class Fingerprint:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Fingerprint:
-        return cls(d["kind"], int(d["count"]), int(d["digest"], 16), dict(d.get("key_digests") or {}))
+        return cls(
+            d["kind"], int(d["count"]), int(d["digest"], 16), dict(d.get("key_digests") or {})
+        )
 
     def matches(self, other: Fingerprint) -> bool:
         return self.kind == other.kind and self.count == other.count and self.digest == other.digest
@@ -86,7 +88,9 @@ class Fingerprint:
 
 
 def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def dynamodb_key(item: dict[str, Any], key_names: list[str]) -> str:
@@ -104,7 +108,9 @@ def fingerprint_dynamodb_items(
     return fp
 
 
-def fingerprint_s3_objects(objects: Iterable[tuple[str, int, str]], keep_keys: bool = True) -> Fingerprint:
+def fingerprint_s3_objects(
+    objects: Iterable[tuple[str, int, str]], keep_keys: bool = True
+) -> Fingerprint:
     """(key, size, checksum) per object; checksum = a SHA-256 of the body (or the ETag)."""
     fp = Fingerprint("s3-objects")
     for key, size, checksum in objects:
@@ -112,10 +118,15 @@ def fingerprint_s3_objects(objects: Iterable[tuple[str, int, str]], keep_keys: b
     return fp
 
 
-def fingerprint_log_events(events: Iterable[tuple[str, int, str]], keep_keys: bool = True) -> Fingerprint:
+def fingerprint_log_events(
+    events: Iterable[tuple[str, int, str]], keep_keys: bool = True
+) -> Fingerprint:
     """(stream, timestamp, message) per event."""
     fp = Fingerprint("log-events")
     for stream, ts, message in events:
-        fp.add(f"{stream}@{ts}:{hashlib.blake2b(message.encode(), digest_size=4).hexdigest()}",
-               canonical([stream, ts, message]), keep_keys)
+        fp.add(
+            f"{stream}@{ts}:{hashlib.blake2b(message.encode(), digest_size=4).hexdigest()}",
+            canonical([stream, ts, message]),
+            keep_keys,
+        )
     return fp

@@ -74,7 +74,9 @@ class Ledger:
                 Bucket=bucket, Prefix=f"{prefix}/{table}/".lstrip("/")
             )
             frames = [
-                pd.read_parquet(io.BytesIO(self._s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()))
+                pd.read_parquet(
+                    io.BytesIO(self._s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+                )
                 for page in pages
                 for o in page.get("Contents", [])
                 if o["Key"].endswith(".parquet")
@@ -95,9 +97,13 @@ def _portable(df: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if s.dtype == object and s.map(lambda v: isinstance(v, dict | list | tuple | set)).any():
             out[col] = s.map(
-                lambda v: json.dumps(sorted(v) if isinstance(v, set) else v, default=str, ensure_ascii=False)
-                if v is not None and not (isinstance(v, float) and pd.isna(v))
-                else None
+                lambda v: (
+                    json.dumps(
+                        sorted(v) if isinstance(v, set) else v, default=str, ensure_ascii=False
+                    )
+                    if v is not None and not (isinstance(v, float) and pd.isna(v))
+                    else None
+                )
             )
         elif pd.api.types.is_timedelta64_dtype(s):
             out[col] = s.dt.total_seconds()

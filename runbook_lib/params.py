@@ -84,8 +84,12 @@ def known_regions() -> frozenset[str]:
 def _check_region(value: Any) -> str:
     if isinstance(value, str) and value in known_regions():
         return value
-    examples = ", ".join([r for r in sorted(known_regions()) if "-iso" not in r and "gov" not in r][:8])
-    raise ValueError(f"{value!r} is not an AWS Region name; allowed: Region codes such as {examples}")
+    examples = ", ".join(
+        [r for r in sorted(known_regions()) if "-iso" not in r and "gov" not in r][:8]
+    )
+    raise ValueError(
+        f"{value!r} is not an AWS Region name; allowed: Region codes such as {examples}"
+    )
 
 
 def _check_account(value: Any) -> str:
@@ -93,7 +97,9 @@ def _check_account(value: Any) -> str:
         value = f"{value:012d}"  # YAML reads 012345678901 as a number
     if isinstance(value, str) and re.fullmatch(r"\d{12}", value):
         return value
-    raise ValueError(f"{value!r} is not an AWS account id; use 12 digits in quotes, e.g. '123456789012'")
+    raise ValueError(
+        f"{value!r} is not an AWS account id; use 12 digits in quotes, e.g. '123456789012'"
+    )
 
 
 _ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
@@ -115,7 +121,9 @@ Arn = Annotated[str, BeforeValidator(_check_arn)]
 
 def _check_tag_key(value: str) -> str:
     if not 1 <= len(value) <= 128 or value.lower().startswith("aws:"):
-        raise ValueError(f"{value!r} is not a usable tag key; 1-128 characters, not starting 'aws:'")
+        raise ValueError(
+            f"{value!r} is not a usable tag key; 1-128 characters, not starting 'aws:'"
+        )
     return value
 
 
@@ -312,7 +320,9 @@ def _inner_model(annotation: Any) -> Any:
 def validate_params(data: Any, source: str = "<dict>") -> Params:
     """Validate a mapping; raise ParamsError listing every problem."""
     if not isinstance(data, dict):
-        raise ParamsError(source, [f"(top level): expected a mapping of fields, got {type(data).__name__}"])
+        raise ParamsError(
+            source, [f"(top level): expected a mapping of fields, got {type(data).__name__}"]
+        )
     try:
         return Params.model_validate({**data, "source": source})
     except ValidationError as err:
@@ -327,7 +337,9 @@ def load_params(name_or_path: str | os.PathLike = "sandbox", **overrides: Any) -
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ParamsError(str(path), [f"(file): not valid YAML{where}: {getattr(err, 'problem', err)}"]) from None
+        raise ParamsError(
+            str(path), [f"(file): not valid YAML{where}: {getattr(err, 'problem', err)}"]
+        ) from None
     if isinstance(data, dict):
         data.update({k: v for k, v in overrides.items() if v not in (None, "")})
     return validate_params(data, source=str(path))

@@ -139,7 +139,10 @@ class AwsSession:
 
     def _assumed_session(self, account: str, role: str) -> boto3.Session:
         sts = self._base.client(
-            "sts", endpoint_url=self.endpoint_url, config=self.config, region_name=self.params.regions[0]
+            "sts",
+            endpoint_url=self.endpoint_url,
+            config=self.config,
+            region_name=self.params.regions[0],
         )
         self._instrument(sts, "sts")
 
@@ -234,7 +237,8 @@ def is_not_supported(err: Exception) -> bool:
         msg = str(err.response.get("Error", {}).get("Message", ""))
         status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return code in ("404", "500", "NotImplemented", "UnknownOperationException") or (
-            status in (404, 500) and ("not yet implemented" in msg.lower() or "<html" in msg.lower())
+            status in (404, 500)
+            and ("not yet implemented" in msg.lower() or "<html" in msg.lower())
         )
     from botocore.parsers import ResponseParserError
 

@@ -59,41 +59,155 @@ def demo_estate(params: Params) -> list[DemoResource]:
         # ---- account A, primary Region: the busy shop
         R(a, primary, "dynamodb", "orders", gold, facts={"pitr": True, "items": 3000}),
         R(a, primary, "dynamodb", "carts", silver, cmk=False, facts={"pitr": False, "items": 800}),
-        R(a, primary, "dynamodb", "sessions.v2", None, cmk=False, facts={"pitr": False, "items": 150}),
-        R(a, primary, "s3", f"shop-assets-{a}-{primary}", gold,
-          facts={"versioned": True, "objects": 300, "overwrites": 40, "deletes": 20}),
-        R(a, primary, "s3", f"shop-exports-{a}-{primary}", bronze, cmk=False,
-          facts={"versioned": False, "objects": 60}),
+        R(
+            a,
+            primary,
+            "dynamodb",
+            "sessions.v2",
+            None,
+            cmk=False,
+            facts={"pitr": False, "items": 150},
+        ),
+        R(
+            a,
+            primary,
+            "s3",
+            f"shop-assets-{a}-{primary}",
+            gold,
+            facts={"versioned": True, "objects": 300, "overwrites": 40, "deletes": 20},
+        ),
+        R(
+            a,
+            primary,
+            "s3",
+            f"shop-exports-{a}-{primary}",
+            bronze,
+            cmk=False,
+            facts={"versioned": False, "objects": 60},
+        ),
         R(a, primary, "ebs", "shop-web-data", gold, facts={"size_gib": 20}),
-        R(a, primary, "ebs", "shop-build-cache", None, encrypted=False, cmk=False, facts={"size_gib": 8}),
+        R(
+            a,
+            primary,
+            "ebs",
+            "shop-build-cache",
+            None,
+            encrypted=False,
+            cmk=False,
+            facts={"size_gib": 8},
+        ),
         R(a, primary, "rds", "shop-db", gold, facts={"retention_days": 7, "engine": "postgres"}),
-        R(a, primary, "rds", "shop-reporting", silver, encrypted=False, cmk=False,
-          facts={"retention_days": 1, "engine": "mysql"}),
+        R(
+            a,
+            primary,
+            "rds",
+            "shop-reporting",
+            silver,
+            encrypted=False,
+            cmk=False,
+            facts={"retention_days": 1, "engine": "mysql"},
+        ),
         R(a, primary, "aurora", "catalog-aurora", gold, facts={"retention_days": 14}),
         R(a, primary, "efs", "shop-media", silver, facts={"backup_policy": True}),
-        R(a, primary, "efs", "shop-scratch", None, encrypted=False, cmk=False,
-          facts={"backup_policy": False}),
-        R(a, primary, "elasticache", "shop-sessions-cache", bronze, cmk=False,
-          facts={"snapshot_retention": 0}),
+        R(
+            a,
+            primary,
+            "efs",
+            "shop-scratch",
+            None,
+            encrypted=False,
+            cmk=False,
+            facts={"backup_policy": False},
+        ),
+        R(
+            a,
+            primary,
+            "elasticache",
+            "shop-sessions-cache",
+            bronze,
+            cmk=False,
+            facts={"snapshot_retention": 0},
+        ),
         R(a, primary, "opensearch", "shop-search", silver, facts={"snapshot_hour": 3}),
-        R(a, primary, "logs", "/shop/app", silver, cmk=False, facts={"retention_days": 30, "events": 200}),
-        R(a, primary, "logs", "/shop/audit trail", None, cmk=False,
-          facts={"retention_days": None, "events": 50}),
+        R(
+            a,
+            primary,
+            "logs",
+            "/shop/app",
+            silver,
+            cmk=False,
+            facts={"retention_days": 30, "events": 200},
+        ),
+        R(
+            a,
+            primary,
+            "logs",
+            "/shop/audit trail",
+            None,
+            cmk=False,
+            facts={"retention_days": None, "events": 50},
+        ),
         # ---- account A, DR Region
-        R(a, dr, "dynamodb", "orders-dr-index", bronze, reproducible_from="dynamodb://orders",
-          cmk=False, facts={"pitr": False, "items": 100}),
+        R(
+            a,
+            dr,
+            "dynamodb",
+            "orders-dr-index",
+            bronze,
+            reproducible_from="dynamodb://orders",
+            cmk=False,
+            facts={"pitr": False, "items": 100},
+        ),
         R(a, dr, "ebs", "shop-dr-standby", silver, facts={"size_gib": 10}),
         # ---- account B: analytics
         R(b, primary, "dynamodb", "feature-store", silver, facts={"pitr": True, "items": 1200}),
-        R(b, primary, "s3", f"analytics-raw-{b}-{primary}", None, encrypted=True, cmk=False,
-          facts={"versioned": False, "objects": 120}),
-        R(b, primary, "s3", f"analytics-curated-{b}-{primary}", bronze,
-          reproducible_from=f"s3://analytics-raw-{b}-{primary}", cmk=False,
-          facts={"versioned": False, "objects": 40}),
+        R(
+            b,
+            primary,
+            "s3",
+            f"analytics-raw-{b}-{primary}",
+            None,
+            encrypted=True,
+            cmk=False,
+            facts={"versioned": False, "objects": 120},
+        ),
+        R(
+            b,
+            primary,
+            "s3",
+            f"analytics-curated-{b}-{primary}",
+            bronze,
+            reproducible_from=f"s3://analytics-raw-{b}-{primary}",
+            cmk=False,
+            facts={"versioned": False, "objects": 40},
+        ),
         R(b, primary, "neptune", "lineage-graph", silver, facts={"retention_days": 7}),
-        R(b, primary, "elasticache", "feature-cache", None, cmk=False, facts={"snapshot_retention": 1}),
-        R(b, primary, "logs", "/analytics/jobs", bronze, cmk=False, facts={"retention_days": 14, "events": 120}),
-        R(b, dr, "rds", "warehouse-replica", silver, facts={"retention_days": 7, "engine": "postgres"}),
+        R(
+            b,
+            primary,
+            "elasticache",
+            "feature-cache",
+            None,
+            cmk=False,
+            facts={"snapshot_retention": 1},
+        ),
+        R(
+            b,
+            primary,
+            "logs",
+            "/analytics/jobs",
+            bronze,
+            cmk=False,
+            facts={"retention_days": 14, "events": 120},
+        ),
+        R(
+            b,
+            dr,
+            "rds",
+            "warehouse-replica",
+            silver,
+            facts={"retention_days": 7, "engine": "postgres"},
+        ),
     ]
     return out
 
@@ -127,7 +241,9 @@ def seed_demo_estate(session) -> list[DemoResource]:
     def cmk(account: str, region: str) -> str:
         if (account, region) not in keys:
             kms = session.client("kms", account, region)
-            key = kms.create_key(Description="demo data key", Tags=[{"TagKey": "purpose", "TagValue": "data"}])
+            key = kms.create_key(
+                Description="demo data key", Tags=[{"TagKey": "purpose", "TagValue": "data"}]
+            )
             arn = key["KeyMetadata"]["Arn"]
             kms.enable_key_rotation(KeyId=arn)
             kms.create_alias(AliasName="alias/demo-data", TargetKeyId=arn)
@@ -145,7 +261,9 @@ def seed_demo_estate(session) -> list[DemoResource]:
 
     ssm = session.client("ssm", params.account_ids[0], params.regions[0])
     ssm.put_parameter(
-        Name=MARKER, Type="String", Overwrite=True,
+        Name=MARKER,
+        Type="String",
+        Overwrite=True,
         Value=json.dumps({"seed": params.target.seed, "resources": len(estate)}),
     )
     return estate
@@ -172,7 +290,10 @@ def _dynamodb(session, res: DemoResource, key, tags, rng) -> None:
         kwargs["SSESpecification"] = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
     ddb.create_table(
         TableName=res.name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
@@ -187,7 +308,8 @@ def _dynamodb(session, res: DemoResource, key, tags, rng) -> None:
         ddb.batch_write_item(RequestItems={res.name: batch})
     if res.facts.get("pitr"):
         ddb.update_continuous_backups(
-            TableName=res.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            TableName=res.name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
         )
 
 
@@ -198,10 +320,17 @@ def _s3(session, res: DemoResource, key, tags, rng) -> None:
     if key:
         s3.put_bucket_encryption(
             Bucket=res.name,
-            ServerSideEncryptionConfiguration={"Rules": [{
-                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
-                "BucketKeyEnabled": True,
-            }]},
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": key,
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
         )
     if res.facts.get("versioned"):
         s3.put_bucket_versioning(Bucket=res.name, VersioningConfiguration={"Status": "Enabled"})
@@ -229,7 +358,9 @@ def _ebs(session, res: DemoResource, key, tags, rng) -> None:
         AvailabilityZone=f"{res.region}a",
         Size=res.facts["size_gib"],
         VolumeType="gp3",
-        TagSpecifications=[{"ResourceType": "volume", "Tags": _tag_list({**tags, "Name": res.name})}],
+        TagSpecifications=[
+            {"ResourceType": "volume", "Tags": _tag_list({**tags, "Name": res.name})}
+        ],
         **kwargs,
     )
 
@@ -256,7 +387,9 @@ def _rds(session, res: DemoResource, key, tags, rng) -> None:
 
 def _cluster(engine: str):
     def seed(session, res: DemoResource, key, tags, rng) -> None:
-        client = session.client("neptune" if engine == "neptune" else "rds", res.account, res.region)
+        client = session.client(
+            "neptune" if engine == "neptune" else "rds", res.account, res.region
+        )
         kwargs: dict[str, Any] = {"StorageEncrypted": res.encrypted}
         if key:
             kwargs["KmsKeyId"] = key
@@ -280,7 +413,9 @@ def _efs(session, res: DemoResource, key, tags, rng) -> None:
     if key:
         kwargs["KmsKeyId"] = key
     efs.create_file_system(
-        CreationToken=hashlib.sha256(f"{res.account}{res.region}{res.name}".encode()).hexdigest()[:32],
+        CreationToken=hashlib.sha256(f"{res.account}{res.region}{res.name}".encode()).hexdigest()[
+            :32
+        ],
         PerformanceMode="generalPurpose",
         Backup=res.facts["backup_policy"],
         Tags=_tag_list({**tags, "Name": res.name}),
@@ -327,7 +462,9 @@ def _logs(session, res: DemoResource, key, tags, rng) -> None:
     kwargs: dict[str, Any] = {"kmsKeyId": key} if key else {}
     logs.create_log_group(logGroupName=res.name, tags=tags, **kwargs)
     if res.facts.get("retention_days"):
-        logs.put_retention_policy(logGroupName=res.name, retentionInDays=res.facts["retention_days"])
+        logs.put_retention_policy(
+            logGroupName=res.name, retentionInDays=res.facts["retention_days"]
+        )
     import time
 
     now_ms = int(time.time() * 1000)
@@ -335,7 +472,10 @@ def _logs(session, res: DemoResource, key, tags, rng) -> None:
         logs.create_log_stream(logGroupName=res.name, logStreamName=stream)
         n = res.facts["events"] // 2
         events = [
-            {"timestamp": now_ms - (n - i) * 1000, "message": f"{stream} request {i} status={rng.choice([200, 200, 404, 500])}"}
+            {
+                "timestamp": now_ms - (n - i) * 1000,
+                "message": f"{stream} request {i} status={rng.choice([200, 200, 404, 500])}",
+            }
             for i in range(n)
         ]
         logs.put_log_events(logGroupName=res.name, logStreamName=stream, logEvents=events)

@@ -1,0 +1,42 @@
+# A newcomer's commands. Each sets itself up: a virtualenv in .venv, created if missing.
+#   make demo   run every runbook on the sandbox; executed notebooks + HTML in runs/<run id>/
+#   make test   the test suite (what CI runs)
+#   make lab    JupyterLab on notebooks/, with a sandbox running for it
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lab lint format sweep clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/runbook run --params sandbox --approve
+
+test: install
+	$(BIN)/ruff check runbook_lib tests bench
+	$(BIN)/python -m pytest
+
+lab: install
+	$(BIN)/runbook lab
+
+sweep: install
+	$(BIN)/runbook sweep --params sandbox
+
+lint: install
+	$(BIN)/ruff check runbook_lib tests bench
+	$(BIN)/ruff format --check runbook_lib tests bench
+
+format: install
+	$(BIN)/ruff format runbook_lib tests bench
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,188 @@
+"""``runbook``: a thin command line over runbook_lib.
+
+    runbook run [--params sandbox] [--notebook inventory ...] [--approve] [-p key=value ...]
+    runbook params check FILE ...
+    runbook sandbox serve [--port 5055] [--seed-params sandbox]
+    runbook lab [--params sandbox]
+    runbook sweep [--params sandbox] [--apply]
+
+Errors the user can fix print one message (no traceback) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+import yaml
+
+from runbook_lib.errors import RunbookError
+
+
+def _parse_kv(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RunbookError(
+                f"-p {item!r}: use key=value (the value is read as YAML: 5, true, [a, b])"
+            )
+        out[key] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from runbook_lib.runner import run_notebooks
+
+    parameters = _parse_kv(args.param)
+    if args.approve:
+        parameters.setdefault("approve", True)
+    result = run_notebooks(args.params, args.notebook, args.out, parameters, html=not args.no_html)
+    for nb in result.notebooks:
+        mark = "ok    " if nb.status == "ok" else "FAILED"
+        print(
+            f"{mark} {nb.seconds:6.1f}s  {nb.output}"
+            + (f"\n        {nb.error}" if nb.error else "")
+        )
+    print(f"\nRun folder: {result.folder}")
+    print("Open the .html files in a browser, or the .ipynb files in JupyterLab (make lab).")
+    return 0 if result.ok else 1
+
+
+def cmd_params_check(args: argparse.Namespace) -> int:
+    from runbook_lib.params import load_params
+
+    status = 0
+    for f in args.files:
+        try:
+            p = load_params(f)
+            print(
+                f"{f}: OK ({p.target.kind}, {len(p.accounts)} accounts, {len(p.regions)} Regions, tiers {', '.join(p.tiers)})"
+            )
+        except RunbookError as err:
+            print(err, file=sys.stderr)
+            status = 2
+    return status
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from runbook_lib.sandbox.server import serve
+
+    serve(args.host, args.port, args.seed_params)
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from runbook_lib.params import PROJECT_ROOT
+    from runbook_lib.sandbox import ENV_URL
+    from runbook_lib.sandbox.server import running_sandbox
+
+    with running_sandbox(args.params) as url:
+        os.environ[ENV_URL] = url
+        print(f"Sandbox at {url}; every notebook in this JupyterLab uses it.", flush=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--notebook-dir",
+            str(PROJECT_ROOT / "notebooks"),
+        ]
+        cmd += args.lab_args
+        try:
+            return subprocess.call(cmd)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from runbook_lib.context import start
+
+    try:
+        from runbook_lib.restore import sweep
+    except ImportError as err:
+        raise RunbookError("sweep: the restore package is not available in this build") from err
+    ctx = start(args.params, setup_display=False)
+    table = sweep(ctx, dry_run=not args.apply)
+    print(
+        table.to_string(index=False) if len(table) else "No expired restore-test resources found."
+    )
+    if not args.apply and len(table):
+        print("\nDry run: nothing deleted. Run again with --apply to delete these.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="runbook", description="Backup and restore assurance runbooks (AWS REL 9)."
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute runbooks with papermill into a run folder")
+    run.add_argument(
+        "--params", default="sandbox", help="params name (in params/) or path to a YAML file"
+    )
+    run.add_argument(
+        "--notebook", action="append", help="a runbook to run (repeatable); default: all, in order"
+    )
+    run.add_argument("--out", default=None, help="run archive folder (default: params run_archive)")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        help="key=value for notebooks that declare key",
+    )
+    run.add_argument(
+        "--approve", action="store_true", help="pass approve=True to runbooks that change things"
+    )
+    run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    run.set_defaults(func=cmd_run)
+
+    params = sub.add_parser("params", help="parameter files")
+    psub = params.add_subparsers(dest="params_command", required=True)
+    check = psub.add_parser("check", help="validate parameter files")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_params_check)
+
+    sandbox = sub.add_parser("sandbox", help="the local moto sandbox")
+    ssub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = ssub.add_parser("serve", help="run the sandbox server in the foreground")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5055)
+    serve.add_argument("--seed-params", default="sandbox", help="seed the demo estate ('' to skip)")
+    serve.set_defaults(func=cmd_sandbox_serve)
+
+    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks, with a sandbox running")
+    lab.add_argument("--params", default="sandbox")
+    lab.add_argument("lab_args", nargs="*", help="extra arguments for jupyter lab (after --)")
+    lab.set_defaults(func=cmd_lab)
+
+    sweep = sub.add_parser(
+        "sweep", help="find (and with --apply delete) expired restore-test resources"
+    )
+    sweep.add_argument("--params", default="sandbox")
+    sweep.add_argument(
+        "--apply", action="store_true", help="delete what is found (default: dry run)"
+    )
+    sweep.set_defaults(func=cmd_sweep)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except RunbookError as err:
+        print(f"runbook: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Run runbooks with papermill into a run folder: executed notebooks plus HTML copies.
+
+Each run writes an immutable folder ``<run_archive>/<run_id>/`` holding
+``NN_name.ipynb`` (executed, with outputs) and ``NN_name.html`` (for sharing offline),
+and a ``run.json`` summary. Parameters given to the run go only to notebooks that declare
+them (papermill would otherwise just warn).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.errors import RunbookError
+from runbook_lib.ledger import new_run_id
+from runbook_lib.params import PROJECT_ROOT, find_params_file, load_params
+
+log = logging.getLogger("runbook_lib")
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    output: str
+    html: str | None
+    seconds: float
+    status: str  # ok | failed
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    folder: str
+    notebooks: list[NotebookRun] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(n.status == "ok" for n in self.notebooks)
+
+
+def list_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def resolve_notebooks(names: list[str] | None) -> list[Path]:
+    available = list_notebooks()
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        match = [p for p in available if name in (p.name, p.stem, p.stem.split("_", 1)[1])]
+        if not match and Path(name).is_file():
+            match = [Path(name)]
+        if not match:
+            allowed = ", ".join(p.stem.split("_", 1)[1] for p in available)
+            raise RunbookError(f"notebooks: {name!r} is not a runbook; allowed: {allowed}")
+        chosen += match
+    return chosen
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def to_html(executed: Path) -> Path:
+    """An HTML copy that renders offline (plotly JS is inlined by the notebook renderer)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    html = executed.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+def run_notebooks(
+    params_file: str = "sandbox",
+    notebooks: list[str] | None = None,
+    out_dir: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    html: bool = True,
+    stop_on_error: bool = True,
+) -> RunResult:
+    """Execute the runbooks in order; on the sandbox, one sandbox server serves them all."""
+    params_path = find_params_file(params_file)
+    params = load_params(params_path)
+    run_id = new_run_id()
+    folder = Path(out_dir or params.resolve_path(params.run_archive)) / run_id
+    folder.mkdir(parents=True, exist_ok=False)
+    result = RunResult(run_id, str(folder))
+    paths = resolve_notebooks(notebooks)
+    with _sandbox_for(params) as url:
+        if url:
+            log.info("sandbox serving at %s", url)
+        for nb in paths:
+            declared = declared_parameters(nb)
+            nb_params = {"params_file": str(params_path), "run_id": run_id}
+            nb_params.update(parameters or {})
+            nb_params = {k: v for k, v in nb_params.items() if k in declared}
+            out = folder / nb.name
+            log.info("running %s with %s", nb.name, nb_params)
+            t0 = time.monotonic()
+            status, error = "ok", None
+            try:
+                import papermill
+
+                papermill.execute_notebook(
+                    str(nb),
+                    str(out),
+                    parameters=nb_params,
+                    cwd=str(nb.parent),
+                    log_output=True,
+                    progress_bar=False,
+                    kernel_name="python3",
+                )
+            except Exception as err:  # papermill raises PapermillExecutionError; keep the copy
+                status, error = (
+                    "failed",
+                    f"{type(err).__name__}: {str(err).strip().splitlines()[-1:]}",
+                )
+            html_path = str(to_html(out)) if html and out.exists() else None
+            result.notebooks.append(
+                NotebookRun(
+                    nb.name, str(out), html_path, round(time.monotonic() - t0, 1), status, error
+                )
+            )
+            if status != "ok" and stop_on_error:
+                break
+    (folder / "run.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+    return result
+
+
+@contextlib.contextmanager
+def _sandbox_for(params):
+    from runbook_lib.sandbox import ENV_URL
+
+    if params.target.kind != "sandbox" or params.target.endpoint_url or os.environ.get(ENV_URL):
+        yield params.target.endpoint_url or os.environ.get(ENV_URL)
+        return
+    from runbook_lib.sandbox.server import running_sandbox
+
+    with running_sandbox(params.source) as url:
+        os.environ[ENV_URL] = url
+        try:
+            yield url
+        finally:
+            os.environ.pop(ENV_URL, None)

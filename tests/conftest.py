@@ -1,0 +1,53 @@
+"""Test harness.
+
+- Library tests run on moto (in-process or a server they start).
+- Notebook tests execute each runbook with papermill into a temporary folder.
+- nbval runs every notebook in notebooks/ top to bottom with its default parameters.
+
+nbval's kernels are other processes, so ``mock_aws`` in this process would not reach
+them: a sandbox server is started as its own process here, in ``pytest_sessionstart``
+(fixtures are too late: nbval starts kernels at collection), seeded with the demo estate,
+and its URL exported as RUNBOOK_SANDBOX_URL for every kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import pytest
+
+from runbook_lib.sandbox import ENV_URL, prepare_moto_environment
+
+prepare_moto_environment()
+_stack = contextlib.ExitStack()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from runbook_lib.sandbox.server import running_sandbox
+
+    if os.environ.get(ENV_URL):
+        return  # a sandbox given from outside (e.g. `runbook sandbox serve`)
+    os.environ[ENV_URL] = _stack.enter_context(running_sandbox("sandbox"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _stack.close()
+
+
+@pytest.fixture
+def fresh_sandbox(monkeypatch: pytest.MonkeyPatch):
+    """A sandbox server of its own, seeded with the demo estate, for tests that change
+    things (so they never disturb the shared one). Kernels started while it is active
+    (papermill) use it too."""
+    from runbook_lib.sandbox.server import running_sandbox
+
+    with running_sandbox("sandbox") as url:
+        monkeypatch.setenv(ENV_URL, url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox_url() -> str:
+    """The session's seeded sandbox (read-only use, please)."""
+    return os.environ[ENV_URL]
