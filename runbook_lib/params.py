@@ -175,6 +175,41 @@ class TagKeys(_Model):
     expires: TagKey = "restore-test-expires"
 
 
+class VaultLock(_Model):
+    """AWS Backup Vault Lock. ``compliance`` becomes immutable after ``changeable_for``."""
+
+    mode: Literal["governance", "compliance"] = "governance"
+    min_retention: Duration
+    max_retention: Duration | None = None
+    changeable_for: Duration = timedelta(days=3)  # compliance only: the grace period
+
+
+_VAULT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{2,50}$")
+
+
+def _check_vault_name(value: str) -> str:
+    if not _VAULT_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a backup vault name; 2-50 letters, digits, '-' or '_'")
+    return value
+
+
+class Protect(_Model):
+    """How the protect runbook builds the desired state (all optional)."""
+
+    vault_name: Annotated[str, AfterValidator(_check_vault_name)] = "runbook-central"
+    key_alias: str = Field("alias/runbook-backup", pattern=r"^alias/[A-Za-z0-9/_-]{1,250}$")
+    plan_prefix: Annotated[str, AfterValidator(_check_vault_name)] = "runbook"
+    break_glass_roles: list[Arn] = []
+    vault_lock: VaultLock | None = None
+    allow_weakening: bool = False
+    tag_untagged: bool = False  # tag unclassified resources with default_tier
+    backup_role_name: str = "runbook-backup-service"
+    replication_role_name: str = "runbook-s3-replication"
+    scheduler_role_name: str = "runbook-log-export"
+    export_logs_bucket: str = Field("runbook-log-archive-{account}-{region}", min_length=3)
+    backup_hour_utc: int = Field(5, ge=0, le=23)  # when daily backups start
+
+
 class Params(_Model):
     name: str = Field(min_length=1)
     target: Target = Target()
@@ -183,6 +218,7 @@ class Params(_Model):
     tiers: dict[str, Tier] = Field(min_length=1)
     default_tier: str
     tag_keys: TagKeys = TagKeys()
+    protect: Protect = Protect()
     ledger: str = "runs/ledger"  # local folder or s3://bucket/prefix
     run_archive: str = "runs"
     source: str = Field("<dict>", exclude=True)  # the file it came from (not in the file)
