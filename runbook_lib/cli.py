@@ -93,6 +93,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
             "--notebook-dir",
             str(PROJECT_ROOT / "notebooks"),
         ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")  # containers and CI machines often run as root
         cmd += args.lab_args
         try:
             return subprocess.call(cmd)
