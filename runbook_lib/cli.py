@@ -5,6 +5,7 @@
     runbook sandbox serve [--port 5055] [--seed-params sandbox]
     runbook lab [--params sandbox]
     runbook sweep [--params sandbox] [--apply]
+    runbook schedule check|next|run-due|serve|airflow-dag
 
 Errors the user can fix print one message (no traceback) and exit with status 2.
 """
@@ -119,6 +120,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from runbook_lib import schedule as sch
+
+    plan = sch.load_schedule(args.file)
+    problems = sch.check_schedule(plan)
+    if problems:
+        raise RunbookError("schedule: " + "; ".join(problems))
+    if args.schedule_command == "check":
+        print(f"{args.file or 'params/schedule.yaml'}: OK ({len(plan.jobs)} jobs)")
+    elif args.schedule_command == "next":
+        print(sch.upcoming(plan, n=args.count).to_string(index=False))
+    elif args.schedule_command == "run-due":
+        for line in sch.run_due(plan, Path(args.state)) or ["nothing due"]:
+            print(line)
+    elif args.schedule_command == "serve":
+        sch.serve(plan, Path(args.state))
+    elif args.schedule_command == "airflow-dag":
+        text = sch.airflow_dag(plan, args.output_dir)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="runbook", description="Backup and restore assurance runbooks (AWS REL 9)."
@@ -173,6 +199,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--apply", action="store_true", help="delete what is found (default: dry run)"
     )
     sweep.set_defaults(func=cmd_sweep)
+
+    schedule = sub.add_parser("schedule", help="scheduled runs from params/schedule.yaml")
+    schedule.add_argument(
+        "--file", default=None, help="schedule file (default params/schedule.yaml)"
+    )
+    schsub = schedule.add_subparsers(dest="schedule_command", required=True)
+    schsub.add_parser("check", help="validate the schedule against the notebooks")
+    nxt = schsub.add_parser("next", help="list the coming runs")
+    nxt.add_argument("--count", type=int, default=3)
+    for name in ("run-due", "serve"):
+        p = schsub.add_parser(
+            name, help="run due jobs once" if name == "run-due" else "run due jobs forever"
+        )
+        p.add_argument("--state", default="runs/schedule-state.json")
+    dag = schsub.add_parser("airflow-dag", help="write an Airflow DAG file (PapermillOperator)")
+    dag.add_argument("--out", default="backup_runbooks_dag.py")
+    dag.add_argument("--output-dir", default="runs", help="where Airflow writes executed notebooks")
+    for p in schsub.choices.values():
+        p.set_defaults(func=cmd_schedule)
     return ap
 
 

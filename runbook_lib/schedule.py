@@ -1,0 +1,212 @@
+"""Scheduled runs: ``params/schedule.yaml`` -> papermill runs on one machine, or an
+Apache Airflow DAG (PapermillOperator) beyond one machine.
+
+One machine: ``runbook schedule serve`` sleeps until the next job is due and runs it with
+:func:`runbook_lib.runner.run_notebooks` (each run writes an immutable, timestamped run
+folder and appends to the ledger). ``runbook schedule next`` lists upcoming runs;
+``runbook schedule run-due`` runs what is due once (for cron or a CI timer).
+``runbook schedule airflow-dag`` writes a DAG file built from the same schedule.
+Cron expressions are parsed by croniter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from runbook_lib.errors import ParamsError
+from runbook_lib.params import PROJECT_ROOT, _format_loc, params_dir
+
+log = logging.getLogger("runbook_lib")
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    notebook: str
+    cron: str
+    params_file: str = "sandbox"
+    parameters: dict[str, Any] = {}
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if not croniter.is_valid(v):
+            raise ValueError(
+                f"{v!r} is not a cron expression; use 5 fields, e.g. '30 2 * * *' (02:30 daily)"
+            )
+        return v
+
+    def next_runs(self, after: datetime, n: int = 1) -> list[datetime]:
+        it = croniter(self.cron, after)
+        return [it.get_next(datetime).astimezone(UTC) for _ in range(n)]
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jobs: list[Job] = Field(min_length=1)
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique(cls, jobs: list[Job]) -> list[Job]:
+        names = [j.name for j in jobs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"job names must be unique; repeated: {dupes}")
+        return jobs
+
+
+def load_schedule(path: str | Path | None = None) -> Schedule:
+    path = Path(path or params_dir() / "schedule.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Schedule.model_validate(data)
+    except FileNotFoundError:
+        raise ParamsError(str(path), ["(file): no such schedule file"]) from None
+    except ValidationError as err:
+        raise ParamsError(
+            str(path),
+            [
+                f"{_format_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                for e in err.errors()
+            ],
+        ) from None
+
+
+def check_schedule(schedule: Schedule) -> list[str]:
+    """Problems papermill would only warn about: unknown notebooks, undeclared parameters."""
+    from runbook_lib.runner import declared_parameters, resolve_notebooks
+
+    problems = []
+    for i, job in enumerate(schedule.jobs):
+        try:
+            nb = resolve_notebooks([job.notebook])[0]
+        except Exception as err:
+            problems.append(f"jobs[{i}].notebook: {err}")
+            continue
+        declared = declared_parameters(nb)
+        for key in job.parameters:
+            if key not in declared:
+                problems.append(
+                    f"jobs[{i}].parameters.{key}: not a parameter of {nb.name}; allowed: {sorted(declared)}"
+                )
+    return problems
+
+
+def upcoming(schedule: Schedule, now: datetime | None = None, n: int = 3):
+    import pandas as pd
+
+    now = now or datetime.now(UTC)
+    rows = [
+        {"job": j.name, "notebook": j.notebook, "cron": j.cron, "run": k + 1, "at": t}
+        for j in schedule.jobs
+        for k, t in enumerate(j.next_runs(now, n))
+    ]
+    return pd.DataFrame(rows).sort_values(["at", "job"], ignore_index=True)
+
+
+def due_jobs(schedule: Schedule, state: dict[str, str], now: datetime) -> list[Job]:
+    """Jobs with a cron time in (last run, now]; a job never run is due at its first time after
+    ``now`` minus one period, i.e. not at once (no surprise runs on first start)."""
+    due = []
+    for job in schedule.jobs:
+        last = datetime.fromisoformat(state[job.name]) if job.name in state else None
+        if last is None:
+            state[job.name] = now.isoformat()
+            continue
+        if job.next_runs(last)[0] <= now:
+            due.append(job)
+    return due
+
+
+def run_due(schedule: Schedule, state_file: Path, now: datetime | None = None) -> list[str]:
+    """Run every due job once; the state file remembers when each last ran."""
+    from runbook_lib.runner import run_notebooks
+
+    now = now or datetime.now(UTC)
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    ran = []
+    for job in due_jobs(schedule, state, now):
+        log.info("schedule: running %s (%s)", job.name, job.notebook)
+        result = run_notebooks(job.params_file, [job.notebook], parameters=job.parameters)
+        state[job.name] = now.isoformat()
+        ran.append(f"{job.name}: {'ok' if result.ok else 'FAILED'} -> {result.folder}")
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps(state, indent=2))
+    return ran
+
+
+def serve(
+    schedule: Schedule, state_file: Path, poll_seconds: float = 30.0
+) -> None:  # pragma: no cover
+    """Run due jobs forever (one machine). Stop with Ctrl-C."""
+    while True:
+        for line in run_due(schedule, state_file):
+            print(line, flush=True)
+        time.sleep(poll_seconds)
+
+
+DAG_TEMPLATE = '''"""Generated by `runbook schedule airflow-dag` from {source}. Do not edit: regenerate.
+
+Each job of the schedule is one DAG with a PapermillOperator that executes the runbook
+into a timestamped output notebook (the run archive).
+"""
+
+import pendulum
+from airflow import DAG
+from airflow.providers.papermill.operators.papermill import PapermillOperator
+
+NOTEBOOK_DIR = {notebook_dir!r}
+OUTPUT_DIR = {output_dir!r}
+JOBS = {jobs!r}
+
+for job in JOBS:
+    with DAG(
+        dag_id="backup_runbooks__" + job["name"],
+        schedule=job["cron"],
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        tags=["backup", "REL09"],
+    ) as dag:
+        PapermillOperator(
+            task_id=job["name"].replace("-", "_").replace(".", "_"),
+            input_nb=NOTEBOOK_DIR + "/" + job["notebook_file"],
+            output_nb=OUTPUT_DIR + "/{{{{ ts_nodash }}}}/" + job["notebook_file"],
+            parameters=dict(job["parameters"], params_file=job["params_file"], run_id="{{{{ ts_nodash }}}}"),
+            kernel_name="python3",
+        )
+    globals()[dag.dag_id] = dag
+'''
+
+
+def airflow_dag(schedule: Schedule, output_dir: str, source: str = "params/schedule.yaml") -> str:
+    """The text of an Airflow DAG file for the schedule (one DAG per job)."""
+    from runbook_lib.runner import resolve_notebooks
+
+    jobs = [
+        {
+            "name": j.name,
+            "cron": j.cron,
+            "notebook_file": resolve_notebooks([j.notebook])[0].name,
+            "params_file": j.params_file,
+            "parameters": j.parameters,
+        }
+        for j in schedule.jobs
+    ]
+    return DAG_TEMPLATE.format(
+        source=source,
+        notebook_dir=str(PROJECT_ROOT / "notebooks"),
+        output_dir=output_dir,
+        jobs=jobs,
+    )
