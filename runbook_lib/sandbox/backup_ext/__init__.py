@@ -1,0 +1,17 @@
+"""AWS Backup selections, jobs, recovery points and vault access policies for moto.
+
+``install()`` adds them to moto before the sandbox starts; see docs/sandbox-backup.md.
+"""
+
+from .faults import clear_faults, damage_recovery_point, set_fault, set_job_seconds
+from .install import install
+from .selections import run_plan_now
+
+__all__ = [
+    "clear_faults",
+    "damage_recovery_point",
+    "install",
+    "run_plan_now",
+    "set_fault",
+    "set_job_seconds",
+]
