@@ -660,3 +660,87 @@ def test_ebs_copy_to_dr_uses_the_dr_key(backup_sandbox: Sandbox) -> None:
     )["Volumes"][0]
     assert (new_vol["Size"], new_vol["Encrypted"], new_vol["KmsKeyId"]) == (8, True, dr_key)
     assert new_vol["AvailabilityZone"] == f"{DR}a"
+
+
+# ------------------------------------------------------------------- reset
+
+
+def test_moto_reset_clears_extension_state_and_faults(backup_server: str) -> None:
+    import urllib.request
+
+    import boto3
+
+    bk = boto3.client("backup", region_name=PRIMARY, endpoint_url=backup_server)
+    ddb = boto3.client("dynamodb", region_name=PRIMARY, endpoint_url=backup_server)
+    urllib.request.urlopen(urllib.request.Request(f"{backup_server}/moto-api/reset", method="POST"))
+    bk.create_backup_vault(BackupVaultName="v")
+    arn = ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]["TableArn"]
+    job_id = bk.start_backup_job(BackupVaultName="v", ResourceArn=arn, IamRoleArn=ROLE)[
+        "BackupJobId"
+    ]
+    set_fault("BACKUP", "FAILED", times=None, endpoint_url=backup_server)
+
+    urllib.request.urlopen(urllib.request.Request(f"{backup_server}/moto-api/reset", method="POST"))
+
+    with pytest.raises(ClientError) as exc:
+        bk.describe_backup_job(BackupJobId=job_id)
+    assert error_code(exc) == "ResourceNotFoundException"
+    bk.create_backup_vault(BackupVaultName="v")
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    job_id = bk.start_backup_job(BackupVaultName="v", ResourceArn=arn, IamRoleArn=ROLE)[
+        "BackupJobId"
+    ]
+    assert bk.describe_backup_job(BackupJobId=job_id)["State"] == "COMPLETED"  # fault cleared
+
+
+def test_server_in_another_process_after_install(backup_env: None, tmp_path: Any) -> None:
+    """A moto server process that called install() first serves the extension and the
+    fault routes to clients in this process."""
+    import subprocess
+    import sys
+
+    import boto3
+
+    script = (
+        "from runbook_lib.sandbox.backup_ext import install\n"
+        "install()\n"
+        "from moto.server import ThreadedMotoServer\n"
+        "import threading\n"
+        "s = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)\n"
+        "s.start()\n"
+        "h, p = s.get_host_and_port()\n"
+        "print(f'http://{h}:{p}', flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        bk = boto3.client("backup", region_name=PRIMARY, endpoint_url=endpoint)
+        s3 = boto3.client("s3", region_name=PRIMARY, endpoint_url=endpoint)
+        bk.create_backup_vault(BackupVaultName="v")
+        s3.create_bucket(Bucket="src-bucket")
+        s3.put_object(Bucket="src-bucket", Key="k", Body=b"v")
+        set_fault("RESTORE", "FAILED", message="disk full", endpoint_url=endpoint)
+        job_id = bk.start_backup_job(
+            BackupVaultName="v", ResourceArn="arn:aws:s3:::src-bucket", IamRoleArn=ROLE
+        )["BackupJobId"]
+        rp = bk.describe_backup_job(BackupJobId=job_id)["RecoveryPointArn"]
+        restore_id = bk.start_restore_job(
+            RecoveryPointArn=rp, Metadata={"DestinationBucketName": "dst-bucket"}, IamRoleArn=ROLE
+        )["RestoreJobId"]
+        failed = bk.describe_restore_job(RestoreJobId=restore_id)
+        assert (failed["Status"], failed["StatusMessage"]) == ("FAILED", "disk full")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["src-bucket"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
