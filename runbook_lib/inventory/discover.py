@@ -1,0 +1,182 @@
+"""Discovery: every (account, Region, service) of the estate, concurrently.
+
+Scopes run on one thread pool (``target.max_workers``); the per-resource calls of a scope
+run on a second pool of the same size, so a scope with thousands of log groups does not
+hold up the rest and the two pools never wait on each other. A scope that fails becomes
+a row of ``errors``; everything else completes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from tqdm.auto import tqdm
+
+from runbook_lib.errors import AccessError, ParamsError
+from runbook_lib.inventory import backup as aws_backup
+from runbook_lib.inventory.keys import KeyResolver
+from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.report import Inventory, build
+from runbook_lib.inventory.services import SERVICES, Service
+
+log = logging.getLogger("runbook_lib")
+ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
+
+
+def check_services(services: Iterable[str] | str | None) -> list[str]:
+    """Service names to inventory ('' or None = all); raises ParamsError on unknown ones."""
+    if services in (None, "", []):
+        return list(SERVICES)
+    if isinstance(services, str):
+        services = [s.strip() for s in services.split(",") if s.strip()]
+    unknown = [s for s in services if s not in SERVICES]
+    if unknown:
+        raise ParamsError(
+            "services", [f"services: unknown {unknown}; allowed: {', '.join(sorted(SERVICES))}"]
+        )
+    return list(dict.fromkeys(services))
+
+
+def discover(
+    ctx_or_session: Any,
+    *,
+    services: Iterable[str] | str | None = None,
+    as_of: datetime | None = None,
+    max_workers: int | None = None,
+    progress: bool = True,
+) -> Inventory:
+    """Inventory every data resource the params name, with its protection and gaps."""
+    session = getattr(ctx_or_session, "session", ctx_or_session)
+    as_of = as_of or getattr(ctx_or_session, "as_of", None) or datetime.now(UTC)
+    names = check_services(services)
+    params = session.params
+    workers = max_workers or params.target.max_workers
+    started, calls_before = time.perf_counter(), session.counter.total
+    keys = KeyResolver(session)
+    errors: list[dict] = []
+    found: list[Found] = []
+    backups: list[aws_backup.BackupScope] = []
+
+    with (
+        ThreadPoolExecutor(workers, thread_name_prefix="scope") as scopes,
+        ThreadPoolExecutor(workers, thread_name_prefix="detail") as details,
+    ):
+        reachable = _reachable_accounts(session, scopes, errors)
+        jobs: dict[Future, tuple[str, str, str]] = {}
+        for account in reachable:
+            for name in names:
+                svc = SERVICES[name]
+                regions = [params.regions[0]] if svc.per_account else params.regions
+                for region in regions:
+                    scope = Scope(session, account, region, keys)
+                    where = (account, "*" if svc.per_account else region, name)
+                    jobs[scopes.submit(_run_service, svc, scope, details, errors)] = where
+            for region in params.regions:
+                scope = Scope(session, account, region, keys)
+                jobs[scopes.submit(aws_backup.collect, scope)] = (account, region, "backup")
+        bar = tqdm(total=len(jobs), desc="inventory", unit="scope", disable=not progress)
+        for fut in as_completed(jobs):
+            account, region, name = jobs[fut]
+            bar.update()
+            try:
+                result = fut.result()
+            except ERRORS as err:
+                errors.append(_error(account, region, name, err))
+                log.warning("inventory: %s %s %s failed: %s", account, region, name, err)
+                continue
+            if name == "backup":
+                backups.append(result)
+            else:
+                found.extend(result)
+        bar.close()
+
+    inv = build(session.params, found, backups, errors, as_of)
+    inv.calls = session.counter.total - calls_before
+    inv.seconds = time.perf_counter() - started
+    log.info(
+        "inventory: %d resources, %d errors, %d API calls in %.1f s",
+        len(inv.resources),
+        len(inv.errors),
+        inv.calls,
+        inv.seconds,
+    )
+    return inv
+
+
+def _reachable_accounts(session, pool: ThreadPoolExecutor, errors: list[dict]) -> list[str]:
+    """Accounts whose credentials can be had (role assumed); the others become errors."""
+    futures = {a: pool.submit(session.session_for, a) for a in session.params.account_ids}
+    ok = []
+    for account, fut in futures.items():
+        try:
+            fut.result()
+            ok.append(account)
+        except ERRORS as err:
+            log.warning("inventory: account %s unreachable: %s", account, err)
+            errors.extend(_error(account, r, "*", err) for r in session.params.regions)
+    return ok
+
+
+def _run_service(
+    svc: Service, scope: Scope, details: ThreadPoolExecutor, errors: list
+) -> list[Found]:
+    items = svc.list(scope)
+    extras = svc.extras(scope)
+
+    def one(item: Any) -> Found | None:
+        try:
+            return svc.describe(scope, item, extras)
+        except ERRORS as err:
+            what = _item_name(item)
+            errors.append(_error(scope.account, scope.region, svc.name, err, what))
+            log.warning(
+                "inventory: %s %s in %s/%s failed: %s",
+                svc.name,
+                what,
+                scope.account,
+                scope.region,
+                err,
+            )
+            return None
+
+    found = [f for f in details.map(one, items) if f is not None]
+    log.debug(
+        "inventory: %s %s/%s: %d resources", svc.name, scope.account, scope.region, len(found)
+    )
+    return found
+
+
+def _item_name(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    for key in (
+        "Name",
+        "VolumeId",
+        "DBInstanceIdentifier",
+        "DBClusterIdentifier",
+        "FileSystemId",
+        "logGroupName",
+        "ReplicationGroupId",
+        "CacheClusterId",
+        "DomainName",
+    ):
+        if isinstance(item, dict) and key in item:
+            return str(item[key])
+    return "?"
+
+
+def _error(account: str, region: str, service: str, err: Exception, resource: str = "") -> dict:
+    message = str(err).splitlines()[0][:500] if str(err) else type(err).__name__
+    return {
+        "account": account,
+        "region": region,
+        "service": service,
+        "resource": resource,
+        "error": f"{type(err).__name__}: {message}",
+    }

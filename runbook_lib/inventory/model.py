@@ -1,0 +1,148 @@
+"""The data model of an inventory: one row per data resource, the same columns for every
+service, plus what protects each resource and the recovery points found for it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runbook_lib.inventory.keys import KeyResolver
+    from runbook_lib.params import Params
+    from runbook_lib.session import AwsSession
+
+#: The columns of the resource table, in order (docs/ledger.md describes each).
+COLUMNS = [
+    "account",
+    "region",
+    "service",
+    "resource_type",
+    "arn",
+    "name",
+    "size_bytes",
+    "encrypted",
+    "kms_key",
+    "cmk",
+    "tags",
+    "tier",
+    "reproducible_from",
+    "classified",
+    "created",
+]
+
+NEVER = math.inf  # retention of data that is never deleted (days)
+CONTINUOUS_RPO = timedelta(minutes=5)  # PITR / continuous backup: about five minutes
+DAILY_RPO = timedelta(hours=24)
+SUPPORTED = "ok"
+NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"
+
+
+@dataclass(frozen=True)
+class Protection:
+    """One thing that protects one resource (a setting or a backup plan rule)."""
+
+    mechanism: str  # e.g. "dynamodb PITR", "aws backup plan daily / rule gold-daily"
+    rpo: timedelta | None = None  # achievable RPO; None = gives no restore point by itself
+    retention_days: float | None = None  # how long restore points are kept; NEVER = forever
+    copy_regions: tuple[str, ...] = ()
+    copy_accounts: tuple[str, ...] = ()
+    status: str = SUPPORTED  # ok | NOT_SUPPORTED_ON_SANDBOX
+    detail: str = ""
+
+    @property
+    def protects(self) -> bool:
+        return self.status == SUPPORTED and self.rpo is not None
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """One restorable copy found for a resource (whatever made it)."""
+
+    resource_arn: str
+    created: datetime
+    source: str  # e.g. "ebs snapshot", "aws backup", "rds automated snapshot"
+    region: str = ""
+    account: str = ""
+    arn: str = ""
+
+
+@dataclass
+class Found:
+    """What a service module returns per resource: the row, its protections, its points."""
+
+    row: dict[str, Any]
+    protections: list[Protection] = field(default_factory=list)
+    recovery_points: list[RecoveryPoint] = field(default_factory=list)
+
+
+@dataclass
+class Scope:
+    """One (account, Region) of the estate, with what a service module needs to list it."""
+
+    session: AwsSession
+    account: str
+    region: str
+    keys: KeyResolver
+
+    @property
+    def params(self) -> Params:
+        return self.session.params
+
+    def client(self, service: str):
+        return self.session.client(service, self.account, self.region)
+
+    def in_region(self, region: str) -> Scope:
+        return Scope(self.session, self.account, region, self.keys)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def row(self, service: str, resource_type: str, arn: str, name: str, **values: Any) -> dict:
+        """A resource row with every column present (``cmk`` filled in from ``kms_key``)."""
+        row = dict.fromkeys(COLUMNS)
+        row.update(
+            account=self.account,
+            region=self.region,
+            service=service,
+            resource_type=resource_type,
+            arn=arn,
+            name=name,
+            tags={},
+        )
+        row.update(values)
+        row["created"] = as_utc(row.get("created"))
+        if row.get("encrypted") is False:
+            row["cmk"] = False
+        elif "cmk" not in values:
+            row["cmk"] = self.keys.is_cmk(row.get("kms_key"), self.account, self.region)
+        return row
+
+
+def paginate(client, operation: str, key: str, **kwargs: Any):
+    """Every item under ``key`` across all pages of ``operation``."""
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page.get(key, [])
+
+
+def tag_dict(tags: list[dict] | dict | None, k: str = "Key", v: str = "Value") -> dict[str, str]:
+    if not tags:
+        return {}
+    if isinstance(tags, dict):
+        return dict(tags)
+    return {t[k]: t.get(v, "") for t in tags}
+
+
+def as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):  # epoch milliseconds (CloudWatch Logs)
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def error_code(err: Exception) -> str:
+    return getattr(err, "response", {}).get("Error", {}).get("Code", "") if err else ""

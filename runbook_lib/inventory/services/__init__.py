@@ -1,0 +1,48 @@
+"""One module per service; each registers a :class:`Service`. Adding a service is one file.
+
+A service lists its resources with as few calls as the API allows (``list``: paginated,
+many resources per call), makes batched per-scope lookups once (``extras``: e.g. every
+snapshot in the account/Region), then turns each listed item into a :class:`Found`
+(``describe``: the per-resource calls the API leaves no way around).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runbook_lib.inventory.model import Found, Scope
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # the service column: ebs, rds, aurora, ...
+    list: Callable[[Scope], list[Any]]
+    describe: Callable[[Scope, Any, Any], Found | None]
+    extras: Callable[[Scope], Any] = lambda scope: None
+    per_account: bool = False  # listed once per account (S3); items carry their Region
+    aws_backup: bool = True  # AWS Backup can protect this resource type
+    #: protect step that closes each kind of gap, formatted with tier= and region=
+    fixes: dict[str, str] = field(default_factory=dict)
+    #: the RPO the service's own setting can reach (decides native fix vs backup plan)
+    native_rpo: Any = None
+
+
+SERVICES: dict[str, Service] = {}
+
+
+def register(service: Service) -> Service:
+    SERVICES[service.name] = service
+    return service
+
+
+def item_region(item: Any, scope: Scope) -> str:
+    """Region of a listed item (per-account services put it in ``item['_region']``)."""
+    return item.get("_region", scope.region) if isinstance(item, dict) else scope.region
+
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")

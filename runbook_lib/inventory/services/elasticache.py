@@ -1,0 +1,107 @@
+"""ElastiCache Redis/Valkey replication groups and standalone clusters (automatic snapshots)."""
+
+from __future__ import annotations
+
+from runbook_lib.inventory.model import (
+    DAILY_RPO,
+    Found,
+    Protection,
+    RecoveryPoint,
+    Scope,
+    paginate,
+    tag_dict,
+)
+from runbook_lib.inventory.services import Service, register
+
+SNAPSHOT_ENGINES = ("redis", "valkey")  # memcached has no snapshots: not data to back up
+
+
+def _list(scope: Scope) -> list[dict]:
+    ec = scope.client("elasticache")
+    groups = [
+        {**g, "_kind": "replicationgroup"}
+        for g in paginate(ec, "describe_replication_groups", "ReplicationGroups")
+    ]
+    standalone = [
+        {**c, "_kind": "cluster"}
+        for c in paginate(ec, "describe_cache_clusters", "CacheClusters")
+        if not c.get("ReplicationGroupId") and c.get("Engine") in SNAPSHOT_ENGINES
+    ]
+    return groups + standalone
+
+
+def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
+    points: dict[str, list[RecoveryPoint]] = {}
+    for s in paginate(scope.client("elasticache"), "describe_snapshots", "Snapshots"):
+        if s.get("SnapshotStatus") not in (None, "available"):
+            continue
+        if s.get("ReplicationGroupId"):
+            arn = scope.arn("elasticache", f"replicationgroup:{s['ReplicationGroupId']}")
+        else:
+            arn = scope.arn("elasticache", f"cluster:{s.get('CacheClusterId')}")
+        created = (
+            s.get("NodeSnapshots", [{}])[0].get("SnapshotCreateTime")
+            if s.get("NodeSnapshots")
+            else None
+        )
+        created = created or s.get("CacheClusterCreateTime")
+        if created:
+            source = f"elasticache {s.get('SnapshotSource', 'manual')} snapshot"
+            points.setdefault(arn, []).append(
+                RecoveryPoint(arn, created, source, scope.region, scope.account, s.get("ARN", ""))
+            )
+    return points
+
+
+def _describe(scope: Scope, item: dict, snapshots: dict) -> Found:
+    ec = scope.client("elasticache")
+    if item["_kind"] == "replicationgroup":
+        name = item["ReplicationGroupId"]
+        arn = item.get("ARN") or scope.arn("elasticache", f"replicationgroup:{name}")
+        created = item.get("ReplicationGroupCreateTime")
+    else:
+        name = item["CacheClusterId"]
+        arn = item.get("ARN") or scope.arn("elasticache", f"cluster:{name}")
+        created = item.get("CacheClusterCreateTime")
+    tags = tag_dict(ec.list_tags_for_resource(ResourceName=arn).get("TagList"))
+    row = scope.row(
+        "elasticache",
+        f"elasticache:{item['_kind']}",
+        arn,
+        name,
+        encrypted=bool(item.get("AtRestEncryptionEnabled")),
+        kms_key=item.get("KmsKeyId"),
+        tags=tags,
+        created=created,
+    )
+    days = item.get("SnapshotRetentionLimit") or 0
+    protections = []
+    if days > 0:
+        protections.append(
+            Protection(
+                "elasticache automatic snapshots",
+                DAILY_RPO,
+                float(days),
+                detail=f"daily in window {item.get('SnapshotWindow', '?')}",
+            )
+        )
+    return Found(row, protections, snapshots.get(arn, []))
+
+
+register(
+    Service(
+        "elasticache",
+        list=_list,
+        extras=_extras,
+        describe=_describe,
+        aws_backup=False,
+        native_rpo=DAILY_RPO,
+        fixes={
+            "no_copy_region": "protect: elasticache snapshot export to an s3 bucket in {region}",
+            "no_backup": "protect: elasticache snapshot retention",
+            "retention_short": "protect: elasticache snapshot retention",
+            "rpo_too_long": "protect: elasticache snapshot retention (daily is the shortest)",
+            "not_encrypted": "protect: encrypt elasticache (restore a snapshot into an encrypted group)",
+        },
+    )
+)

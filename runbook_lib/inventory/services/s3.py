@@ -1,0 +1,125 @@
+"""S3 buckets: listed once per account, placed in a Region by get_bucket_location."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from runbook_lib.inventory.model import NEVER, Found, Protection, Scope, error_code, tag_dict
+from runbook_lib.inventory.services import Service, register
+
+MISSING = {
+    "NoSuchTagSet",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "ReplicationConfigurationNotFoundError",
+    "NoSuchLifecycleConfiguration",
+}
+REPLICATION_RPO = timedelta(minutes=15)  # S3 Replication Time Control's objective
+
+
+def _list(scope: Scope) -> list[dict]:
+    s3 = scope.client("s3")
+    return [
+        b for page in s3.get_paginator("list_buckets").paginate() for b in page.get("Buckets", [])
+    ]
+
+
+def _get(s3, operation: str, bucket: str) -> dict:
+    try:
+        return getattr(s3, operation)(Bucket=bucket)
+    except s3.exceptions.ClientError as err:
+        if error_code(err) in MISSING:
+            return {}
+        raise
+
+
+def bucket_region(s3, bucket: str) -> str:
+    loc = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(loc, loc)
+
+
+def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
+    name = bucket["Name"]
+    region = bucket_region(scope.client("s3"), name)
+    if region not in scope.params.regions:
+        return None
+    scope = scope.in_region(region)
+    s3 = scope.client("s3")
+    tags = tag_dict(_get(s3, "get_bucket_tagging", name).get("TagSet"))
+    rules = _get(s3, "get_bucket_encryption", name).get("ServerSideEncryptionConfiguration", {})
+    default = (rules.get("Rules") or [{}])[0].get("ApplyServerSideEncryptionByDefault", {})
+    kms_key = (
+        default.get("KMSMasterKeyID")
+        if default.get("SSEAlgorithm", "").startswith("aws:kms")
+        else None
+    )
+    row = scope.row(
+        "s3",
+        "s3:bucket",
+        f"arn:aws:s3:::{name}",
+        name,
+        size_bytes=None,  # only CloudWatch's daily BucketSizeBytes metric knows
+        encrypted=True,  # every bucket has default encryption (SSE-S3 at least) since 2023
+        kms_key=kms_key,
+        tags=tags,
+        created=bucket.get("CreationDate"),
+    )
+    protections = []
+    lifecycle = _get(s3, "get_bucket_lifecycle_configuration", name).get("Rules", [])
+    live = [r for r in lifecycle if r.get("Status") == "Enabled"]
+    noncurrent = [
+        r["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        for r in live
+        if (r.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays")
+    ]
+    if live:
+        protections.append(
+            Protection(
+                "s3 lifecycle",
+                detail=f"{len(live)} rule(s); noncurrent versions expire after "
+                + (f"{min(noncurrent)} days" if noncurrent else "never"),
+            )
+        )
+    if _get(s3, "get_bucket_versioning", name).get("Status") == "Enabled":
+        protections.append(
+            Protection(
+                "s3 versioning",
+                timedelta(0),  # every overwrite and delete keeps the previous version
+                float(min(noncurrent)) if noncurrent else NEVER,
+                detail="protects against overwrite and delete, not against loss of the bucket",
+            )
+        )
+    replication = _get(s3, "get_bucket_replication", name).get("ReplicationConfiguration", {})
+    for rule in replication.get("Rules", []):
+        if rule.get("Status") != "Enabled":
+            continue
+        dest = rule["Destination"]["Bucket"].split(":::")[-1]
+        try:
+            dest_region = bucket_region(s3, dest)
+        except s3.exceptions.ClientError:
+            dest_region = ""
+        dest_account = rule["Destination"].get("Account", scope.account)
+        protections.append(
+            Protection(
+                f"s3 replication to {dest}",
+                REPLICATION_RPO,
+                None,
+                copy_regions=(dest_region,) if dest_region and dest_region != region else (),
+                copy_accounts=(dest_account,) if dest_account != scope.account else (),
+            )
+        )
+    return Found(row, protections)
+
+
+register(
+    Service(
+        "s3",
+        list=_list,
+        describe=_describe,
+        per_account=True,
+        native_rpo=timedelta(0),
+        fixes={
+            "no_backup": "protect: s3 versioning",
+            "retention_short": "protect: s3 lifecycle noncurrent-version expiration",
+        },
+    )
+)
