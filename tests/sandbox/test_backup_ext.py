@@ -336,6 +336,11 @@ def test_access_policy_deny_refuses_deletion(backup_sandbox: Sandbox) -> None:
         bk.delete_recovery_point(BackupVaultName="guarded", RecoveryPointArn=kept)
     assert error_code(exc) == "AccessDeniedException"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError) as exc:
+        bk.update_recovery_point_lifecycle(
+            BackupVaultName="guarded", RecoveryPointArn=kept, Lifecycle={"DeleteAfterDays": 1}
+        )
+    assert error_code(exc) == "AccessDeniedException"
 
     bk.delete_backup_vault_access_policy(BackupVaultName="guarded")
     with pytest.raises(ClientError) as exc:

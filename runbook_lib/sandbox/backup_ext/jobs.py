@@ -182,7 +182,7 @@ def get_job(kind: str, account_id: str, region: str, job_id: str) -> Job:
 
 def list_jobs(kind: str, account_id: str, region: str, p: dict[str, Any]) -> list[Job]:
     out = []
-    for job in _table(kind, account_id, region).values():
+    for job in list(_table(kind, account_id, region).values()):
         job.advance()
         if p.get("ByState") and job.state != p["ByState"]:
             continue

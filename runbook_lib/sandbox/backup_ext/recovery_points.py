@@ -182,6 +182,9 @@ def update_lifecycle(
             "DeleteAfterDays must be at least 90 days greater than MoveToColdStorageAfterDays"
         )
     vault = rp.vault
+    doc = ext_state(account_id, region).access_policies.get(vault_name)
+    if doc and policy.denies(doc, "backup:UpdateRecoveryPointLifecycle", account_id):
+        raise policy.access_denied(account_id, "backup:UpdateRecoveryPointLifecycle", vault)
     if vault.locked and vault.min_retention_days and delete_after:
         if delete_after < vault.min_retention_days:
             raise InvalidRequestException(
