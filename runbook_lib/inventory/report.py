@@ -434,7 +434,7 @@ def _gaps(inv: Inventory) -> pd.DataFrame:
                     gap(
                         "retention_short",
                         f"restore points kept {_fmt_days(r.retention_days)}",
-                        f"tier {r.tier} retention is {format_duration(tier.retention)}",
+                        f"tier {r.tier} retention is {_fmt_days(tier.retention.total_seconds() / 86400)}",
                         _fix(r.service, "retention_short", r.tier, p),
                     )
             # copies are asked of protected resources only: no_backup already says the rest

@@ -1,0 +1,292 @@
+"""Inventory (REL09-BP01) against a seeded sandbox: real boto3 calls, real values."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+from botocore.exceptions import ClientError
+
+from runbook_lib.context import RunContext
+from runbook_lib.errors import ParamsError
+from runbook_lib.inventory import COLUMNS, classify, discover, record
+from runbook_lib.inventory.backup import schedule_interval
+from runbook_lib.ledger import Ledger
+from runbook_lib.params import load_params, validate_params
+from runbook_lib.sandbox import start_server
+from runbook_lib.sandbox.seed import demo_estate, seed_demo_estate
+from runbook_lib.session import AwsSession, is_not_supported
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    logging.getLogger("werkzeug").disabled = True
+    server, url = start_server()
+    params = load_params("sandbox")
+    session = AwsSession(params, endpoint_url=url)
+    seed_demo_estate(session)
+    yield session, url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def inv(sandbox):
+    session, _ = sandbox
+    return discover(session, progress=False)
+
+
+def by_name(inv) -> dict[str, dict]:
+    return {r["name"]: r for r in inv.table().to_dict("records")}
+
+
+def test_finds_every_seeded_resource_with_its_tier(sandbox, inv):
+    session, _ = sandbox
+    params = session.params
+    estate = demo_estate(params)
+    assert list(inv.resources.columns) == COLUMNS
+    got = inv.resources.set_index(["account", "region", "service", "name"])
+    expected = {(d.account, d.region, d.service, d.name): d for d in estate}
+    assert set(got.index) == set(expected)
+    for key, d in expected.items():
+        row = got.loc[key]
+        assert row.tier == (d.tier or params.default_tier), key
+        assert row.classified == (d.tier is not None or d.reproducible_from is not None), key
+        assert row.reproducible_from == d.reproducible_from or (
+            d.reproducible_from is None and pd.isna(row.reproducible_from)
+        ), key
+        assert row.encrypted == d.encrypted, key
+        assert row.cmk == d.cmk, key
+        assert row.arn.startswith("arn:aws:"), key
+    assert not inv.partial and inv.errors.empty
+
+
+def test_protection_follows_the_seeded_settings(inv):
+    r = by_name(inv)
+    assert r["orders"]["mechanisms"] == ["dynamodb PITR"]
+    assert r["orders"]["rpo_seconds"] == 300 and r["orders"]["retention_days"] == 35
+    assert r["orders"]["newest_recovery_point"] is not pd.NaT
+    assert (
+        not r["carts"]["protected"]
+        and r["carts"]["rpo_seconds"] is None
+        or pd.isna(r["carts"]["rpo_seconds"])
+    )
+    assert r["shop-db"]["rpo_seconds"] == 300 and r["shop-db"]["retention_days"] == 7
+    assert r["shop-db"]["recovery_point_source"].startswith("rds")
+    assert r["shop-reporting"]["retention_days"] == 1
+    assert r["catalog-aurora"]["retention_days"] == 14
+    assert r["lineage-graph"]["retention_days"] == 7
+    bucket = next(n for n in r if n.startswith("shop-assets-"))
+    assert r[bucket]["mechanisms"] == ["s3 versioning"] and r[bucket]["rpo_seconds"] == 0
+    assert r[bucket]["retention_days"] == float("inf")
+    assert r["shop-media"]["rpo_seconds"] == 86400 and r["shop-media"]["retention_days"] == 35
+    assert not r["shop-scratch"]["protected"]
+    assert r["shop-search"]["rpo_seconds"] == 3600
+    assert r["feature-cache"]["rpo_seconds"] == 86400 and r["feature-cache"]["retention_days"] == 1
+    assert not r["shop-sessions-cache"]["protected"]
+    assert not r["/shop/app"]["protected"]
+    assert not r["orders-dr-index"]["backup_required"]
+
+
+def test_gaps_name_what_is_missing_and_the_step_that_closes_it(inv):
+    gaps = inv.gaps()
+    pairs = set(map(tuple, gaps[["name", "gap"]].values))
+    for expected in [
+        ("carts", "no_backup"),
+        ("carts", "no_cmk"),
+        ("sessions.v2", "unclassified"),
+        ("shop-build-cache", "not_encrypted"),
+        ("shop-build-cache", "unclassified"),
+        ("shop-web-data", "no_backup"),
+        ("shop-reporting", "retention_short"),
+        ("shop-reporting", "not_encrypted"),
+        ("shop-db", "retention_short"),
+        ("shop-db", "no_copy_region"),
+        ("shop-db", "no_copy_account"),
+        ("shop-scratch", "no_backup"),
+        ("shop-sessions-cache", "no_backup"),
+        ("/shop/audit trail", "no_backup"),
+        ("feature-cache", "retention_short"),
+    ]:
+        assert expected in pairs, expected
+    # protected and meeting the objective: no backup gap; reproducible: no backup gap at all
+    assert ("orders", "no_backup") not in pairs and ("orders", "rpo_too_long") not in pairs
+    assert not any(n.startswith("analytics-curated-") for n in gaps.name)
+    assert "orders-dr-index" not in set(gaps.name)
+    fix = gaps.set_index(["name", "gap"]).closed_by
+    assert fix["carts", "no_backup"] == "protect: dynamodb PITR"
+    assert fix["shop-web-data", "no_backup"] == "protect: backup selection for tier gold"
+    assert fix["shop-db", "retention_short"] == "protect: rds backup retention"
+    assert (
+        fix["shop-db", "no_copy_region"]
+        == "protect: backup plan copy to eu-central-1 for tier gold"
+    )
+    assert fix["shop-scratch", "no_backup"] == "protect: efs backup policy"
+    why = gaps.set_index(["name", "gap"]).why
+    assert "35 days" in why["shop-db", "retention_short"]
+
+
+def test_coverage_and_figure(inv):
+    cov = inv.coverage()
+    gold = cov[cov.tier == "gold"]
+    assert set(gold.service) == {"aurora", "dynamodb", "ebs", "rds", "s3"}
+    assert int(gold.resources.sum()) == 5 and int(gold.protected.sum()) == 4
+    assert cov.resources.sum() == len(inv.resources)
+    fig = inv.coverage_figure()
+    assert {t.name for t in fig.data} >= {"not protected", "protected, meets RPO"}
+    assert sum(sum(t.y) for t in fig.data) == len(inv.resources)
+    s = inv.summary()
+    assert s.loc["resources", "value"] == len(demo_estate(inv.params))
+    assert s.loc["complete", "value"] == "yes"
+
+
+def test_classify_unknown_tier_and_reproducible():
+    p = load_params("sandbox")
+    assert classify({"backup-tier": "gold"}, p) == ("gold", None, True, None)
+    assert classify({}, p) == ("bronze", None, False, "unclassified")
+    assert classify({"backup-tier": "platinum"}, p) == (
+        "bronze",
+        None,
+        False,
+        "unknown_tier:platinum",
+    )
+    assert classify({"reproducible-from": "s3://raw"}, p) == ("bronze", "s3://raw", True, None)
+
+
+def test_schedule_interval_reads_aws_cron():
+    assert schedule_interval("cron(0 5 ? * * *)") == timedelta(hours=24)
+    assert schedule_interval("cron(0 */4 * * ? *)") == timedelta(hours=4)
+    assert schedule_interval("cron(0 5 ? * MON-FRI *)") == timedelta(hours=72)
+    assert schedule_interval("cron(0 5 ? * 2-6 *)") == timedelta(hours=72)  # AWS: 1 = Sunday
+    assert schedule_interval("rate(1 hour)") == timedelta(hours=1)
+    assert schedule_interval("nonsense") is None
+
+
+def test_unknown_service_is_refused_before_any_call(sandbox):
+    session, _ = sandbox
+    before = session.counter.total
+    with pytest.raises(ParamsError, match="allowed: aurora, dynamodb"):
+        discover(session, services="dynamodb,redshift", progress=False)
+    assert session.counter.total == before
+
+
+def test_partial_failure_is_reported_and_the_rest_completes(sandbox):
+    """Simulated failures (moto's assume_role always succeeds):
+    - account 444444444444: a botocore hook on the starting session answers its
+      AssumeRole with AccessDenied, so the real session code raises AccessError;
+    - dynamodb in 222222222222/eu-west-1: a before-send hook answers every call with
+      ServiceUnavailable, standing for a service that keeps failing after retries."""
+    session, url = sandbox
+    data = load_params("sandbox").model_dump(mode="json", exclude={"source"})
+    data["accounts"].append({"id": "444444444444", "name": "locked-out", "kind": "workload"})
+    params = validate_params(data)
+    s = AwsSession(params, endpoint_url=url)
+
+    def deny(params=None, **_):
+        if "444444444444" in params.get("RoleArn", ""):
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "AssumeRole"
+            )
+
+    s._base.events.register("before-parameter-build.sts.AssumeRole", deny)
+
+    def unavailable(**_):
+        raise ClientError(
+            {"Error": {"Code": "ServiceUnavailable", "Message": "simulated"}}, "ListTables"
+        )
+
+    s.client("dynamodb", "222222222222", "eu-west-1").meta.events.register(
+        "before-send", unavailable
+    )
+    inv = discover(s, progress=False)
+    assert inv.partial
+    errs = inv.errors
+    locked = errs[errs.account == "444444444444"]
+    assert set(locked.region) == set(params.regions) and set(locked.service) == {"*"}
+    assert "AccessError" in locked.error.iloc[0]
+    ddb = errs[(errs.account == "222222222222") & (errs.service == "dynamodb")]
+    assert list(ddb.region) == ["eu-west-1"] and "ServiceUnavailable" in ddb.error.iloc[0]
+    names = set(inv.resources.name)
+    expected = {d.name for d in demo_estate(load_params("sandbox"))}
+    assert names == expected - {"feature-store"}
+    assert inv.summary().loc["complete", "value"].startswith("no: PARTIAL")
+    assert inv.summary().loc["accounts x Regions read", "value"] == "6 of 8"
+
+
+def test_record_appends_inventory_gaps_and_errors(sandbox, inv, tmp_path):
+    session, _ = sandbox
+    ctx = RunContext(session.params, session, Ledger(str(tmp_path)), "run-1", inv.as_of)
+    where = record(ctx, inv)
+    assert where["errors"] is None  # a complete run has no error rows
+    table = ctx.ledger.read("inventory")
+    assert len(table) == len(inv.resources) and set(COLUMNS) <= set(table.columns)
+    assert (table.run_id == "run-1").all()
+    orders = table[table.name == "orders"].iloc[0]
+    assert json.loads(orders.tags)["backup-tier"] == "gold"
+    assert len(ctx.ledger.read("gaps")) == len(inv.gaps())
+
+
+def test_aws_backup_plans_resolve_selections_or_say_not_supported(sandbox):
+    """A plan with a daily rule copying to the DR Region, selecting by tag; on a sandbox
+    without the AWS Backup extension the selection cannot be stored or read: say so."""
+    session, _ = sandbox
+    account, region = "222222222222", "eu-central-1"
+    backup = session.client("backup", account, region)
+    vault_arn = f"arn:aws:backup:eu-west-1:{account}:backup-vault:dr"
+    plan = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "silver-daily",
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": "Default",
+                    "ScheduleExpression": "cron(0 5 ? * * *)",
+                    "Lifecycle": {"DeleteAfterDays": 14},
+                    "CopyActions": [{"DestinationBackupVaultArn": vault_arn}],
+                }
+            ],
+        }
+    )
+    try:
+        try:
+            backup.create_backup_selection(
+                BackupPlanId=plan["BackupPlanId"],
+                BackupSelection={
+                    "SelectionName": "tier-silver",
+                    "IamRoleArn": f"arn:aws:iam::{account}:role/backup",
+                    "ListOfTags": [
+                        {
+                            "ConditionType": "STRINGEQUALS",
+                            "ConditionKey": "backup-tier",
+                            "ConditionValue": "silver",
+                        }
+                    ],
+                },
+            )
+            supported = True
+        except ClientError as err:
+            assert is_not_supported(err)
+            supported = False
+        inv = discover(session, services=["rds"], progress=False)
+        r = by_name(inv)["warehouse-replica"]
+        if supported:
+            assert "aws backup plan silver-daily / rule daily" in r["mechanisms"]
+            assert r["retention_days"] == 14 and r["copy_regions"] == ["eu-west-1"]
+            assert "no_copy_region" not in set(inv.gaps().query("name == 'warehouse-replica'").gap)
+        else:
+            assert "NOT_SUPPORTED_ON_SANDBOX" in set(inv.protection_detail.status)
+            assert "selections" in r["notes"]
+            assert r["mechanisms"] == [
+                "rds automated backups (PITR)"
+            ]  # the native one still counts
+    finally:
+        backup.delete_backup_plan(BackupPlanId=plan["BackupPlanId"])
+
+
+def test_as_of_excludes_recovery_points_made_later(sandbox):
+    session, _ = sandbox
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    inv = discover(session, services=["dynamodb"], as_of=past, progress=False)
+    assert inv.protection.newest_recovery_point.isna().all()
