@@ -1,0 +1,800 @@
+"""The central pieces: service roles, a customer-managed key and a locked vault per
+(account, Region), the vault access policy, and one AWS Backup plan + tag selection per tier.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from runbook_lib.params import Params
+from runbook_lib.protect import objectives as obj
+from runbook_lib.protect.model import (
+    CREATE,
+    NONE,
+    NOT_SUPPORTED,
+    PHASES,
+    REFUSED,
+    UPDATE,
+    Step,
+    applier,
+)
+from runbook_lib.session import AwsSession, is_not_supported
+
+PROTECTED_ACTIONS = [
+    "backup:DeleteRecoveryPoint",
+    "backup:UpdateRecoveryPointLifecycle",
+    "backup:PutBackupVaultAccessPolicy",
+    "backup:DeleteBackupVaultAccessPolicy",
+]
+MANAGED_TAG = {"managed-by": "runbook-protect"}
+GLOBAL = "global"  # the Region column of account-wide settings (IAM roles)
+
+
+def _code(err: Exception) -> str:
+    return err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else ""
+
+
+@dataclass
+class ApplyState:
+    session: AwsSession
+    params: Params
+    keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    plan_ids: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (acct, region, tier)
+
+    def key(self, account: str, region: str) -> str:
+        try:
+            return self.keys[(account, region)]
+        except KeyError:
+            raise KeyError(
+                f"no backup key for {account}/{region}: the key step did not run"
+            ) from None
+
+
+# --------------------------------------------------------------------------- names
+
+
+def vault_arn(params: Params, account: str, region: str) -> str:
+    return f"arn:aws:backup:{region}:{account}:backup-vault:{params.protect.vault_name}"
+
+
+def role_arn(params: Params, account: str, which: str) -> str:
+    name = {
+        "backup": params.protect.backup_role_name,
+        "replication": params.protect.replication_role_name,
+        "scheduler": params.protect.scheduler_role_name,
+    }[which]
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def plan_name(params: Params, tier: str) -> str:
+    return f"{params.protect.plan_prefix}-{tier}"
+
+
+def selection_name(params: Params, tier: str) -> str:
+    return f"{params.protect.plan_prefix}-{tier}-by-tag"
+
+
+def copy_region_for(params: Params, region: str, tier: str) -> str | None:
+    """The tier's copy Region; for resources already in that Region, the first other Region
+    of the estate (a copy must survive the loss of the Region the data is in)."""
+    t = params.tiers[tier]
+    if not t.copy_region:
+        return None
+    if t.copy_region != region:
+        return t.copy_region
+    return next((r for r in params.regions if r != region), None)
+
+
+def copy_targets(params: Params, account: str, region: str, tier: str) -> list[str]:
+    t = params.tiers[tier]
+    out = []
+    other = copy_region_for(params, region, tier)
+    if other:
+        out.append(vault_arn(params, account, other))
+    if t.copy_account and t.copy_account != account:
+        out.append(vault_arn(params, t.copy_account, region))
+    return out
+
+
+def vault_policy(params: Params, account: str) -> dict[str, Any]:
+    """Deny deleting or shortening recovery points, and changing this policy, to all but
+    the break-glass roles; let the estate's accounts copy into the vault."""
+    deny: dict[str, Any] = {
+        "Sid": "DenyRecoveryPointTamperingExceptBreakGlass",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": PROTECTED_ACTIONS,
+        "Resource": "*",
+    }
+    if params.protect.break_glass_roles:
+        deny["Condition"] = {
+            "ArnNotLike": {"aws:PrincipalArn": sorted(params.protect.break_glass_roles)}
+        }
+    others = sorted(a for a in params.account_ids if a != account)
+    statements = [deny]
+    if others:
+        statements.append(
+            {
+                "Sid": "AllowCopyFromEstateAccounts",
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in others]},
+                "Action": "backup:CopyIntoBackupVault",
+                "Resource": "*",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+# --------------------------------------------------------------------------- service roles
+
+_TRUST = {
+    "backup": "backup.amazonaws.com",
+    "replication": "s3.amazonaws.com",
+    "scheduler": "scheduler.amazonaws.com",
+}
+_ROLE_POLICIES: dict[str, list[str]] = {
+    "backup": [
+        "backup:DescribeBackupVault",
+        "backup:CopyIntoBackupVault",
+        "tag:GetResources",
+        "dynamodb:CreateBackup",
+        "dynamodb:DescribeTable",
+        "dynamodb:DescribeBackup",
+        "dynamodb:ListTagsOfResource",
+        "dynamodb:StartAwsBackupJob",
+        "ec2:CreateSnapshot",
+        "ec2:CreateTags",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeSnapshots",
+        "rds:CreateDBSnapshot",
+        "rds:CreateDBClusterSnapshot",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBClusters",
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBClusterSnapshots",
+        "rds:AddTagsToResource",
+        "rds:ListTagsForResource",
+        "elasticfilesystem:Backup",
+        "elasticfilesystem:DescribeTags",
+        "s3:GetBucketVersioning",
+        "s3:GetBucketTagging",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:GetBucketLocation",
+        "s3:GetBucketNotification",
+        "s3:PutBucketNotification",
+        "kms:DescribeKey",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:CreateGrant",
+        "events:DescribeRule",
+        "events:PutRule",
+        "events:PutTargets",
+        "events:DeleteRule",
+        "events:RemoveTargets",
+        "cloudwatch:GetMetricData",
+    ],
+    "replication": [
+        "s3:GetReplicationConfiguration",
+        "s3:ListBucket",
+        "s3:GetObjectVersionForReplication",
+        "s3:GetObjectVersionAcl",
+        "s3:GetObjectVersionTagging",
+        "s3:ReplicateObject",
+        "s3:ReplicateDelete",
+        "s3:ReplicateTags",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    ],
+    "scheduler": ["logs:CreateExportTask", "logs:DescribeExportTasks"],
+}
+
+
+def plan_roles(session: AwsSession, params: Params, accounts: list[str]) -> list[Step]:
+    steps = []
+    for account in accounts:
+        iam = session.client("iam", account)
+        for which in ("backup", "replication", "scheduler"):
+            arn = role_arn(params, account, which)
+            name = arn.split("/", 1)[1]
+            try:
+                iam.get_role(RoleName=name)
+                exists = True
+            except ClientError as err:
+                if _code(err) != "NoSuchEntity":
+                    raise
+                exists = False
+            steps.append(
+                Step(
+                    PHASES["role"],
+                    account,
+                    GLOBAL,
+                    arn,
+                    f"service role ({_TRUST[which]})",
+                    "exists" if exists else "absent",
+                    "exists",
+                    NONE if exists else CREATE,
+                    "low",
+                    "role",
+                    {"name": name, "which": which},
+                )
+            )
+    return steps
+
+
+@applier("role")
+def _apply_role(session: AwsSession, step: Step, state: ApplyState) -> str:
+    iam = session.client("iam", step.account)
+    which, name = step.args["which"], step.args["name"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": _TRUST[which]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(trust),
+        Description=f"Service role used by the protect runbook ({which})",
+        Tags=[{"Key": k, "Value": v} for k, v in MANAGED_TAG.items()],
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": sorted(_ROLE_POLICIES[which]),
+                "Resource": "*",
+            }
+        ],
+    }
+    iam.put_role_policy(
+        RoleName=name, PolicyName=f"{name}-inline", PolicyDocument=json.dumps(policy)
+    )
+    return "exists"
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def find_key(session: AwsSession, params: Params, account: str, region: str) -> str | None:
+    kms = session.client("kms", account, region)
+    for page in kms.get_paginator("list_aliases").paginate():
+        for alias in page["Aliases"]:
+            if alias["AliasName"] == params.protect.key_alias and alias.get("TargetKeyId"):
+                return kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
+    return None
+
+
+def plan_keys(
+    session: AwsSession, params: Params, scopes: list[tuple[str, str]], keys: dict
+) -> list[Step]:
+    steps = []
+    alias = params.protect.key_alias
+    for account, region in scopes:
+        arn = find_key(session, params, account, region)
+        if arn:
+            keys[(account, region)] = arn
+            rotation = session.client("kms", account, region).get_key_rotation_status(KeyId=arn)[
+                "KeyRotationEnabled"
+            ]
+        else:
+            rotation = None
+        steps.append(
+            Step(
+                PHASES["key"],
+                account,
+                region,
+                alias,
+                "customer-managed KMS key",
+                arn or "absent",
+                "exists",
+                NONE if arn else CREATE,
+                "low",
+                "key",
+            )
+        )
+        steps.append(
+            Step(
+                PHASES["key_rotation"],
+                account,
+                region,
+                alias,
+                "key rotation",
+                rotation,
+                True,
+                NONE if rotation else UPDATE,
+                "low",
+                "key_rotation",
+            )
+        )
+    return steps
+
+
+@applier("key")
+def _apply_key(session: AwsSession, step: Step, state: ApplyState) -> str:
+    kms = session.client("kms", step.account, step.region)
+    key = kms.create_key(
+        Description="AWS Backup vault key (protect runbook)",
+        KeyUsage="ENCRYPT_DECRYPT",
+        Tags=[{"TagKey": k, "TagValue": v} for k, v in MANAGED_TAG.items()],
+    )["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=state.params.protect.key_alias, TargetKeyId=key)
+    state.keys[(step.account, step.region)] = key
+    return key
+
+
+@applier("key_rotation")
+def _apply_rotation(session: AwsSession, step: Step, state: ApplyState) -> bool:
+    session.client("kms", step.account, step.region).enable_key_rotation(
+        KeyId=state.key(step.account, step.region)
+    )
+    return True
+
+
+# --------------------------------------------------------------------------- vaults
+
+
+def describe_vault(session: AwsSession, params: Params, account: str, region: str) -> dict | None:
+    try:
+        return session.client("backup", account, region).describe_backup_vault(
+            BackupVaultName=params.protect.vault_name
+        )
+    except ClientError as err:
+        if _code(err) in ("ResourceNotFoundException", "AccessDeniedException"):
+            return None
+        raise
+
+
+def plan_vaults(
+    session: AwsSession, params: Params, scopes: list[tuple[str, str]], keys: dict
+) -> list[Step]:
+    steps = []
+    p = params.protect
+    for account, region in scopes:
+        vault = describe_vault(session, params, account, region)
+        name = p.vault_name
+        if vault is None:
+            steps.append(
+                Step(
+                    PHASES["vault"],
+                    account,
+                    region,
+                    name,
+                    "backup vault (CMK)",
+                    "absent",
+                    "exists, encrypted with " + p.key_alias,
+                    CREATE,
+                    "low",
+                    "vault",
+                )
+            )
+        else:
+            key = keys.get((account, region))
+            same = key is not None and vault.get("EncryptionKeyArn") == key
+            steps.append(
+                Step(
+                    PHASES["vault"],
+                    account,
+                    region,
+                    name,
+                    "backup vault (CMK)",
+                    vault.get("EncryptionKeyArn"),
+                    key or p.key_alias,
+                    NONE if same else "manual",
+                    "low",
+                    "vault",
+                    note=""
+                    if same
+                    else "a vault's key cannot be changed; recovery points stay encrypted with "
+                    "the vault's current key. Create a new vault name in protect.vault_name to move to the CMK.",
+                )
+            )
+        steps += _plan_policy(session, params, account, region, vault)
+        steps += _plan_lock(params, account, region, vault)
+    return steps
+
+
+@applier("vault")
+def _apply_vault(session: AwsSession, step: Step, state: ApplyState) -> str:
+    out = session.client("backup", step.account, step.region).create_backup_vault(
+        BackupVaultName=state.params.protect.vault_name,
+        EncryptionKeyArn=state.key(step.account, step.region),
+        BackupVaultTags=dict(MANAGED_TAG),
+    )
+    return out["BackupVaultArn"]
+
+
+def _plan_policy(
+    session: AwsSession, params: Params, account: str, region: str, vault: dict | None
+) -> list[Step]:
+    desired = vault_policy(params, account)
+    setting = "vault access policy (deny delete/shorten except break-glass)"
+    summary = f"deny {len(PROTECTED_ACTIONS)} actions except {len(params.protect.break_glass_roles)} break-glass role(s)"
+    current: Any = "absent"
+    action = CREATE
+    if vault is not None:
+        try:
+            doc = (
+                session.client("backup", account, region)
+                .get_backup_vault_access_policy(BackupVaultName=params.protect.vault_name)
+                .get("Policy")
+            )
+            current = json.loads(doc) if doc else "absent"
+        except ClientError as err:
+            if is_not_supported(err) and session.sandbox:
+                return [
+                    Step(
+                        PHASES["vault_policy"],
+                        account,
+                        region,
+                        params.protect.vault_name,
+                        setting,
+                        "unknown",
+                        summary,
+                        NOT_SUPPORTED,
+                        "low",
+                        "vault_policy",
+                        note="the sandbox cannot store vault access policies",
+                    )
+                ]
+            if _code(err) != "ResourceNotFoundException":
+                raise
+        if current == desired:
+            action = NONE
+        elif current != "absent":
+            action = UPDATE
+    return [
+        Step(
+            PHASES["vault_policy"],
+            account,
+            region,
+            params.protect.vault_name,
+            setting,
+            "absent" if current == "absent" else ("as desired" if action == NONE else "differs"),
+            summary,
+            action,
+            "medium" if action == UPDATE else "low",
+            "vault_policy",
+            {"policy": desired},
+            note="on the sandbox the Deny applies to every caller: Conditions are not evaluated"
+            if session.sandbox and action != NONE
+            else "",
+        )
+    ]
+
+
+@applier("vault_policy")
+def _apply_policy(session: AwsSession, step: Step, state: ApplyState) -> str:
+    session.client("backup", step.account, step.region).put_backup_vault_access_policy(
+        BackupVaultName=state.params.protect.vault_name, Policy=json.dumps(step.args["policy"])
+    )
+    return "as desired"
+
+
+def _plan_lock(params: Params, account: str, region: str, vault: dict | None) -> list[Step]:
+    lock = params.protect.vault_lock
+    if lock is None:
+        return []
+    desired = {
+        "mode": lock.mode,
+        "MinRetentionDays": obj.days(lock.min_retention),
+        "MaxRetentionDays": obj.days(lock.max_retention),
+    }
+    name = params.protect.vault_name
+    current: dict[str, Any] | str = "unlocked"
+    action, note, risk = CREATE, "", "medium"
+    if vault and vault.get("Locked"):
+        current = {
+            "mode": "compliance" if vault.get("LockDate") else "governance",
+            "MinRetentionDays": vault.get("MinRetentionDays"),
+            "MaxRetentionDays": vault.get("MaxRetentionDays"),
+        }
+        weaker = []
+        if (current["MinRetentionDays"] or 0) > desired["MinRetentionDays"]:
+            weaker.append(
+                f"min retention {current['MinRetentionDays']}d -> {desired['MinRetentionDays']}d"
+            )
+        if current["mode"] == "compliance" and lock.mode == "governance":
+            weaker.append("compliance -> governance")
+        if current == desired:
+            action = NONE
+        elif weaker and not params.protect.allow_weakening:
+            action, note = REFUSED, "would weaken the vault lock: " + "; ".join(weaker)
+        else:
+            action, risk = UPDATE, "weakens" if weaker else "medium"
+    irreversible = lock.mode == "compliance" and action in (CREATE, UPDATE)
+    if irreversible:
+        risk = "irreversible"
+        note = (
+            f"compliance mode: after {obj.days(lock.changeable_for)} day(s) nobody, not even the "
+            "account root, can remove the lock or delete recovery points before their retention ends"
+        )
+    return [
+        Step(
+            PHASES["vault_lock"],
+            account,
+            region,
+            name,
+            "vault lock",
+            current,
+            desired,
+            action,
+            risk,
+            "vault_lock",
+            {"lock": desired, "changeable_for": obj.days(lock.changeable_for)},
+            note=note,
+            irreversible=irreversible,
+        )
+    ]
+
+
+@applier("vault_lock")
+def _apply_lock(session: AwsSession, step: Step, state: ApplyState) -> dict:
+    lock = step.args["lock"]
+    kwargs: dict[str, Any] = {
+        "BackupVaultName": state.params.protect.vault_name,
+        "MinRetentionDays": lock["MinRetentionDays"],
+    }
+    if lock["MaxRetentionDays"]:
+        kwargs["MaxRetentionDays"] = lock["MaxRetentionDays"]
+    if lock["mode"] == "compliance":
+        kwargs["ChangeableForDays"] = step.args["changeable_for"]
+    session.client("backup", step.account, step.region).put_backup_vault_lock_configuration(
+        **kwargs
+    )
+    return lock
+
+
+# --------------------------------------------------------------------------- plans and selections
+
+
+def _find_plan(session: AwsSession, account: str, region: str, name: str) -> dict | None:
+    backup = session.client("backup", account, region)
+    for page in backup.get_paginator("list_backup_plans").paginate():
+        for p in page.get("BackupPlansList", []):
+            if p.get("BackupPlanName") == name and not p.get("DeletionDate"):
+                return p
+    return None
+
+
+_RULE_KEYS = (
+    "TargetBackupVaultName",
+    "ScheduleExpression",
+    "StartWindowMinutes",
+    "CompletionWindowMinutes",
+    "Lifecycle",
+    "CopyActions",
+    "EnableContinuousBackup",
+)
+
+
+def _rule_view(rule: dict) -> dict:
+    out = {k: rule.get(k) for k in _RULE_KEYS if rule.get(k) not in (None, [], {})}
+    if "Lifecycle" in out:
+        out["Lifecycle"] = {
+            k: v
+            for k, v in out["Lifecycle"].items()
+            if k in ("DeleteAfterDays", "MoveToColdStorageAfterDays")
+        }
+    if "CopyActions" in out:
+        out["CopyActions"] = sorted(
+            (
+                {
+                    "DestinationBackupVaultArn": c["DestinationBackupVaultArn"],
+                    "Lifecycle": {
+                        k: v
+                        for k, v in (c.get("Lifecycle") or {}).items()
+                        if k in ("DeleteAfterDays", "MoveToColdStorageAfterDays")
+                    },
+                }
+                for c in out["CopyActions"]
+            ),
+            key=lambda c: c["DestinationBackupVaultArn"],
+        )
+    out.pop("EnableContinuousBackup", None) if not rule.get("EnableContinuousBackup") else None
+    return out
+
+
+def weakenings(current: dict, desired: dict) -> list[str]:
+    """How ``desired`` would weaken ``current`` (a rule in _rule_view form)."""
+    out = []
+    cur_del = (current.get("Lifecycle") or {}).get("DeleteAfterDays")
+    new_del = (desired.get("Lifecycle") or {}).get("DeleteAfterDays")
+    if cur_del is None and new_del is not None:
+        out.append(f"retention kept forever -> {new_del}d")
+    elif cur_del and new_del and new_del < cur_del:
+        out.append(f"retention {cur_del}d -> {new_del}d")
+    removed = {c["DestinationBackupVaultArn"] for c in current.get("CopyActions", [])} - {
+        c["DestinationBackupVaultArn"] for c in desired.get("CopyActions", [])
+    }
+    if removed:
+        out.append("copy removed to " + ", ".join(sorted(removed)))
+    try:
+        if obj.schedule_interval(desired["ScheduleExpression"]) > obj.schedule_interval(
+            current["ScheduleExpression"]
+        ):
+            out.append(
+                f"schedule {current['ScheduleExpression']} -> {desired['ScheduleExpression']} (less often)"
+            )
+    except (KeyError, ValueError):
+        pass
+    if current.get("EnableContinuousBackup") and not desired.get("EnableContinuousBackup"):
+        out.append("continuous backup turned off")
+    return out
+
+
+def plan_backup_plans(
+    session: AwsSession, params: Params, scopes: list[tuple[str, str]]
+) -> list[Step]:
+    steps = []
+    for account, region in scopes:
+        for tier in obj.ranked_tiers(params):
+            name = plan_name(params, tier)
+            rule = obj.backup_rule(
+                params, tier, params.protect.vault_name, copy_targets(params, account, region, tier)
+            )
+            _lc, cold_note = obj.lifecycle(params.tiers[tier])
+            desired = _rule_view(rule)
+            found = _find_plan(session, account, region, name)
+            current_view: Any = "absent"
+            plan_id = None
+            action, risk = CREATE, "low"
+            notes = [n for n in [cold_note] if n]
+            targets = [c["DestinationBackupVaultArn"] for c in rule["CopyActions"]]
+            if session.sandbox and any(arn.split(":")[4] != account for arn in targets):
+                notes.append(
+                    "cross-account copy is stored in the plan, but the sandbox cannot copy across accounts"
+                )
+            if found:
+                plan_id = found["BackupPlanId"]
+                got = session.client("backup", account, region).get_backup_plan(
+                    BackupPlanId=plan_id
+                )["BackupPlan"]
+                rules = got.get("Rules", [])
+                current_view = (
+                    _rule_view(rules[0]) if len(rules) == 1 else [_rule_view(r) for r in rules]
+                )
+                if current_view == desired:
+                    action = NONE
+                else:
+                    weak = weakenings(
+                        current_view if isinstance(current_view, dict) else {}, desired
+                    )
+                    if weak and not params.protect.allow_weakening:
+                        action = REFUSED
+                        notes.insert(0, "would weaken: " + "; ".join(weak))
+                    else:
+                        action, risk = UPDATE, "weakens" if weak else "medium"
+            steps.append(
+                Step(
+                    PHASES["backup_plan"],
+                    account,
+                    region,
+                    name,
+                    f"backup plan ({tier})",
+                    current_view,
+                    desired,
+                    action,
+                    risk,
+                    "backup_plan",
+                    {"tier": tier, "rule": rule, "plan_id": plan_id},
+                    note="; ".join(notes),
+                )
+            )
+            steps.append(_plan_selection(session, params, account, region, tier, plan_id))
+    return steps
+
+
+def _plan_selection(
+    session: AwsSession, params: Params, account: str, region: str, tier: str, plan_id: str | None
+) -> Step:
+    name = selection_name(params, tier)
+    desired = {"tag": f"{params.tag_keys.tier}={tier}", "role": role_arn(params, account, "backup")}
+    setting = f"backup selection ({tier})"
+    if plan_id:
+        backup = session.client("backup", account, region)
+        try:
+            found = [
+                s
+                for s in backup.list_backup_selections(BackupPlanId=plan_id).get(
+                    "BackupSelectionsList", []
+                )
+                if s["SelectionName"] == name
+            ]
+        except ClientError as err:
+            if session.sandbox and is_not_supported(err):
+                return Step(
+                    PHASES["selection"],
+                    account,
+                    region,
+                    name,
+                    setting,
+                    "unknown",
+                    desired,
+                    NOT_SUPPORTED,
+                    "low",
+                    "selection",
+                    {"tier": tier},
+                    note="the sandbox has no backup selections",
+                )
+            raise
+        if found:
+            return Step(
+                PHASES["selection"],
+                account,
+                region,
+                name,
+                setting,
+                desired,
+                desired,
+                NONE,
+                "low",
+                "selection",
+                {"tier": tier},
+            )
+    return Step(
+        PHASES["selection"],
+        account,
+        region,
+        name,
+        setting,
+        "absent",
+        desired,
+        CREATE,
+        "low",
+        "selection",
+        {"tier": tier, "plan_id": plan_id},
+    )
+
+
+@applier("backup_plan")
+def _apply_plan(session: AwsSession, step: Step, state: ApplyState) -> str:
+    backup = session.client("backup", step.account, step.region)
+    plan = {"BackupPlanName": step.resource, "Rules": [step.args["rule"]]}
+    if step.args.get("plan_id"):
+        out = backup.update_backup_plan(BackupPlanId=step.args["plan_id"], BackupPlan=plan)
+    else:
+        out = backup.create_backup_plan(BackupPlan=plan, BackupPlanTags=dict(MANAGED_TAG))
+    state.plan_ids[(step.account, step.region, step.args["tier"])] = out["BackupPlanId"]
+    return out["BackupPlanId"]
+
+
+@applier("selection")
+def _apply_selection(session: AwsSession, step: Step, state: ApplyState) -> str:
+    tier = step.args["tier"]
+    plan_id = state.plan_ids.get((step.account, step.region, tier)) or step.args.get("plan_id")
+    if not plan_id:
+        found = _find_plan(session, step.account, step.region, plan_name(state.params, tier))
+        plan_id = found and found["BackupPlanId"]
+    if not plan_id:
+        raise KeyError(
+            f"backup plan {plan_name(state.params, tier)} does not exist in {step.account}/{step.region}"
+        )
+    out = session.client("backup", step.account, step.region).create_backup_selection(
+        BackupPlanId=plan_id,
+        BackupSelection={
+            "SelectionName": step.resource,
+            "IamRoleArn": role_arn(state.params, step.account, "backup"),
+            "ListOfTags": [
+                {
+                    "ConditionType": "STRINGEQUALS",
+                    "ConditionKey": state.params.tag_keys.tier,
+                    "ConditionValue": tier,
+                }
+            ],
+        },
+    )
+    return out["SelectionId"]
