@@ -269,9 +269,24 @@ def test_aws_backup_plans_resolve_selections_or_say_not_supported(sandbox):
         except ClientError as err:
             assert is_not_supported(err)
             supported = False
+        if supported:  # a backup job leaves a recovery point the inventory must find
+            backup.create_backup_vault(BackupVaultName="Default")
+            db_arn = f"arn:aws:rds:{region}:{account}:db:warehouse-replica"
+            job = backup.start_backup_job(
+                BackupVaultName="Default",
+                ResourceArn=db_arn,
+                IamRoleArn=f"arn:aws:iam::{account}:role/backup",
+            )
+            assert (
+                backup.describe_backup_job(BackupJobId=job["BackupJobId"])["State"] == "COMPLETED"
+            )
         inv = discover(session, services=["rds"], progress=False)
         r = by_name(inv)["warehouse-replica"]
         if supported:
+            points = inv.recovery_points[inv.recovery_points.resource_arn == r["arn"]]
+            assert "aws backup (Default)" in set(points.source)
+            before = points[points.created <= pd.Timestamp(inv.as_of)]
+            assert r["newest_recovery_point"] == before.created.max()
             assert "aws backup plan silver-daily / rule daily" in r["mechanisms"]
             assert r["retention_days"] == 14 and r["copy_regions"] == ["eu-west-1"]
             assert "no_copy_region" not in set(inv.gaps().query("name == 'warehouse-replica'").gap)
