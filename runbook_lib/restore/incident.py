@@ -1,0 +1,345 @@
+"""An incident restore: bring a resource back to a point in time under a chosen name, for
+real. Planned first (dry run); applied only with ``approve=True``; never cleaned up; ends
+with the hand-over steps the SRE must take for the application to use it."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from runbook_lib.errors import ParamsError, RunbookError
+from runbook_lib.restore.model import RecoveryPoint, ResourceRef, parse_time, service_of_arn, utc
+from runbook_lib.restore.recorded import BackupRecords
+from runbook_lib.restore.registry import RESTORERS, get_handler
+from runbook_lib.session import utcnow
+
+#: Sources that restore to any time in a window (the others are fixed copies).
+CONTINUOUS = {"dynamodb-pitr", "rds-pitr", "rds-cluster-pitr", "s3-versions"}
+NAME_RULES = {
+    "dynamodb": (r"^[a-zA-Z0-9_.-]{3,255}$", "3-255 letters, digits, '_', '-', '.'"),
+    "s3": (
+        r"^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        "3-63 lowercase letters, digits, '-', '.'",
+    ),
+    "rds": (
+        r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$",
+        "1-63 letters, digits, '-'; a letter first; no '--' or trailing '-'",
+    ),
+    "aurora": (
+        r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$",
+        "1-63 letters, digits, '-'; a letter first; no '--' or trailing '-'",
+    ),
+    "neptune": (
+        r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$",
+        "1-63 letters, digits, '-'; a letter first; no '--' or trailing '-'",
+    ),
+    "elasticache": (
+        r"^[a-z](?!.*--)[a-z0-9-]{0,39}(?<!-)$",
+        "1-40 lowercase letters, digits, '-'; a letter first",
+    ),
+    "ebs": (r"^.{1,128}$", "1-128 characters (the Name tag)"),
+    "efs": (r"^.{1,128}$", "1-128 characters (the Name tag)"),
+}
+
+
+@dataclass
+class IncidentPlan:
+    ref: ResourceRef
+    recovery_point: RecoveryPoint | None
+    target_name: str
+    restore_time: datetime | None
+    choice: str
+    tags: dict[str, str]
+    blocked: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        rp = self.recovery_point
+        rows = [
+            ("source", self.ref.arn),
+            ("service", self.ref.service),
+            ("account / Region", f"{self.ref.account} / {self.ref.region}"),
+            ("recovery point", rp.id if rp else "—"),
+            ("recovery point source", rp.source if rp else "—"),
+            ("recovery point time", rp.created.isoformat() if rp and rp.created else "—"),
+            (
+                "restore to time",
+                self.restore_time.isoformat() if self.restore_time else "the recovery point's time",
+            ),
+            ("why this recovery point", self.choice),
+            ("new resource name", self.target_name),
+            ("tags on the new resource", ", ".join(f"{k}={v}" for k, v in self.tags.items())),
+            (
+                "status",
+                f"BLOCKED: {self.blocked}"
+                if self.blocked
+                else "ready to apply (needs approve=True)",
+            ),
+        ]
+        rows += [("note", n) for n in self.notes]
+        return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def default_source(ctx: Any) -> str:
+    """No source_arn given: demonstrate with the strictest-tier DynamoDB table of the estate."""
+    from runbook_lib.restore.resources import discover_resources
+
+    df = discover_resources(ctx)
+    df = df[df["service"] == "dynamodb"].copy()
+    if df.empty:
+        raise ParamsError(
+            "source_arn",
+            ["source_arn: required (the estate has no DynamoDB table to demonstrate with)"],
+        )
+    p = ctx.params
+    df["_rank"] = df["tier"].map(
+        lambda t: p.tiers[t].rpo if t in p.tiers else p.tier(None).rpo * 1000
+    )
+    return str(df.sort_values(["_rank", "arn"])["arn"].iloc[0])
+
+
+def plan_incident_restore(
+    ctx: Any,
+    source_arn: str = "",
+    target_name: str = "",
+    restore_time: str | datetime | None = "",
+    recovery_point: str = "",
+) -> IncidentPlan:
+    """Which recovery point, which name, which tags: checked before anything changes."""
+    from runbook_lib.restore.run import find_recovery_points, resource_ref
+
+    when = parse_time(restore_time, field_name="restore_time")
+    if source_arn:
+        service, _ = service_of_arn(source_arn, field_name="source_arn")
+        if (
+            target_name
+            and service in NAME_RULES
+            and not re.match(NAME_RULES[service][0], target_name)
+        ):
+            raise ParamsError(
+                "target_name",
+                [
+                    f"target_name: {target_name!r} is not a valid {service} name; allowed: {NAME_RULES[service][1]}"
+                ],
+            )
+    notes: list[str] = []
+    if not source_arn:
+        source_arn = default_source(ctx)
+        notes.append(f"no source_arn given: demonstrating with {source_arn}")
+    ref = resource_ref(ctx.session, source_arn, field_name="source_arn")
+    handler = get_handler(ref.service)
+    now = utcnow()
+    if when and when > now:
+        raise ParamsError(
+            "restore_time",
+            [f"restore_time: {when.isoformat()} is in the future (now {now.isoformat()})"],
+        )
+    if not target_name:
+        base = re.sub(r"[^a-z0-9-]", "-", ref.name.lower()).strip("-")[:40].rstrip("-")
+        target_name = f"{base}-restored-{now:%Y%m%d%H%M}"
+        notes.append("no target_name given: a name was derived from the source and the time")
+    rule = NAME_RULES.get(ref.service)
+    if rule and not re.match(rule[0], target_name):
+        raise ParamsError(
+            "target_name",
+            [f"target_name: {target_name!r} is not a valid {ref.service} name; allowed: {rule[1]}"],
+        )
+    points, finder_notes = find_recovery_points(ctx.session, ref)
+    notes += finder_notes
+    rp, choice = _choose(points, when, recovery_point)
+    src_tags = _source_tags(ctx, ref)
+    tags = {
+        k: v
+        for k, v in src_tags.items()
+        if not k.startswith("aws:")
+        and k not in (ctx.params.tag_keys.restore_test, ctx.params.tag_keys.expires)
+    }
+    tags.update(
+        {"restored-from": (rp.id if rp else "")[:256], "restored-at": f"{now:%Y-%m-%dT%H:%M:%SZ}"}
+    )
+    plan = IncidentPlan(
+        ref,
+        rp,
+        target_name,
+        when if rp and rp.source in CONTINUOUS else None,
+        choice,
+        tags,
+        notes=notes,
+    )
+    if rp is None:
+        plan.blocked = choice
+    elif (ref.service, rp.source) not in RESTORERS:
+        plan.blocked = f"no restorer for {ref.service} from {rp.source}"
+    elif handler.makes_scratch and handler.exists(ctx.session, _as_restored(ref, target_name)):
+        plan.blocked = (
+            f"a {ref.service} named {target_name!r} already exists: choose another target_name"
+        )
+    if rp is not None and rp.source == "dynamodb-pitr" and ctx.session.sandbox:
+        plan.notes.append(
+            "sandbox: moto ignores the restore time of a DynamoDB point-in-time restore and copies the current items"
+        )
+    return plan
+
+
+def _as_restored(ref: ResourceRef, name: str):
+    from runbook_lib.restore.model import Restored
+
+    return Restored(ref.service, ref.account, ref.region, name)
+
+
+def _choose(
+    points: list[RecoveryPoint], when: datetime | None, wanted: str
+) -> tuple[RecoveryPoint | None, str]:
+    if wanted:
+        rp = next((p for p in points if p.id == wanted or p.id.endswith(wanted)), None)
+        return (
+            rp,
+            "asked for"
+            if rp
+            else f"recovery point {wanted!r} not found (have: {[p.id for p in points][:5]})",
+        )
+    if not points:
+        return None, "no recovery point exists for this resource"
+    if when is None:
+        return points[0], "newest recovery point"
+    for p in points:
+        if p.source in CONTINUOUS:
+            earliest = p.details.get("earliest")
+            if (earliest is None or earliest <= when) and (
+                p.created is None or when <= p.created or p.source == "s3-versions"
+            ):
+                return p, f"continuous backup ({p.source}) covers {when:%Y-%m-%dT%H:%M:%SZ}"
+    before = [p for p in points if p.created and p.created <= when and p.source not in CONTINUOUS]
+    if before:
+        return before[0], f"newest recovery point at or before {when:%Y-%m-%dT%H:%M:%SZ}"
+    return None, f"no recovery point at or before {when:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _source_tags(ctx, ref: ResourceRef) -> dict[str, str]:
+    from runbook_lib.restore.resources import discover_resources
+
+    try:
+        df = discover_resources(ctx)
+        row = df[df["arn"] == ref.arn]
+        tags = row["tags"].iloc[0] if not row.empty else {}
+        return dict(tags) if isinstance(tags, dict) else {}
+    except Exception:  # noqa: BLE001  (tags are a convenience; the restore does not depend on them)
+        return {}
+
+
+def apply_incident_restore(ctx: Any, plan: IncidentPlan, approve: bool = False) -> pd.DataFrame:
+    """Restore as planned when ``approve``; otherwise say that nothing was done."""
+    if plan.blocked:
+        return pd.DataFrame(
+            [{"status": "BLOCKED", "detail": plan.blocked, "target": plan.target_name}]
+        )
+    if not approve:
+        return pd.DataFrame(
+            [
+                {
+                    "status": "PLANNED",
+                    "detail": "not applied: re-run with approve=True to restore",
+                    "target": plan.target_name,
+                }
+            ]
+        )
+    handler = get_handler(plan.ref.service)
+    restorer = RESTORERS[(plan.ref.service, plan.recovery_point.source)]
+    t0 = time.perf_counter()
+    restored = restorer(
+        ctx.session, plan.recovery_point, plan.ref, plan.target_name, plan.tags, plan.restore_time
+    )
+    handler.wait(ctx.session, restored)
+    seconds = time.perf_counter() - t0
+    row: dict[str, Any] = {
+        "status": "RESTORED",
+        "target": restored.name,
+        "arn": restored.arn,
+        "resource_id": restored.resource_id,
+        "restore_seconds": round(seconds, 3),
+        "recovery_point": plan.recovery_point.id,
+        "recovery_point_time": plan.recovery_point.created,
+        "data_loss_window": _loss(plan),
+        "detail": "; ".join(restored.notes),
+    }
+    if handler.has_data and handler.makes_scratch:
+        from runbook_lib.restore.validate import _fingerprint_check
+
+        content = handler.read_content(ctx.session, restored, workers=ctx.params.target.max_workers)
+        recorded = BackupRecords(ctx.ledger).lookup(plan.recovery_point)
+        check = _fingerprint_check(
+            ctx.session, handler, plan.ref, plan.recovery_point, content, recorded
+        )
+        row.update(records=content.count, content_check=f"{check.status}: {check.detail}")
+    plan.notes.append(f"restored {restored.name} in {seconds:.1f} s")
+    ctx.notes["incident_restored"] = restored
+    return pd.DataFrame([row])
+
+
+def _loss(plan: IncidentPlan) -> str:
+    t = plan.restore_time or (plan.recovery_point.created if plan.recovery_point else None)
+    if t is None:
+        return "unknown"
+    return f"changes after {utc(t):%Y-%m-%dT%H:%M:%SZ} are not in the restored copy"
+
+
+def handover_checklist(
+    ctx: Any, plan: IncidentPlan, result: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """What the SRE must do next, in order, for this resource (generated, not generic)."""
+    from runbook_lib.restore.model import Restored
+
+    restored = ctx.notes.get("incident_restored")
+    done = (
+        restored is not None
+        and result is not None
+        and not result.empty
+        and result["status"].iloc[0] == "RESTORED"
+    )
+    if restored is None:
+        restored = Restored(plan.ref.service, plan.ref.account, plan.ref.region, plan.target_name)
+    steps = [
+        {"step": "check the data", "why": "confirm the restored copy holds what the application needs",
+         "how": f"query a few known records in {restored.name}; compare counts with the incident timeline", "needed": "yes"},
+        {"step": "point the application at it", "why": "the application still uses the damaged resource",
+         "how": f"change the configuration / secret / DNS that names {plan.ref.name} to {restored.name}; deploy", "needed": "yes"},
+    ]  # fmt: skip
+    try:
+        steps += get_handler(plan.ref.service).handover(ctx.session, plan.ref, restored)
+    except Exception as err:  # noqa: BLE001
+        steps.append(
+            {
+                "step": "service-specific settings",
+                "why": f"could not read the source's settings: {err}",
+                "how": "compare by hand",
+                "needed": "yes",
+            }
+        )
+    tier_key = ctx.params.tag_keys.tier
+    tier = plan.tags.get(tier_key)
+    steps += [
+        {"step": "tag it", "why": f"backup plans select by tags: without {tier_key} the new resource is not backed up",
+         "how": f"tags set by the restore: {', '.join(f'{k}={v}' for k, v in plan.tags.items())}" + ("" if tier else f"; add {tier_key}=<tier>"),
+         "needed": "done" if (done and tier) else "yes"},
+        {"step": "alarms and dashboards", "why": "CloudWatch alarms and dashboards name the old resource",
+         "how": f"re-point alarms on {plan.ref.name} to {restored.name}", "needed": "yes"},
+        {"step": "protect and prove", "why": "the new resource must be backed up and restore-tested like the old one",
+         "how": "run the protect runbook (plan -> approve), then a backup_now, then a restore test of the new resource", "needed": "yes"},
+        {"step": "retire the old resource", "why": "keep it until the incident review, then delete it (it still costs money)",
+         "how": f"tag {plan.ref.name} incident=<id>; delete after the post-incident review", "needed": "after review"},
+    ]  # fmt: skip
+    df = pd.DataFrame(steps, columns=["step", "why", "how", "needed"])
+    df.insert(0, "#", range(1, len(df) + 1))
+    df["done"] = False
+    return df
+
+
+def require(plan: IncidentPlan) -> None:
+    if plan.blocked:
+        raise RunbookError(f"incident restore of {plan.ref.arn}: {plan.blocked}")

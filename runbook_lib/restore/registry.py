@@ -1,0 +1,130 @@
+"""Registries: recovery point finders and restorers per (service, source), and one
+handler per service for what comes after a restore (wait, read, describe, delete, sweep).
+
+Adding a source is one ``@finder`` and one ``@restorer``; adding a service is one module
+in ``runbook_lib/restore/services/`` with a ``ServiceHandler`` subclass.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runbook_lib.fingerprint import Fingerprint
+from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, RestoreError
+
+Finder = Callable[..., list[RecoveryPoint]]  # (session, ref) -> recovery points
+Restorer = Callable[
+    ..., Restored
+]  # (session, rp, ref, target_name, tags, restore_time) -> Restored
+
+FINDERS: dict[tuple[str, str], Finder] = {}
+RESTORERS: dict[tuple[str, str], Restorer] = {}
+HANDLERS: dict[str, ServiceHandler] = {}
+
+
+def finder(service: str, source: str) -> Callable[[Finder], Finder]:
+    def register(fn: Finder) -> Finder:
+        FINDERS[(service, source)] = fn
+        return fn
+
+    return register
+
+
+def restorer(service: str, source: str) -> Callable[[Restorer], Restorer]:
+    def register(fn: Restorer) -> Restorer:
+        RESTORERS[(service, source)] = fn
+        return fn
+
+    return register
+
+
+def handler(cls: type[ServiceHandler]) -> type[ServiceHandler]:
+    HANDLERS[cls.service] = cls()
+    return cls
+
+
+@dataclass
+class Content:
+    """What a read of restored data found. ``fingerprints`` holds the variants worth
+    comparing (with and without canary records; per checksum kind for S3)."""
+
+    kind: str
+    count: int  # records, canaries excluded
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    canaries: list[datetime] = field(default_factory=list)
+    seconds: float = 0.0
+    detail: str = ""
+
+
+class ServiceHandler:
+    """What every service knows about its own resources. Defaults fit services whose
+    restore has no data plane to read (metadata only)."""
+
+    service = ""
+    has_data = False  # True where a restored copy holds readable records
+    makes_scratch = True  # False where a "restore" only reads an existing copy (log exports)
+    wait_seconds = 1800.0
+
+    def find_ref(self, session: Any, arn: str, account: str, region: str, name: str) -> ResourceRef:
+        return ResourceRef(arn, self.service, account, region, name)
+
+    def is_ready(self, session: Any, restored: Restored) -> bool:
+        return True
+
+    def wait(self, session: Any, restored: Restored, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or self.wait_seconds)
+        delay = 0.2
+        while not self.is_ready(session, restored):
+            if time.monotonic() > deadline:
+                raise RestoreError(
+                    f"{self.service} {restored.name}: not ready after {timeout or self.wait_seconds:.0f} s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+    def read_content(self, session: Any, restored: Restored, *, workers: int = 8) -> Content | None:
+        return None
+
+    def reference_fingerprint(
+        self, session: Any, ref: ResourceRef, rp: RecoveryPoint
+    ) -> tuple[Fingerprint, str] | None:
+        """A fingerprint to compare with when none was recorded at backup time, and what it is."""
+        return None
+
+    def source_metadata(self, session: Any, ref: ResourceRef) -> dict[str, Any]:
+        return {}
+
+    def metadata(self, session: Any, restored: Restored) -> dict[str, Any]:
+        return {}
+
+    def tag(self, session: Any, restored: Restored, tags: dict[str, str]) -> None:
+        """Tag a resource that could not be tagged at creation (AWS Backup restores)."""
+
+    def delete(self, session: Any, restored: Restored) -> None:
+        raise NotImplementedError
+
+    def exists(self, session: Any, restored: Restored) -> bool:
+        return True
+
+    def list_tagged(self, session: Any, account: str, region: str, tag_key: str) -> list[Restored]:
+        """Resources of this service carrying ``tag_key`` (their tags in ``details['tags']``)."""
+        return []
+
+    def handover(self, session: Any, ref: ResourceRef, restored: Restored) -> list[dict[str, str]]:
+        """Steps an SRE must take after an incident restore, specific to this service."""
+        return []
+
+
+def get_handler(service: str) -> ServiceHandler:
+    from runbook_lib.restore import services  # noqa: F401  (registers every service)
+
+    try:
+        return HANDLERS[service]
+    except KeyError:
+        raise RestoreError(
+            f"no restore handler for service {service!r}; known: {sorted(HANDLERS)}"
+        ) from None

@@ -1,0 +1,107 @@
+"""EFS: restored from an AWS Backup recovery point into a new file system (EFS has no
+native snapshot). The check is metadata (encryption, key, performance mode): reading files
+needs a mount target and an NFS client. Sandbox: moto holds no file data."""
+
+from __future__ import annotations
+
+from runbook_lib.restore.model import ResourceRef, Restored
+from runbook_lib.restore.registry import ServiceHandler, handler
+
+
+def _efs(session, account, region):
+    return session.client("efs", account, region)
+
+
+def _fs(session, account, region, fs_id):
+    return _efs(session, account, region).describe_file_systems(FileSystemId=fs_id)["FileSystems"][
+        0
+    ]
+
+
+@handler
+class EFS(ServiceHandler):
+    service = "efs"
+
+    def find_ref(self, session, arn, account, region, name):
+        fs_id = arn.rsplit("/", 1)[-1]
+        return ResourceRef(arn, "efs", account, region, name or fs_id, resource_id=fs_id)
+
+    def is_ready(self, session, restored):
+        return (
+            _fs(session, restored.account, restored.region, restored.ident)["LifeCycleState"]
+            == "available"
+        )
+
+    def _meta(self, fs):
+        return {
+            "encrypted": bool(fs.get("Encrypted")),
+            "kms_key": fs.get("KmsKeyId"),
+            "performance_mode": fs.get("PerformanceMode"),
+        }
+
+    def source_metadata(self, session, ref):
+        return self._meta(_fs(session, ref.account, ref.region, ref.ident))
+
+    def metadata(self, session, restored):
+        return self._meta(_fs(session, restored.account, restored.region, restored.ident))
+
+    def tag(self, session, restored, tags):
+        _efs(session, restored.account, restored.region).tag_resource(
+            ResourceId=restored.ident,
+            Tags=[{"Key": k, "Value": v} for k, v in {**tags, "Name": restored.name}.items()],
+        )
+
+    def exists(self, session, restored):
+        if not restored.resource_id:
+            return False
+        try:
+            _fs(session, restored.account, restored.region, restored.ident)
+            return True
+        except Exception:  # noqa: BLE001  (FileSystemNotFound)
+            return False
+
+    def delete(self, session, restored):
+        if not self.exists(session, restored):
+            return
+        efs = _efs(session, restored.account, restored.region)
+        for mt in efs.describe_mount_targets(FileSystemId=restored.ident).get("MountTargets", []):
+            efs.delete_mount_target(MountTargetId=mt["MountTargetId"])
+        efs.delete_file_system(FileSystemId=restored.ident)
+
+    def list_tagged(self, session, account, region, tag_key):
+        efs = _efs(session, account, region)
+        out = []
+        for page in efs.get_paginator("describe_file_systems").paginate():
+            for fs in page.get("FileSystems", []):
+                tags = {t["Key"]: t["Value"] for t in fs.get("Tags", [])}
+                if tag_key in tags:
+                    out.append(
+                        Restored(
+                            "efs",
+                            account,
+                            region,
+                            tags.get("Name", fs["FileSystemId"]),
+                            fs.get("FileSystemArn"),
+                            fs["FileSystemId"],
+                            details={"tags": tags},
+                        )
+                    )
+        return out
+
+    def handover(self, session, ref, restored):
+        return [
+            {
+                "step": "mount targets and access points",
+                "why": "a restored file system has none: no instance can mount it",
+                "how": f"create_mount_target(FileSystemId='{restored.ident}', SubnetId=..., SecurityGroups=...) per AZ; "
+                "re-create access points",
+                "needed": "yes",
+            },
+            {
+                "step": "backup policy and lifecycle",
+                "why": "not carried over",
+                "how": f"put_backup_policy(FileSystemId='{restored.ident}', BackupPolicy={{Status: ENABLED}}); "
+                "put_lifecycle_configuration as the source",
+                "needed": "yes",
+            },
+        ]

@@ -1,0 +1,363 @@
+"""Validation of a restored copy, strongest check first.
+
+1. **fingerprint**: the content fingerprint recorded when the backup was made, against the
+   fingerprint of the restored data (exact: count and an order-independent hash of every
+   record; on a difference, the first keys that differ).
+2. **canary**: the newest canary record in the restored copy; its time is the measured data
+   freshness. A canary the backup recorded but the copy lacks means stale data.
+3. **user checks**: minimum count, required keys or key prefixes, expected values.
+4. **metadata**: engine, size, encryption and key of the copy against the source.
+
+Verdict: FAIL if any check fails; PASS if the fingerprint matched; PASS_WEAK otherwise (the
+``evidence`` column names the checks that ran, so a reader sees how strong the proof is).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runbook_lib.restore.fp import best_match
+from runbook_lib.restore.model import (
+    FAIL,
+    PASS,
+    PASS_WEAK,
+    Check,
+    RecoveryPoint,
+    ResourceRef,
+    Restored,
+)
+from runbook_lib.restore.recorded import Recorded
+from runbook_lib.restore.registry import Content, ServiceHandler
+
+CHECK_KEYS = ("min_count", "required_keys", "required_prefixes", "expected_values")
+
+
+@dataclass
+class Validation:
+    verdict: str
+    checks: list[Check]
+    content: Content | None = None
+    newest_canary: datetime | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def detail(self) -> str:
+        failed = [f"{c.name}: {c.detail}" for c in self.checks if c.status == FAIL]
+        if failed:
+            return " | ".join(failed)
+        ran = [c for c in self.checks if c.status in (PASS, "INFO")]
+        return "; ".join(f"{c.name}: {c.detail}" for c in ran[:3]) or "no check could run"
+
+    @property
+    def evidence(self) -> list[str]:
+        return [f"{c.name}={c.status}" for c in self.checks]
+
+
+def checks_for(checks: dict[str, Any] | None, ref: ResourceRef) -> dict[str, Any]:
+    """User checks that apply to ``ref``: ``checks`` maps an ARN, a name or a service (or
+    '*') to a dict of CHECK_KEYS; the most specific entry wins."""
+    from runbook_lib.errors import ParamsError
+
+    if not checks:
+        return {}
+    if not isinstance(checks, dict):
+        raise ParamsError(
+            "checks",
+            [
+                "checks: expected a mapping of ARN / name / service -> {"
+                + ", ".join(CHECK_KEYS)
+                + "}"
+            ],
+        )
+    out: dict[str, Any] = {}
+    for selector in ("*", ref.service, ref.name, ref.arn):
+        spec = checks.get(selector)
+        if spec is None:
+            continue
+        if not isinstance(spec, dict) or set(spec) - set(CHECK_KEYS):
+            bad = sorted(set(spec) - set(CHECK_KEYS)) if isinstance(spec, dict) else spec
+            raise ParamsError(
+                "checks",
+                [f"checks[{selector!r}]: unknown check(s) {bad}; allowed: {list(CHECK_KEYS)}"],
+            )
+        out.update(spec)
+    return out
+
+
+def validate(
+    session: Any,
+    handler: ServiceHandler,
+    ref: ResourceRef,
+    rp: RecoveryPoint,
+    restored: Restored,
+    recorded: Recorded | None,
+    user_checks: dict[str, Any],
+    *,
+    source_exists: bool = True,
+    workers: int = 8,
+) -> Validation:
+    started = time.perf_counter()
+    checks: list[Check] = []
+    content: Content | None = None
+    newest: datetime | None = None
+    if handler.has_data:
+        content = handler.read_content(session, restored, workers=workers)
+        checks.append(_fingerprint_check(session, handler, ref, rp, content, recorded))
+        canary = _canary_check(content, recorded)
+        if canary:
+            checks.append(canary)
+        newest = max(content.canaries) if content.canaries else None
+    else:
+        checks.append(
+            Check(
+                "fingerprint",
+                "SKIP",
+                f"{ref.service} holds no records this runbook can read back (blocks, database engine or cache); "
+                "content is not proven, metadata is checked instead",
+            )
+        )
+    checks.extend(_user_checks(session, handler, restored, content, user_checks))
+    checks.extend(_metadata_checks(session, handler, ref, rp, restored, source_exists))
+    if any(c.status == FAIL for c in checks):
+        verdict = FAIL
+    elif any(c.status == PASS and c.strength >= 3 for c in checks):
+        verdict = PASS
+    else:
+        verdict = PASS_WEAK
+    return Validation(verdict, checks, content, newest, time.perf_counter() - started)
+
+
+def _fingerprint_check(
+    session, handler, ref, rp, content: Content, recorded: Recorded | None
+) -> Check:
+    expected, what = None, ""
+    if recorded and recorded.fingerprint:
+        expected, what = recorded.fingerprint, "recorded when the backup was made"
+    else:
+        ref_fp = handler.reference_fingerprint(session, ref, rp)
+        if ref_fp:
+            expected, what = ref_fp
+    if expected is None:
+        return Check(
+            "fingerprint",
+            "SKIP",
+            f"no fingerprint was recorded for this recovery point; read {content.count} records "
+            f"({content.detail}), proof rests on weaker checks",
+        )
+    if not expected.kind:
+        expected.kind = content.kind
+    variant, found = best_match(expected, content.fingerprints)
+    if variant is not None:
+        return Check(
+            "fingerprint",
+            PASS,
+            f"{expected.count} records identical to the fingerprint {what} ({variant})",
+            strength=3,
+        )
+    if found is None:
+        return Check(
+            "fingerprint",
+            FAIL,
+            f"recorded fingerprint is of kind {expected.kind!r}, the copy holds {content.kind!r}",
+        )
+    return Check(
+        "fingerprint",
+        FAIL,
+        f"restored content differs from the fingerprint {what}: {expected.describe_difference(found)}",
+    )
+
+
+def _canary_check(content: Content, recorded: Recorded | None) -> Check | None:
+    newest = max(content.canaries) if content.canaries else None
+    want = recorded.canary_time if recorded else None
+    if want is not None:
+        if newest is None:
+            return Check(
+                "canary",
+                FAIL,
+                f"the canary written at {want:%Y-%m-%dT%H:%M:%SZ} before this backup is missing: stale or incomplete data",
+                strength=2,
+            )
+        if newest < want.replace(microsecond=0) and abs((want - newest).total_seconds()) >= 1:
+            return Check(
+                "canary",
+                FAIL,
+                f"newest canary in the copy is {newest:%Y-%m-%dT%H:%M:%SZ}, older than the one written before this "
+                f"backup ({want:%Y-%m-%dT%H:%M:%SZ}): the restored data is stale",
+                strength=2,
+            )
+        return Check(
+            "canary",
+            PASS,
+            f"canary of {newest:%Y-%m-%dT%H:%M:%SZ} present (data fresh to then)",
+            strength=2,
+        )
+    if newest is not None:
+        return Check(
+            "canary",
+            "INFO",
+            f"newest canary {newest:%Y-%m-%dT%H:%M:%SZ} ({len(content.canaries)} found)",
+            strength=2,
+        )
+    return None
+
+
+def _user_checks(
+    session, handler, restored, content: Content | None, spec: dict[str, Any]
+) -> list[Check]:
+    out: list[Check] = []
+    if not spec:
+        return out
+    if content is None:
+        return [
+            Check(
+                "user checks",
+                "SKIP",
+                f"{restored.service}: no records to check {sorted(spec)} against",
+            )
+        ]
+    fps = list(content.fingerprints.values())
+    keys = set(fps[-1].key_digests) if fps else set()
+    if "min_count" in spec:
+        want = int(spec["min_count"])
+        ok = content.count >= want
+        out.append(
+            Check(
+                "min_count",
+                PASS if ok else FAIL,
+                f"{content.count} records (minimum {want})",
+                strength=2,
+            )
+        )
+    if spec.get("required_keys"):
+        missing = [k for k in spec["required_keys"] if k not in keys]
+        out.append(
+            Check(
+                "required_keys",
+                FAIL if missing else PASS,
+                f"missing {len(missing)}: {missing[:5]}"
+                if missing
+                else f"all {len(spec['required_keys'])} present",
+                strength=2,
+            )
+        )
+    if spec.get("required_prefixes"):
+        absent = [p for p in spec["required_prefixes"] if not any(k.startswith(p) for k in keys)]
+        out.append(
+            Check(
+                "required_prefixes",
+                FAIL if absent else PASS,
+                f"no record under {absent}"
+                if absent
+                else f"records under all of {spec['required_prefixes']}",
+                strength=2,
+            )
+        )
+    if spec.get("expected_values"):
+        wrong = []
+        for key, want in spec["expected_values"].items():
+            got = _record_values(session, restored, key)
+            if got is None:
+                wrong.append(f"{key}: absent")
+            elif isinstance(want, dict):
+                diffs = {a: got.get(a) for a, v in want.items() if str(got.get(a)) != str(v)}
+                if diffs:
+                    wrong.append(f"{key}: {diffs} (expected {want})")
+            elif str(want) not in str(got.get("body", "")):
+                wrong.append(f"{key}: body lacks {want!r}")
+        n = len(spec["expected_values"])
+        out.append(
+            Check(
+                "expected_values",
+                FAIL if wrong else PASS,
+                "; ".join(wrong[:5]) if wrong else f"{n} record(s) as expected",
+                strength=2,
+            )
+        )
+    return out
+
+
+def _record_values(session, restored: Restored, key: str) -> dict[str, Any] | None:
+    """Plain values of one record of a restored copy (DynamoDB item, S3 body as text)."""
+    if restored.service == "dynamodb":
+        ddb = session.client("dynamodb", restored.account, restored.region)
+        table = ddb.describe_table(TableName=restored.name)["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+        parts = dict(p.split("=", 1) for p in key.split("|") if "=" in p)
+        item = ddb.get_item(
+            TableName=restored.name, Key={k: {types.get(k, "S"): v} for k, v in parts.items()}
+        ).get("Item")
+        return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+    if restored.service == "s3":
+        s3 = session.client("s3", restored.account, restored.region)
+        try:
+            body = s3.get_object(Bucket=restored.name, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+        return {"body": body.decode("utf-8", errors="replace")}
+    return None
+
+
+def _metadata_checks(session, handler, ref, rp, restored, source_exists: bool) -> list[Check]:
+    out: list[Check] = []
+    if not handler.makes_scratch:
+        return out
+    try:
+        got = handler.metadata(session, restored)
+    except Exception as err:  # noqa: BLE001  (report, do not crash the test)
+        return [
+            Check(
+                "metadata",
+                FAIL,
+                f"cannot describe the restored {restored.service} {restored.name}: {err}",
+                strength=1,
+            )
+        ]
+    want = handler.source_metadata(session, ref) if source_exists else {}
+    if rp.encrypted is not None and "encrypted" in got and rp.encrypted and not got["encrypted"]:
+        out.append(
+            Check(
+                "metadata:encrypted",
+                FAIL,
+                "the recovery point is encrypted but the restored copy is not",
+                strength=1,
+            )
+        )
+    for name, expected in want.items():
+        found = got.get(name)
+        if expected in (None, "", False) or found == expected:
+            if expected not in (None, ""):
+                out.append(Check(f"metadata:{name}", PASS, f"{found}", strength=1))
+            continue
+        if session.sandbox and found in (None, "", False):
+            out.append(
+                Check(
+                    f"metadata:{name}",
+                    "SKIP",
+                    f"source has {expected!r}, copy has {found!r}: the sandbox (moto) does not carry {name} to a "
+                    "restored resource; on AWS this difference would FAIL",
+                )
+            )
+            continue
+        out.append(
+            Check(
+                f"metadata:{name}",
+                FAIL,
+                f"source has {expected!r}, restored copy has {found!r}",
+                strength=1,
+            )
+        )
+    if not want and not out:
+        out.append(
+            Check(
+                "metadata",
+                "INFO",
+                ", ".join(f"{k}={v}" for k, v in got.items()) or "nothing to compare",
+                strength=1,
+            )
+        )
+    return out
