@@ -1,0 +1,418 @@
+"""REL09-BP03: backups are taken automatically, often enough for the RPO, kept long enough,
+and copied out of the Region and the account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from runbook_lib.audit.controls import days, duration, human, result, runbook
+from runbook_lib.audit.evidence import Evidence, as_list, reproducible
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, PASS, Result, control
+
+BP = "REL09-BP03"
+#: services whose automated recovery points the AWS API cannot list (restore tests prove them)
+UNLISTABLE = {
+    "opensearch": "OpenSearch automated snapshots are listed only by the domain's _snapshot "
+    "REST API, not by an AWS API",
+}
+
+
+def _needs_backup(row: dict[str, Any]) -> str | None:
+    """None if the row needs backups; otherwise the NOT_APPLICABLE reason."""
+    source = reproducible(row)
+    return f"reproducible from {source}: no backup required" if source else None
+
+
+def _protected_rows(
+    ev: Evidence, expected: Callable[[dict], str]
+) -> Iterator[tuple[dict, str, Result | None]]:
+    """(row, expected, early result): early is NOT_APPLICABLE / FAIL when there is nothing to judge."""
+    for row in ev.rows():
+        exp = expected(row)
+        na = _needs_backup(row)
+        if na:
+            yield row, exp, result(row, NOT_APPLICABLE, na, expected=exp)
+        elif not row.get("protected"):
+            yield (
+                row,
+                exp,
+                result(
+                    row,
+                    FAIL,
+                    "no backup at all",
+                    expected=exp,
+                    remediation=ev.fix(row["arn"], "no_backup"),
+                ),
+            )
+        else:
+            yield row, exp, None
+
+
+@control(
+    "resource_protected_by_backup_plan",
+    title="Data resource is in an AWS Backup plan selection",
+    practice=BP,
+    severity="high",
+    remediation=f"{runbook('protect')}: apply the backup plan and the tier's backup selection",
+    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN",
+)
+def resource_protected_by_backup_plan(ev: Evidence) -> Iterator[Result]:
+    """Central, scheduled, policy-managed backups (vault, lock, copies) instead of settings
+    scattered per service. Services AWS Backup does not cover are NOT_APPLICABLE."""
+    for row in ev.rows():
+        na = _needs_backup(row)
+        plans = [m for m in row.get("mechanisms") or [] if m.startswith("aws backup plan")]
+        if na:
+            yield result(row, NOT_APPLICABLE, na)
+        elif row["service"] not in ev.aws_backup_services:
+            yield result(row, NOT_APPLICABLE, f"AWS Backup does not cover {row['service']}")
+        elif plans:
+            yield result(row, PASS, "; ".join(plans), expected="a backup plan selection")
+        else:
+            note = row.get("notes") if isinstance(row.get("notes"), str) else ""
+            yield result(
+                row,
+                FAIL,
+                "no backup plan selects it" + (f" ({note})" if note else ""),
+                expected="a backup plan selection",
+            )
+
+
+@control(
+    "backup_frequency_meets_rpo",
+    title="Backups are frequent enough for the tier's RPO",
+    practice=BP,
+    severity="high",
+    parameters=("rpo",),
+    remediation=f"{runbook('protect')}: backup plan rule schedule for the tier (or continuous backup / PITR)",
+    parity="AWS Backup Audit Manager: BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK (frequency)",
+)
+def backup_frequency_meets_rpo(ev: Evidence) -> Iterator[Result]:
+    """The longest gap between two scheduled backups bounds the data lost in a disaster."""
+    for row, exp, early in _protected_rows(
+        ev, lambda r: f"rpo={duration(ev.tier(r.get('tier')).rpo)}"
+    ):
+        if early:
+            yield early
+            continue
+        rpo, objective = row.get("rpo_seconds"), ev.tier(row.get("tier")).rpo.total_seconds()
+        if rpo is not None and rpo == rpo and rpo <= objective:
+            yield result(
+                row,
+                PASS,
+                f"achievable RPO {human(rpo)} ({', '.join(row.get('mechanisms') or [])})",
+                expected=exp,
+            )
+        else:
+            yield result(
+                row,
+                FAIL,
+                f"achievable RPO {human(rpo)} is longer than {human(objective)}",
+                expected=exp,
+                remediation=ev.fix(row["arn"], "rpo_too_long"),
+            )
+
+
+@control(
+    "backup_retention_meets_objective",
+    title="Backups are kept at least the tier's retention",
+    practice=BP,
+    severity="medium",
+    parameters=("retention",),
+    remediation=f"{runbook('protect')}: backup plan lifecycle (or the service's retention setting) for the tier",
+    parity="AWS Backup Audit Manager: BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK (retention)",
+)
+def backup_retention_meets_objective(ev: Evidence) -> Iterator[Result]:
+    """Corruption found late needs an old enough restore point."""
+    for row, exp, early in _protected_rows(
+        ev, lambda r: f"retention={duration(ev.tier(r.get('tier')).retention)}"
+    ):
+        if early:
+            yield early
+            continue
+        kept, objective = (
+            row.get("retention_days"),
+            ev.tier(row.get("tier")).retention.total_seconds() / 86400,
+        )
+        if kept is not None and kept == kept and kept >= objective:
+            yield result(row, PASS, f"kept {days(kept)}", expected=exp)
+        else:
+            yield result(
+                row,
+                FAIL,
+                f"kept {days(kept)}, less than {days(objective)}",
+                expected=exp,
+                remediation=ev.fix(row["arn"], "retention_short"),
+            )
+
+
+@control(
+    "last_recovery_point_within_rpo",
+    title="The newest recovery point is younger than the tier's RPO",
+    practice=BP,
+    severity="high",
+    parameters=("rpo",),
+    remediation=f"{runbook('backup_now')} to take a backup now; then find why the schedule did not "
+    f"run (backup job errors) and fix it with {runbook('protect')}",
+    parity="AWS Backup Audit Manager: BACKUP_LAST_RECOVERY_POINT_CREATED",
+)
+def last_recovery_point_within_rpo(ev: Evidence) -> Iterator[Result]:
+    """A schedule is a promise; a recent recovery point is the evidence it was kept."""
+    for row, exp, early in _protected_rows(
+        ev, lambda r: f"rpo={duration(ev.tier(r.get('tier')).rpo)}"
+    ):
+        if early:
+            yield early
+            continue
+        age, objective = (
+            row.get("recovery_point_age_seconds"),
+            ev.tier(row.get("tier")).rpo.total_seconds(),
+        )
+        if age is None or age != age:
+            if row["service"] in UNLISTABLE:
+                yield result(
+                    row,
+                    NOT_APPLICABLE,
+                    UNLISTABLE[row["service"]] + "; the restore-test controls give the evidence",
+                    expected=exp,
+                )
+                continue
+            hint = (
+                " (the sandbox never runs schedules: the backup_now runbook makes one)"
+                if ev.sandbox
+                else ""
+            )
+            yield result(row, FAIL, "no recovery point found" + hint, expected=exp)
+        elif age <= objective:
+            yield result(
+                row,
+                PASS,
+                f"newest recovery point {human(age)} old ({row.get('recovery_point_source')})",
+                expected=exp,
+            )
+        else:
+            yield result(
+                row,
+                FAIL,
+                f"newest recovery point is {human(age)} old, older than {human(objective)}",
+                expected=exp,
+            )
+
+
+def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
+    def evaluate(ev: Evidence) -> Iterator[Result]:
+        for row in ev.rows():
+            tier = ev.tier(row.get("tier"))
+            want = tier.copy_region if kind == "region" else tier.copy_account
+            own = row["region"] if kind == "region" else row["account"]
+            exp = f"copy_{kind}={want}" if want else f"copy_{kind} not set"
+            na = _needs_backup(row)
+            if not want:
+                yield result(
+                    row,
+                    NOT_APPLICABLE,
+                    f"tier {row.get('tier')} asks for no copy in another {kind}",
+                    expected=exp,
+                )
+            elif na:
+                yield result(row, NOT_APPLICABLE, na, expected=exp)
+            elif want == own and kind == "account":
+                yield result(
+                    row, NOT_APPLICABLE, f"the resource is in the copy account {want}", expected=exp
+                )
+            else:
+                have = set(as_list(row.get(f"copy_{kind}s"))) - {own}
+                gap = "no_copy_region" if kind == "region" else "no_copy_account"
+                if have:
+                    yield result(row, PASS, f"copies in {', '.join(sorted(have))}", expected=exp)
+                elif not row.get("protected"):
+                    yield result(
+                        row,
+                        FAIL,
+                        "no backup, so no copy",
+                        expected=exp,
+                        remediation=ev.fix(row["arn"], "no_backup"),
+                    )
+                else:
+                    where = want if want != own else f"another {kind}"
+                    yield result(
+                        row,
+                        FAIL,
+                        f"no copy in {where}",
+                        expected=exp,
+                        remediation=ev.fix(row["arn"], gap),
+                    )
+
+    return evaluate
+
+
+control(
+    "cross_region_copy",
+    title="Backups are copied to the tier's copy Region",
+    practice=BP,
+    severity="high",
+    parameters=("copy_region",),
+    remediation=f"{runbook('protect')}: backup plan rule copy action to the vault in the copy Region",
+    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_CROSS_REGION_COPY (cross-Region copy)",
+)(_copy_control("region"))
+control(
+    "cross_account_copy",
+    title="Backups are copied to the tier's copy account",
+    practice=BP,
+    severity="high",
+    parameters=("copy_account",),
+    remediation=f"{runbook('protect')}: backup plan rule copy action to the central backup account's vault",
+    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_CROSS_ACCOUNT_COPY (cross-account copy)",
+)(_copy_control("account"))
+
+
+@control(
+    "recovery_point_min_retention",
+    title="AWS Backup recovery point is kept at least its resource's tier retention",
+    practice=BP,
+    severity="medium",
+    scope="recovery_point",
+    parameters=("retention",),
+    remediation=f"{runbook('protect')}: backup plan lifecycle for the tier; extend this point with "
+    "update_recovery_point_lifecycle if it must be kept",
+    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
+)
+def recovery_point_min_retention(ev: Evidence) -> Iterator[Result]:
+    """A recovery point that expires before the retention objective leaves a hole in history."""
+    tiers = dict(zip(ev.resources.arn, ev.resources.tier, strict=True)) if len(ev.resources) else {}
+    for p in ev.recovery_points.to_dict("records"):
+        tier_name = tiers.get(p["resource_arn"]) or ev.params.default_tier
+        want = ev.tier(tier_name).retention.total_seconds() / 86400
+        row = {
+            "account": p["account"],
+            "region": p["region"],
+            "service": "backup",
+            "arn": p["arn"],
+            "name": f"{p['vault']}: {p['resource_arn']}",
+            "tier": tier_name,
+        }
+        exp = f"retention={duration(ev.tier(tier_name).retention)}"
+        keep = p.get("delete_after_days")
+        if keep is None or keep != keep:
+            yield result(row, PASS, "kept until deleted (no lifecycle)", expected=exp)
+        elif float(keep) >= want:
+            yield result(row, PASS, f"kept {days(float(keep))}", expected=exp)
+        else:
+            yield result(
+                row,
+                FAIL,
+                f"deleted after {days(float(keep))}, less than {days(want)}",
+                expected=exp,
+            )
+
+
+# ------------------------------------------------------------------ native settings (Steampipe-style)
+
+
+def _native(
+    service: tuple[str, ...],
+    prefix: str,
+    *,
+    min_days: float | None = None,
+    cap: float | None = None,
+):
+    """A control that asks for the service's own backup setting ``prefix`` on ``service``
+    resources; with ``min_days`` or a tier retention (capped at ``cap``) its retention."""
+
+    def evaluate(ev: Evidence) -> Iterator[Result]:
+        for row in ev.rows():
+            if row["service"] not in service:
+                continue  # not this service's control: no row at all
+            na = _needs_backup(row)
+            tier = ev.tier(row.get("tier"))
+            name = prefix.format(service=row["service"])
+            want = min_days
+            if want is None and cap is not None:
+                want = min(tier.retention.total_seconds() / 86400, cap)
+            exp = name + (f", kept >= {days(want)}" if want else "")
+            if na:
+                yield result(row, NOT_APPLICABLE, na, expected=exp)
+                continue
+            mechanisms = [m for m in row.get("mechanisms") or [] if m.startswith(name)]
+            if not mechanisms:
+                yield result(
+                    row,
+                    FAIL,
+                    f"{name} is not enabled",
+                    expected=exp,
+                    remediation=ev.fix(row["arn"], "no_backup"),
+                )
+                continue
+            kept = _mechanism_retention(ev, row["arn"], name)
+            if want and (kept is None or kept < want):
+                yield result(
+                    row,
+                    FAIL,
+                    f"{mechanisms[0]} keeps {days(kept)}, less than {days(want)}",
+                    expected=exp,
+                    remediation=ev.fix(row["arn"], "retention_short"),
+                )
+            else:
+                yield result(
+                    row,
+                    PASS,
+                    f"{mechanisms[0]} enabled" + (f", kept {days(kept)}" if kept else ""),
+                    expected=exp,
+                )
+
+    return evaluate
+
+
+def _mechanism_retention(ev: Evidence, arn: str, prefix: str) -> float | None:
+    detail = getattr(ev, "protection_detail", None)
+    if detail is None or detail.empty:
+        return None
+    hit = detail[(detail.arn == arn) & detail.mechanism.str.startswith(prefix)]
+    vals = [float(x) for x in hit.retention_days if x is not None and x == x]
+    return max(vals) if vals else None
+
+
+control(
+    "dynamodb_pitr_enabled",
+    title="DynamoDB table has point-in-time recovery enabled",
+    practice=BP,
+    severity="medium",
+    remediation=f"{runbook('protect')}: dynamodb PITR step",
+    parity="Steampipe: dynamodb_table_point_in_time_recovery_enabled",
+)(_native(("dynamodb",), "dynamodb PITR"))
+control(
+    "rds_automated_backups_retention",
+    title="RDS / Aurora / Neptune automated backups are on and kept the tier's retention (at most 35 days)",
+    practice=BP,
+    severity="medium",
+    parameters=("retention",),
+    remediation=f"{runbook('protect')}: backup retention step for the database or cluster",
+    parity="Steampipe: rds_db_instance_backup_enabled, rds_db_cluster_automated_backup_retention, "
+    "neptune_db_cluster_automated_backup_enabled; AWS Config db-instance-backup-enabled",
+)(_native(("rds", "aurora", "neptune"), "{service} automated backups", cap=35))
+control(
+    "s3_versioning_enabled",
+    title="S3 bucket has versioning enabled",
+    practice=BP,
+    severity="medium",
+    remediation=f"{runbook('protect')}: s3 versioning step",
+    parity="Steampipe: s3_bucket_versioning_enabled",
+)(_native(("s3",), "s3 versioning"))
+control(
+    "efs_backup_policy_enabled",
+    title="EFS file system has automatic backups (backup policy) enabled",
+    practice=BP,
+    severity="low",
+    remediation=f"{runbook('protect')}: efs backup policy step (or a backup selection for the tier)",
+    parity="Steampipe: efs_file_system_automatic_backups_enabled",
+)(_native(("efs",), "efs backup policy"))
+control(
+    "elasticache_automatic_backup_enabled",
+    title="ElastiCache Redis automatic snapshots are on and kept the tier's retention (at most 35 days)",
+    practice=BP,
+    severity="low",
+    parameters=("retention",),
+    remediation=f"{runbook('protect')}: elasticache snapshot retention step",
+    parity="Steampipe: elasticache_redis_cluster_automatic_backup_retention_15_days",
+)(_native(("elasticache",), "elasticache automatic snapshots", cap=35))

@@ -1,0 +1,332 @@
+"""REL09-BP02: data and its backups are encrypted, and backups are protected from deletion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from runbook_lib.audit.controls import result, runbook
+from runbook_lib.audit.evidence import NOT_SUPPORTED as EV_NOT_SUPPORTED
+from runbook_lib.audit.evidence import Evidence
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
+from runbook_lib.params import format_duration
+
+BP = "REL09-BP02"
+DELETE_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle")
+
+
+@control(
+    "resource_encrypted_at_rest",
+    title="Data resource is encrypted at rest",
+    practice=BP,
+    severity="high",
+    remediation=f"{runbook('protect')}: encrypt the resource (the plan names the service's way: "
+    "encrypted copy and swap, or the encryption setting)",
+    parity="Steampipe: ebs_volume_encryption_at_rest_enabled, rds_db_instance_encryption_at_rest_enabled, "
+    "efs_file_system_encrypt_data_at_rest, elasticache/opensearch encryption at rest",
+)
+def resource_encrypted_at_rest(ev: Evidence) -> Iterator[Result]:
+    """Unencrypted data gives unencrypted snapshots: the backup inherits the weakness."""
+    for row in ev.rows():
+        enc = row.get("encrypted")
+        if enc is True:
+            key = row.get("kms_key")
+            yield result(
+                row,
+                PASS,
+                f"encrypted ({key if isinstance(key, str) and key else 'service-managed key'})",
+                expected="encrypted",
+            )
+        elif enc is False:
+            yield result(
+                row,
+                FAIL,
+                "not encrypted at rest",
+                expected="encrypted",
+                remediation=ev.fix(row["arn"], "not_encrypted"),
+            )
+        else:
+            yield result(row, FAIL, "encryption state could not be read", expected="encrypted")
+
+
+@control(
+    "resource_cmk_when_required",
+    title="Data resource uses a customer-managed KMS key where its tier requires one",
+    practice=BP,
+    severity="medium",
+    parameters=("require_cmk",),
+    remediation=f"{runbook('protect')}: re-encrypt with the customer-managed key (protect.key_alias)",
+)
+def resource_cmk_when_required(ev: Evidence) -> Iterator[Result]:
+    """A customer-managed key lets the owner control, audit and revoke access to the data
+    and to every backup made from it."""
+    for row in ev.rows():
+        tier = ev.tier(row.get("tier"))
+        if not tier.require_cmk:
+            yield result(
+                row,
+                NOT_APPLICABLE,
+                f"tier {row.get('tier')} does not require a customer-managed key",
+                expected="require_cmk=false",
+            )
+        elif row.get("cmk") is True:
+            yield result(
+                row, PASS, f"customer-managed key {row.get('kms_key')}", expected="require_cmk=true"
+            )
+        elif row.get("encrypted") is False:
+            yield result(
+                row,
+                FAIL,
+                "not encrypted at all",
+                expected="require_cmk=true",
+                remediation=ev.fix(row["arn"], "not_encrypted"),
+            )
+        elif row.get("cmk") is False:
+            yield result(
+                row,
+                FAIL,
+                "encrypted with an AWS-managed or AWS-owned key",
+                expected="require_cmk=true",
+                remediation=ev.fix(row["arn"], "no_cmk"),
+            )
+        else:
+            yield result(
+                row,
+                FAIL,
+                f"key {row.get('kms_key')} could not be described",
+                expected="require_cmk=true",
+            )
+
+
+# ------------------------------------------------------------------ vaults
+
+
+def _vault_row(v: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "account": v["account"],
+        "region": v["region"],
+        "service": "backup",
+        "arn": v["arn"],
+        "name": v["name"],
+    }
+
+
+def _missing_vaults(ev: Evidence) -> Iterator[dict[str, Any]]:
+    """(account, Region) scopes holding data that needs backups but no vault at all."""
+    r = ev.resources
+    if r.empty:
+        return
+    need = r[r.backup_required.fillna(True).astype(bool)] if "backup_required" in r else r
+    have = set(map(tuple, ev.vaults[["account", "region"]].values)) if len(ev.vaults) else set()
+    for account, region in sorted(set(map(tuple, need[["account", "region"]].values)) - have):
+        yield {
+            "account": account,
+            "region": region,
+            "service": "backup",
+            "arn": f"arn:aws:backup:{region}:{account}:backup-vault:*",
+            "name": "(none)",
+        }
+
+
+def _statements(policy: str | None) -> list[dict]:
+    if not policy:
+        return []
+    try:
+        doc = json.loads(policy)
+    except ValueError:
+        return []
+    st = doc.get("Statement", [])
+    return st if isinstance(st, list) else [st]
+
+
+def _as_list(x: Any) -> list:
+    return x if isinstance(x, list) else [x]
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        return "*" in _as_list(principal.get("AWS", []))
+    return False
+
+
+def _covers(patterns: list[str], action: str) -> bool:
+    import fnmatch
+
+    return any(fnmatch.fnmatch(action.lower(), p.lower()) for p in patterns)
+
+
+def denied_actions(policy: str | None) -> set[str]:
+    """Which of DELETE_ACTIONS the policy denies to every principal (conditions allowed:
+    they exempt break-glass roles)."""
+    out: set[str] = set()
+    for st in _statements(policy):
+        if st.get("Effect") != "Deny" or not _everyone(st.get("Principal")):
+            continue
+        actions = [str(a) for a in _as_list(st.get("Action", []))]
+        out |= {a for a in DELETE_ACTIONS if _covers(actions, a)}
+    return out
+
+
+@control(
+    "vault_prevents_manual_deletion",
+    title="Backup vault access policy denies deleting or shortening recovery points",
+    practice=BP,
+    severity="high",
+    scope="vault",
+    parameters=("protect.break_glass_roles",),
+    remediation=f"{runbook('protect')}: apply the vault access policy step (deny "
+    "DeleteRecoveryPoint and UpdateRecoveryPointLifecycle to all but the break-glass roles)",
+    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
+)
+def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
+    """A stolen administrator credential must not be able to delete the backups."""
+    expected = "Deny " + ", ".join(DELETE_ACTIONS) + " to *"
+    for v in ev.vaults.to_dict("records"):
+        row = _vault_row(v)
+        if v["policy_status"] == EV_NOT_SUPPORTED:
+            yield result(
+                row,
+                NOT_SUPPORTED,
+                "the sandbox cannot read vault access policies",
+                expected=expected,
+            )
+            continue
+        denied = denied_actions(v["policy"])
+        missing = [a for a in DELETE_ACTIONS if a not in denied]
+        if not v["policy"]:
+            yield result(
+                row,
+                FAIL,
+                "no access policy: anyone with backup permissions can delete recovery points",
+                expected=expected,
+            )
+        elif missing:
+            yield result(
+                row,
+                FAIL,
+                f"access policy does not deny {', '.join(missing)} to every principal",
+                expected=expected,
+            )
+        else:
+            yield result(
+                row, PASS, "access policy denies " + ", ".join(sorted(denied)), expected=expected
+            )
+    for row in _missing_vaults(ev):
+        yield result(
+            row,
+            FAIL,
+            "no backup vault in this account and Region, though it holds data to back up",
+            expected=expected,
+        )
+
+
+@control(
+    "vault_lock_enabled",
+    title="Backup vault is protected by AWS Backup Vault Lock",
+    practice=BP,
+    severity="high",
+    scope="vault",
+    parameters=("protect.vault_lock",),
+    remediation=f"{runbook('protect')}: apply the vault lock step (protect.vault_lock: mode, "
+    "min_retention, max_retention)",
+    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK",
+)
+def vault_lock_enabled(ev: Evidence) -> Iterator[Result]:
+    """Vault Lock (WORM) keeps recovery points for their minimum retention even against
+    the root user; its minimum must be at least the one the params ask for."""
+    lock = ev.params.protect.vault_lock
+    want = lock.min_retention.total_seconds() / 86400 if lock else None
+    expected = (
+        f"locked, min retention >= {format_duration(lock.min_retention)}" if lock else "locked"
+    )
+    for v in ev.vaults.to_dict("records"):
+        row = _vault_row(v)
+        min_days = v.get("min_retention_days")
+        if not v.get("locked"):
+            yield result(row, FAIL, "vault lock is not set", expected=expected)
+        elif want and (min_days is None or min_days != min_days or float(min_days) < want):
+            yield result(
+                row,
+                FAIL,
+                f"vault lock min retention {min_days} days is below {want:g} days",
+                expected=expected,
+            )
+        else:
+            yield result(
+                row,
+                PASS,
+                f"vault lock set (min retention {min_days} days, max {v.get('max_retention_days')} days)",
+                expected=expected,
+            )
+    for row in _missing_vaults(ev):
+        yield result(
+            row,
+            FAIL,
+            "no backup vault in this account and Region, though it holds data to back up",
+            expected=expected,
+        )
+
+
+@control(
+    "vault_key_customer_managed",
+    title="Backup vault encrypts recovery points with a customer-managed KMS key",
+    practice=BP,
+    severity="medium",
+    scope="vault",
+    parameters=("require_cmk", "protect.key_alias"),
+    remediation=f"{runbook('protect')}: create the vault with the backup key (protect.key_alias); "
+    "a vault's key cannot be changed, so copy the recovery points to a new vault",
+)
+def vault_key_customer_managed(ev: Evidence) -> Iterator[Result]:
+    """Applies when any tier requires a customer-managed key: the backups must then be under
+    a key the owner controls, separate from AWS-managed keys."""
+    if not any(t.require_cmk for t in ev.params.tiers.values()):
+        for v in ev.vaults.to_dict("records"):
+            yield result(_vault_row(v), NOT_APPLICABLE, "no tier requires a customer-managed key")
+        return
+    for v in ev.vaults.to_dict("records"):
+        row, key = _vault_row(v), v.get("encryption_key_arn")
+        if v.get("cmk") is True:
+            yield result(row, PASS, f"customer-managed key {key}", expected="customer-managed key")
+        elif v.get("cmk") is False:
+            yield result(
+                row, FAIL, f"AWS-managed key {key or '(default)'}", expected="customer-managed key"
+            )
+        else:
+            yield result(
+                row, FAIL, f"key {key} could not be described", expected="customer-managed key"
+            )
+
+
+@control(
+    "recovery_point_encrypted",
+    title="AWS Backup recovery point is encrypted",
+    practice=BP,
+    severity="high",
+    scope="recovery_point",
+    remediation=f"{runbook('protect')}: encrypt the source resource; then {runbook('backup_now')} "
+    "to take an encrypted recovery point (and let the unencrypted one expire)",
+    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_ENCRYPTED",
+)
+def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
+    """Every copy of the data is as sensitive as the data."""
+    for p in ev.recovery_points.to_dict("records"):
+        row = {
+            "account": p["account"],
+            "region": p["region"],
+            "service": "backup",
+            "arn": p["arn"],
+            "name": f"{p['vault']}: {p['resource_arn']}",
+        }
+        if p.get("encrypted") is True:
+            yield result(
+                row,
+                PASS,
+                f"encrypted with {p.get('encryption_key_arn') or 'the vault key'}",
+                expected="encrypted",
+            )
+        else:
+            yield result(row, FAIL, "recovery point is not encrypted", expected="encrypted")

@@ -1,0 +1,293 @@
+"""Everything the controls judge, gathered once per audit run.
+
+- the inventory (resources with their classification and protection, and its gaps);
+- AWS Backup vaults per (account, Region): key, lock, access policy, and their recovery
+  points (encryption, lifecycle) — read here because the inventory keeps only when a
+  point was made;
+- the ``restore_tests`` ledger table (what restore tests proved, and when).
+
+A table missing from the ledger is an empty frame: no evidence, which evidence-based
+controls report as FAIL, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runbook_lib.errors import AccessError
+from runbook_lib.params import Params, Tier, format_duration
+from runbook_lib.session import is_not_supported
+
+log = logging.getLogger("runbook_lib")
+
+VAULT_COLUMNS = [
+    "account",
+    "region",
+    "name",
+    "arn",
+    "encryption_key_arn",
+    "cmk",
+    "locked",
+    "min_retention_days",
+    "max_retention_days",
+    "recovery_points",
+    "policy",
+    "policy_status",
+]
+RECOVERY_POINT_COLUMNS = [
+    "account",
+    "region",
+    "vault",
+    "arn",
+    "resource_arn",
+    "resource_type",
+    "created",
+    "status",
+    "encrypted",
+    "encryption_key_arn",
+    "delete_after_days",
+]
+RESTORE_TEST_COLUMNS = [
+    "test_id",
+    "resource_arn",
+    "tier",
+    "status",
+    "verdict",
+    "reason",
+    "tested_at",
+    "rto_seconds",
+    "rpo_seconds",
+    "cleanup_status",
+]
+OK = "ok"
+NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"
+_ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
+
+
+@dataclass
+class Evidence:
+    params: Params
+    as_of: datetime
+    sandbox: bool
+    resources: pd.DataFrame  # inventory.table(): one row per data resource
+    gaps: pd.DataFrame  # inventory.gaps()
+    inventory_errors: pd.DataFrame  # scopes or resources the inventory could not read
+    problems: dict[str, str]  # arn -> classification problem (unclassified, unknown_tier:x)
+    vaults: pd.DataFrame  # VAULT_COLUMNS
+    recovery_points: pd.DataFrame  # RECOVERY_POINT_COLUMNS (AWS Backup points)
+    restore_tests: pd.DataFrame  # the ledger's restore_tests, up to as_of (+ tested_at)
+    protection_detail: pd.DataFrame = field(default_factory=pd.DataFrame)  # per mechanism
+    backup_scopes: dict[tuple[str, str], str] = field(default_factory=dict)  # -> ok | why not
+    aws_backup_services: frozenset[str] = frozenset()
+
+    # ------------------------------------------------------------ helpers for controls
+    def tier(self, name: str | None) -> Tier:
+        return self.params.tier(name)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.resources.to_dict("records")
+
+    def fix(self, arn: str, *gaps: str) -> str:
+        """The inventory's resource-specific fix for one of ``gaps`` (empty if none)."""
+        if self.gaps.empty:
+            return ""
+        hit = self.gaps[(self.gaps.arn == arn) & self.gaps.gap.isin(gaps)]
+        return "; ".join(dict.fromkeys(hit.closed_by)) if len(hit) else ""
+
+    def tests_for(self, arn: str) -> pd.DataFrame:
+        t = self.restore_tests
+        return t[t.resource_arn == arn].sort_values("tested_at") if len(t) else t
+
+    def window(self, tier: str | None) -> tuple[pd.Timestamp, str]:
+        every = self.tier(tier).restore_test_every
+        secs = int(every.total_seconds())
+        text = f"{secs // 86400}d" if secs % 86400 == 0 else format_duration(every)
+        return pd.Timestamp(self.as_of) - every, text
+
+
+def reproducible(row: dict[str, Any]) -> str | None:
+    value = row.get("reproducible_from")
+    return value if isinstance(value, str) and value else None
+
+
+def as_list(value: Any) -> list:
+    """Copy Regions/accounts as a list, whether a list, tuple, JSON text or missing."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    return list(value)
+
+
+# ----------------------------------------------------------------- gathering
+
+
+def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidence:
+    """Read the inventory (discovering it if not given), AWS Backup and the ledger."""
+    from runbook_lib.inventory import SERVICES, discover
+
+    if inventory is None:
+        inventory = discover(ctx, progress=progress)
+    session, params = ctx.session, ctx.params
+    vaults, points, scopes = _backup(session, params)
+    keys = _key_resolver(session)
+    if keys is not None and len(vaults):
+        vaults["cmk"] = [
+            _safe_cmk(keys, k, a, r)
+            for k, a, r in vaults[["encryption_key_arn", "account", "region"]].values
+        ]
+    return Evidence(
+        params=params,
+        as_of=ctx.as_of,
+        sandbox=session.sandbox,
+        resources=inventory.table(),
+        gaps=inventory.gaps(),
+        inventory_errors=inventory.errors,
+        problems=dict(getattr(inventory, "problems", {}) or {}),
+        vaults=vaults,
+        recovery_points=points,
+        restore_tests=read_restore_tests(ctx.ledger, ctx.as_of),
+        protection_detail=getattr(inventory, "protection_detail", pd.DataFrame()),
+        backup_scopes=scopes,
+        aws_backup_services=frozenset(n for n, s in SERVICES.items() if s.aws_backup),
+    )
+
+
+def _key_resolver(session):
+    try:
+        from runbook_lib.inventory.keys import KeyResolver
+
+        return KeyResolver(session)
+    except ImportError:  # pragma: no cover - the inventory package moved it
+        return None
+
+
+def _safe_cmk(keys, key, account, region) -> bool | None:
+    try:
+        return keys.is_cmk(key, account, region)
+    except _ERRORS:
+        return None
+
+
+def _backup(session, params: Params):
+    scopes = [(a, r) for a in params.account_ids for r in params.regions]
+    vaults: list[dict] = []
+    points: list[dict] = []
+    status: dict[tuple[str, str], str] = {}
+    with ThreadPoolExecutor(params.target.max_workers, thread_name_prefix="audit") as pool:
+        futures = {s: pool.submit(_backup_scope, session, *s) for s in scopes}
+        for scope, fut in futures.items():
+            try:
+                v, p, st = fut.result()
+            except _ERRORS as err:
+                why = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
+                log.warning("audit: AWS Backup in %s/%s could not be read: %s", *scope, why)
+                status[scope] = f"not read: {why}"
+                continue
+            vaults += v
+            points += p
+            status[scope] = st
+    vdf = pd.DataFrame(vaults, columns=VAULT_COLUMNS)
+    pdf = pd.DataFrame(points, columns=RECOVERY_POINT_COLUMNS)
+    pdf["created"] = pd.to_datetime(pdf["created"], utc=True)
+    return vdf, pdf, status
+
+
+def _backup_scope(session, account: str, region: str):
+    backup = session.client("backup", account, region)
+    vaults, points, status = [], [], OK
+    for page in backup.get_paginator("list_backup_vaults").paginate():
+        for v in page.get("BackupVaultList", []):
+            name = v["BackupVaultName"]
+            policy, policy_status = None, OK
+            try:
+                policy = backup.get_backup_vault_access_policy(BackupVaultName=name).get("Policy")
+            except backup.exceptions.ResourceNotFoundException:
+                policy = None
+            except _ERRORS as err:
+                if session.sandbox and is_not_supported(err):
+                    policy_status = status = NOT_SUPPORTED
+                else:
+                    raise
+            vaults.append(
+                {
+                    "account": account,
+                    "region": region,
+                    "name": name,
+                    "arn": v["BackupVaultArn"],
+                    "encryption_key_arn": v.get("EncryptionKeyArn"),
+                    "cmk": None,
+                    "locked": bool(v.get("Locked")),
+                    "min_retention_days": v.get("MinRetentionDays"),
+                    "max_retention_days": v.get("MaxRetentionDays"),
+                    "recovery_points": v.get("NumberOfRecoveryPoints"),
+                    "policy": policy,
+                    "policy_status": policy_status,
+                }
+            )
+            try:
+                pages = list(
+                    backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+                        BackupVaultName=name
+                    )
+                )
+            except _ERRORS as err:
+                if session.sandbox and is_not_supported(err):
+                    status = NOT_SUPPORTED
+                    continue
+                raise
+            for page in pages:
+                for rp in page.get("RecoveryPoints", []):
+                    points.append(
+                        {
+                            "account": account,
+                            "region": region,
+                            "vault": name,
+                            "arn": rp["RecoveryPointArn"],
+                            "resource_arn": rp.get("ResourceArn", ""),
+                            "resource_type": rp.get("ResourceType", ""),
+                            "created": rp.get("CreationDate"),
+                            "status": rp.get("Status", ""),
+                            "encrypted": rp.get("IsEncrypted"),
+                            "encryption_key_arn": rp.get("EncryptionKeyArn"),
+                            "delete_after_days": (rp.get("Lifecycle") or {}).get("DeleteAfterDays"),
+                        }
+                    )
+    return vaults, points, status
+
+
+def read_restore_tests(ledger: Any, as_of: datetime) -> pd.DataFrame:
+    """The ledger's restore tests that ended by ``as_of``, with a ``tested_at`` time."""
+    try:
+        df = ledger.read("restore_tests")
+    except Exception as err:  # noqa: BLE001  (an unreadable ledger is no evidence, said in the log)
+        log.warning("audit: restore_tests could not be read from the ledger: %s", err)
+        df = pd.DataFrame()
+    if df.empty or "resource_arn" not in df:
+        return pd.DataFrame(columns=RESTORE_TEST_COLUMNS)
+    df = df.copy()
+    for col in RESTORE_TEST_COLUMNS:
+        if col not in df:
+            df[col] = None
+    when = None
+    for col in ("restore_end", "restore_start", "recorded_at"):
+        if col in df:
+            t = pd.to_datetime(df[col], utc=True, errors="coerce", format="ISO8601")
+            when = t if when is None else when.fillna(t)
+    df["tested_at"] = when
+    df["status"] = df["status"].fillna(df["verdict"])
+    for col in ("rto_seconds", "rpo_seconds"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    df = df[df.tested_at.notna() & (df.tested_at <= pd.Timestamp(as_of))]
+    return df.sort_values("tested_at", ignore_index=True)
