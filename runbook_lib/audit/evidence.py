@@ -68,6 +68,7 @@ RESTORE_TEST_COLUMNS = [
     "cleanup_status",
 ]
 OK = "ok"
+LIVE = pd.Timedelta(minutes=15)  # an as_of this close to now means "now"
 NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"
 _ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
 
@@ -267,6 +268,14 @@ def _backup_scope(session, account: str, region: str):
     return vaults, points, status
 
 
+def ledger_cutoff(as_of: datetime) -> pd.Timestamp:
+    """Ledger rows count up to ``as_of`` when it lies in the past (a report as of then);
+    when ``as_of`` is about now (the default), rows recorded later in the same run count too."""
+    now = pd.Timestamp.now(tz="UTC")
+    t = pd.Timestamp(as_of)
+    return t if now - t > LIVE else max(t, now)
+
+
 def read_restore_tests(ledger: Any, as_of: datetime) -> pd.DataFrame:
     """The ledger's restore tests that ended by ``as_of``, with a ``tested_at`` time."""
     try:
@@ -289,5 +298,5 @@ def read_restore_tests(ledger: Any, as_of: datetime) -> pd.DataFrame:
     df["status"] = df["status"].fillna(df["verdict"])
     for col in ("rto_seconds", "rpo_seconds"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
-    df = df[df.tested_at.notna() & (df.tested_at <= pd.Timestamp(as_of))]
+    df = df[df.tested_at.notna() & (df.tested_at <= ledger_cutoff(as_of))]
     return df.sort_values("tested_at", ignore_index=True)
