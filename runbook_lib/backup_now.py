@@ -133,7 +133,9 @@ def choose(
     params = ctx.params
     if not wanted and not tags:
         tags = {params.tag_keys.tier: objectives.ranked_tiers(params)[0]}
-    resources, _errors = read_resources(ctx.session, params.workload_accounts or params.account_ids)
+    resources, _errors = read_resources(
+        ctx.session, params.workload_accounts or params.account_ids, params
+    )
     if wanted:
         by_arn = {r.arn: r for r in resources}
         missing = [a for a in wanted if a not in by_arn]
@@ -494,8 +496,14 @@ def run(
     timeout: float = 900.0,
     poll_every: float = 2.0,
     create_vault: bool = True,
+    method: str = "auto",
 ) -> pd.DataFrame:
-    """Take on-demand backups; without ``approve`` returns the plan (nothing changes)."""
+    """Take on-demand backups; without ``approve`` returns the plan (nothing changes).
+
+    ``method``: ``auto`` (AWS Backup where it reaches, native otherwise) or ``native``
+    (the service's own backup/snapshot API where there is one)."""
+    if method not in ("auto", "native"):
+        raise ParamsError("method", [f"method: {method!r} is not allowed; allowed: auto, native"])
     if not approve:
         log.info(
             "backup_now: not approved; showing the plan only (set approve=True to take backups)"
@@ -537,7 +545,9 @@ def run(
                     ),
                 )
             item = None
-            if method_for(res) == "aws-backup":
+            if method_for(res) == "aws-backup" and not (
+                method == "native" and res.service in NATIVE_METHODS
+            ):
                 scope = (res.account, res.region)
                 if scope not in vault_ok:
                     if create_vault:

@@ -51,7 +51,7 @@ def plan(ctx: Any, resources: list[DataResource] | None = None) -> Plan:
     workloads = params.workload_accounts or params.account_ids
     errors: list[dict] = []
     if resources is None:
-        resources, errors = read_resources(session, workloads)
+        resources, errors = read_resources(session, workloads, params)
     keys: dict[tuple[str, str], str] = {}
     scopes = central_scopes(ctx)
     steps: list[Step] = []
@@ -192,7 +192,7 @@ def export_logs_now(ctx: Any, *, approve: bool = False) -> pd.DataFrame:
     """What the export schedules do, on demand (the sandbox never fires schedules):
     one CloudWatch Logs export task per log group into the export bucket."""
     params, session = ctx.params, ctx.session
-    resources, _ = read_resources(session, params.workload_accounts or params.account_ids)
+    resources, _ = read_resources(session, params.workload_accounts or params.account_ids, params)
     rows = []
     for res in [r for r in resources if r.service == "logs"]:
         bucket = native.export_bucket(params, res.account, res.region)

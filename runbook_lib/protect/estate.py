@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from runbook_lib.params import Params
 from runbook_lib.session import AwsSession, is_not_supported
 
 log = logging.getLogger("runbook_lib")
@@ -276,10 +277,10 @@ READERS: dict[str, Callable[[AwsSession, str, str], Iterator[dict]]] = {
 
 
 def read_resources(
-    session: AwsSession, accounts: list[str] | None = None
+    session: AwsSession, accounts: list[str] | None = None, params: Params | None = None
 ) -> tuple[list[DataResource], list[dict]]:
     """Every data resource in the workload accounts; returns (resources, errors)."""
-    params = session.params
+    params = params or session.params
     tier_key, test_key = params.tag_keys.tier, params.tag_keys.restore_test
     out: list[DataResource] = []
     errors: list[dict] = []
