@@ -99,8 +99,9 @@ def control(
     scope: str = "resource",
     parameters: tuple[str, ...] = (),
     parity: str = "",
+    description: str = "",
 ) -> Callable[[Callable[[Evidence], Iterable[Result]]], Control]:
-    """Register ``fn`` as a control (its docstring becomes the description)."""
+    """Register ``fn`` as a control (``description``, or else its docstring, describes it)."""
 
     def register(fn: Callable[[Evidence], Iterable[Result]]) -> Control:
         if id in CONTROLS:
@@ -117,7 +118,7 @@ def control(
             remediation,
             fn,
             parity,
-            " ".join((fn.__doc__ or "").split()),
+            " ".join((description or fn.__doc__ or "").split()),
         )
         CONTROLS[id] = ctl
         return ctl

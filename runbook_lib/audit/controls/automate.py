@@ -249,21 +249,23 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
 
 control(
     "cross_region_copy",
+    description="A Regional outage must not take the backups with it: tiers with copy_region keep a copy there (from backup plan copy actions, replication, or recovery points found in another Region).",
     title="Backups are copied to the tier's copy Region",
     practice=BP,
     severity="high",
     parameters=("copy_region",),
     remediation=f"{runbook('protect')}: backup plan rule copy action to the vault in the copy Region",
-    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_CROSS_REGION_COPY (cross-Region copy)",
+    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION (cross-Region copy)",
 )(_copy_control("region"))
 control(
     "cross_account_copy",
+    description="A compromised workload account must not be able to destroy its own backups: tiers with copy_account keep a copy in that account.",
     title="Backups are copied to the tier's copy account",
     practice=BP,
     severity="high",
     parameters=("copy_account",),
     remediation=f"{runbook('protect')}: backup plan rule copy action to the central backup account's vault",
-    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_CROSS_ACCOUNT_COPY (cross-account copy)",
+    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT (cross-account copy)",
 )(_copy_control("account"))
 
 
@@ -375,6 +377,7 @@ def _mechanism_retention(ev: Evidence, arn: str, prefix: str) -> float | None:
 
 control(
     "dynamodb_pitr_enabled",
+    description="Point-in-time recovery gives DynamoDB a continuous backup (about 5 minutes RPO, up to 35 days).",
     title="DynamoDB table has point-in-time recovery enabled",
     practice=BP,
     severity="medium",
@@ -383,6 +386,7 @@ control(
 )(_native(("dynamodb",), "dynamodb PITR"))
 control(
     "rds_automated_backups_retention",
+    description="Automated backups give databases point-in-time restore; their retention (1-35 days) must reach the tier's retention as far as the service allows.",
     title="RDS / Aurora / Neptune automated backups are on and kept the tier's retention (at most 35 days)",
     practice=BP,
     severity="medium",
@@ -393,6 +397,7 @@ control(
 )(_native(("rds", "aurora", "neptune"), "{service} automated backups", cap=35))
 control(
     "s3_versioning_enabled",
+    description="Versioning keeps every overwritten and deleted object, the bucket's own undo.",
     title="S3 bucket has versioning enabled",
     practice=BP,
     severity="medium",
@@ -401,6 +406,7 @@ control(
 )(_native(("s3",), "s3 versioning"))
 control(
     "efs_backup_policy_enabled",
+    description="The EFS backup policy makes AWS Backup take daily backups of the file system.",
     title="EFS file system has automatic backups (backup policy) enabled",
     practice=BP,
     severity="low",
@@ -409,6 +415,7 @@ control(
 )(_native(("efs",), "efs backup policy"))
 control(
     "elasticache_automatic_backup_enabled",
+    description="Automatic snapshots are the only restore path of a Redis cache that holds data.",
     title="ElastiCache Redis automatic snapshots are on and kept the tier's retention (at most 35 days)",
     practice=BP,
     severity="low",

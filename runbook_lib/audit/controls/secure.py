@@ -130,7 +130,7 @@ def _missing_vaults(ev: Evidence) -> Iterator[dict[str, Any]]:
 
 
 def _statements(policy: str | None) -> list[dict]:
-    if not policy:
+    if not isinstance(policy, str) or not policy:
         return []
     try:
         doc = json.loads(policy)
@@ -196,7 +196,7 @@ def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
             continue
         denied = denied_actions(v["policy"])
         missing = [a for a in DELETE_ACTIONS if a not in denied]
-        if not v["policy"]:
+        if not isinstance(v["policy"], str) or not v["policy"]:
             yield result(
                 row,
                 FAIL,

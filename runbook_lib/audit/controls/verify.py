@@ -203,6 +203,7 @@ def _objective(kind: str):
 
 control(
     "restore_rto_met",
+    description="The RTO is a promise about restore time; only a measured restore (restore plus validation, newest test within restore_test_every) is evidence that it holds.",
     title="Measured restore time (restore + validation) meets the tier's RTO",
     practice=BP,
     severity="high",
@@ -213,6 +214,7 @@ control(
 )(_objective("rto"))
 control(
     "restore_rpo_met",
+    description="The age of the recovery point a restore test used, at the time of the test: the data that would have been lost.",
     title="Measured recovery point age at restore meets the tier's RPO",
     practice=BP,
     severity="high",
