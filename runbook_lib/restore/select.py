@@ -77,9 +77,9 @@ def select_resources(
     df["tier"] = df["tier"].where(df["tier"].isin(list(params.tiers)), None)
     df["tier_used"] = df["tier"].fillna(params.default_tier)
     df["restore_test_every"] = df["tier_used"].map(lambda t: params.tier(t).restore_test_every)
-    df["last_tested"] = df["arn"].map(lambda a: tested.get(a))
+    df["last_tested"] = df["arn"].map(lambda a: tested.get(a)).astype(object)
     df["next_due"] = [
-        (lt + every) if lt is not None else None
+        (lt + every) if lt is not None and not pd.isna(lt) else None
         for lt, every in zip(df["last_tested"], df["restore_test_every"], strict=True)
     ]
     df["est_minutes"] = df["service"].map(
@@ -89,7 +89,9 @@ def select_resources(
     df["reason"] = ""
     rank = {t: i for i, t in enumerate(sorted(params.tiers, key=lambda t: params.tiers[t].rpo))}
     df["_rank"] = df["tier_used"].map(rank)
-    df["_last"] = df["last_tested"].map(lambda t: t or datetime.min.replace(tzinfo=as_of.tzinfo))
+    df["_last"] = df["last_tested"].map(
+        lambda t: datetime.min.replace(tzinfo=as_of.tzinfo) if t is None or pd.isna(t) else t
+    )
 
     if services:
         out_of_scope = ~df["service"].isin(services)
@@ -98,7 +100,7 @@ def select_resources(
         out_of_scope = pd.Series(False, index=df.index)
 
     if mode == "due":
-        due = df["next_due"].map(lambda n: n is None or n <= as_of) & ~out_of_scope
+        due = df["next_due"].map(lambda n: n is None or pd.isna(n) or n <= as_of) & ~out_of_scope
         df.loc[due & df["last_tested"].isna(), "reason"] = "due: never restore-tested"
         df.loc[due & df["last_tested"].notna(), "reason"] = df.loc[
             due & df["last_tested"].notna()
@@ -118,7 +120,8 @@ def select_resources(
         order = df[due].sort_values(["_last", "_rank", "arn"]).index
     elif mode == "sample":
         pool = df[
-            ~out_of_scope & df["last_tested"].map(lambda t: t is None or as_of - t >= window_td)
+            ~out_of_scope
+            & df["last_tested"].map(lambda t: t is None or pd.isna(t) or as_of - t >= window_td)
         ]
         rng = random.Random(seed)
         picked = rng.sample(sorted(pool["arn"]), min(sample_size, len(pool)))
