@@ -330,6 +330,7 @@ def objectives(h: History) -> pd.DataFrame:
     cols = [
         "when",
         "run_id",
+        "test_id",
         "tier",
         "service",
         "resource_arn",
@@ -358,7 +359,7 @@ def objectives(h: History) -> pd.DataFrame:
             .le(df[f"{kind}_objective_seconds"])
             .where(df[f"{kind}_seconds"].notna())
         )
-    for col in ("service", "resource_arn"):
+    for col in ("test_id", "service", "resource_arn"):
         if col not in df:
             df[col] = ""
     df = df[df.rto_seconds.notna() | df.rpo_seconds.notna()]
