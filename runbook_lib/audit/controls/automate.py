@@ -392,7 +392,7 @@ control(
     severity="medium",
     parameters=("retention",),
     remediation=f"{runbook('protect')}: backup retention step for the database or cluster",
-    parity="Steampipe: rds_db_instance_backup_enabled, rds_db_cluster_automated_backup_retention, "
+    parity="Steampipe: rds_db_instance_backup_enabled, "
     "neptune_db_cluster_automated_backup_enabled; AWS Config db-instance-backup-enabled",
 )(_native(("rds", "aurora", "neptune"), "{service} automated backups", cap=35))
 control(
