@@ -194,7 +194,7 @@ def plan_backups(
                     r.service, "none (no data held by the sandbox / service)"
                 ),
                 "canary": write_canary and r.service in FINGERPRINTED,
-                "status": "PLANNED" if method != "none" else "NOT_SUPPORTED",
+                "status": "PLANNED" if method != "none" else "NO_METHOD",
             }
         )
     return pd.DataFrame(rows)
@@ -497,6 +497,7 @@ def run(
     poll_every: float = 2.0,
     create_vault: bool = True,
     method: str = "auto",
+    fingerprint: bool = True,
 ) -> pd.DataFrame:
     """Take on-demand backups; without ``approve`` returns the plan (nothing changes).
 
@@ -531,7 +532,7 @@ def run(
                 row.update(canary_key=key, canary_written_at=at)
                 if why:
                     row["status_message"] = why
-            fp, names = take_fingerprint(session, res)
+            fp, names = take_fingerprint(session, res) if fingerprint else (None, [])
             if fp is not None:
                 taken = utcnow()
                 row.update(
@@ -566,9 +567,10 @@ def run(
                 item = _start_native(ctx, res, row)
             if item is None:
                 row.update(
-                    status="NOT_SUPPORTED_ON_SANDBOX" if session.sandbox else "NOT_SUPPORTED",
+                    status="NO_METHOD",
                     method="none",
-                    status_message=f"no on-demand backup for {res.service} here",
+                    status_message=f"backup_now has no on-demand backup for {res.service} "
+                    "(logs: protect's export to S3; OpenSearch: the domain's _snapshot API)",
                 )
                 pending.append(Pending(res, row))
             else:

@@ -678,6 +678,12 @@ def plan_backup_plans(
                         notes.insert(0, "would weaken: " + "; ".join(weak))
                     else:
                         action, risk = UPDATE, "weakens" if weak else "medium"
+                    if action == UPDATE and session.sandbox:
+                        action = NOT_SUPPORTED
+                        notes.insert(
+                            0,
+                            "NOT_SUPPORTED_ON_SANDBOX: moto does not implement update_backup_plan",
+                        )
             steps.append(
                 Step(
                     PHASES["backup_plan"],
