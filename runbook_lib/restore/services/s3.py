@@ -250,15 +250,16 @@ class S3(ServiceHandler):
         s3 = _s3(session, restored.account, restored.region)
         if not self.exists(session, restored):
             return
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=restored.name):
+        # list from the start after each batch: a listing paged past deleted keys can skip some
+        for _ in range(1_000_000):
+            page = s3.list_object_versions(Bucket=restored.name, MaxKeys=1000)
             doomed = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
-            for i in range(0, len(doomed), 1000):
-                s3.delete_objects(
-                    Bucket=restored.name, Delete={"Objects": doomed[i : i + 1000], "Quiet": True}
-                )
+            if not doomed:
+                break
+            s3.delete_objects(Bucket=restored.name, Delete={"Objects": doomed, "Quiet": True})
         s3.delete_bucket(Bucket=restored.name)
 
     def list_tagged(self, session, account: str, region: str, tag_key: str) -> list[Restored]:
