@@ -27,7 +27,16 @@ import pyarrow.parquet as pq
 
 from runbook_lib.errors import RunbookError
 
-TABLES = ("inventory", "errors", "gaps", "findings", "protect_actions", "backups", "restore_tests")
+TABLES = (
+    "inventory",
+    "errors",
+    "gaps",
+    "findings",
+    "protect_actions",
+    "backups",
+    "restore_tests",
+    "post_incident",
+)
 
 
 def new_run_id(now: datetime | None = None) -> str:
