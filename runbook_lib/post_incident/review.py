@@ -264,7 +264,7 @@ def assess(
     if candidates:
         when, source, arn = max(candidates, key=lambda c: c[0])
         loss = (start - when).total_seconds()
-        met = loss <= rpo_seconds
+        met = bool(loss <= rpo_seconds)
         out.update(
             status=RECOVERABLE if met else RPO_BREACHED,
             reason=f"newest point before the start: {source} at {when:%Y-%m-%dT%H:%M:%SZ}; "
@@ -371,7 +371,7 @@ def review(
             rto_basis=basis,
             rto_samples=n,
             rto_objective_seconds=tier.rto.total_seconds(),
-            rto_met=None if rto is None else rto <= tier.rto.total_seconds(),
+            rto_met=None if rto is None else bool(rto <= tier.rto.total_seconds()),
             known_fail_controls=known if audit_as_of else None,
             audit_as_of=audit_as_of,
             notes="; ".join(res["notes"]),

@@ -85,20 +85,20 @@ def parse_window(incident_start: Any, incident_end: Any, as_of: datetime) -> Inc
     end = end or as_of
     defaulted = start is None
     start = start or end - DEFAULT_LENGTH
-    if end < start:
-        raise ParamsError(
-            "incident_end",
-            [
-                f"incident_end: {end:%Y-%m-%dT%H:%M:%SZ} is before incident_start "
-                f"{start:%Y-%m-%dT%H:%M:%SZ}; the end must be at or after the start"
-            ],
-        )
     if start > as_of:
         raise ParamsError(
             "incident_start",
             [
                 f"incident_start: {start:%Y-%m-%dT%H:%M:%SZ} is after as_of "
                 f"{as_of:%Y-%m-%dT%H:%M:%SZ}; the review looks back from as_of"
+            ],
+        )
+    if end < start:
+        raise ParamsError(
+            "incident_end",
+            [
+                f"incident_end: {end:%Y-%m-%dT%H:%M:%SZ} is before incident_start "
+                f"{start:%Y-%m-%dT%H:%M:%SZ}; the end must be at or after the start"
             ],
         )
     return IncidentWindow(start, end, as_of, defaulted)

@@ -1,0 +1,274 @@
+"""Post-incident review on a sandbox of its own: on-demand DynamoDB backup and EBS snapshot
+made before an incident window, a backup made after it, PITR covering it, measured restore
+tests and audit findings in the ledger; then a papermill run of notebook 08."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import papermill as pm
+import pytest
+
+from runbook_lib import post_incident as pi
+from runbook_lib.context import RunContext
+from runbook_lib.errors import ParamsError
+from runbook_lib.inventory import discover
+from runbook_lib.ledger import Ledger
+from runbook_lib.params import load_params
+from runbook_lib.sandbox import ENV_URL
+from runbook_lib.sandbox.server import running_sandbox
+from runbook_lib.session import AwsSession
+
+NB = Path(__file__).resolve().parents[1] / "notebooks" / "08_post_incident.ipynb"
+A, REGION = "111111111111", "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory):
+    """The seeded sandbox, with recovery points made before and after the incident start,
+    and a ledger holding restore tests and two audits (one before, one after the start)."""
+    with running_sandbox("sandbox") as url, pytest.MonkeyPatch.context() as mp:
+        mp.setenv(ENV_URL, url)
+        session = AwsSession(load_params("sandbox"), endpoint_url=url)
+        ddb = session.client("dynamodb", A, REGION)
+        ec2 = session.client("ec2", A, REGION)
+        backup = ddb.create_backup(TableName="carts", BackupName="carts-before")["BackupDetails"]
+        vols = ec2.describe_volumes()["Volumes"]
+        by_name = {t["Value"]: v for v in vols for t in v.get("Tags", []) if t["Key"] == "Name"}
+        snap = ec2.create_snapshot(VolumeId=by_name["shop-web-data"]["VolumeId"])
+        time.sleep(1.5)
+        start = datetime.now(UTC)
+        time.sleep(1.2)
+        after = ddb.create_backup(TableName="sessions.v2", BackupName="sessions-after")
+        ddb.create_backup(TableName="carts", BackupName="carts-after")
+        arn = {
+            "orders": f"arn:aws:dynamodb:{REGION}:{A}:table/orders",
+            "carts": f"arn:aws:dynamodb:{REGION}:{A}:table/carts",
+            "sessions": f"arn:aws:dynamodb:{REGION}:{A}:table/sessions.v2",
+            "feature": f"arn:aws:dynamodb:{REGION}:222222222222:table/feature-store",
+            "web": f"arn:aws:ec2:{REGION}:{A}:volume/{by_name['shop-web-data']['VolumeId']}",
+            "cache": f"arn:aws:ec2:{REGION}:{A}:volume/{by_name['shop-build-cache']['VolumeId']}",
+            "shop_db": f"arn:aws:rds:{REGION}:{A}:db:shop-db",
+        }
+        ledger_dir = tmp_path_factory.mktemp("pi-ledger")
+        ledger = Ledger(str(ledger_dir))
+        t0 = pd.Timestamp(start) - pd.Timedelta(days=2)
+        tests = [  # measured restore tests: orders three times, feature-store once
+            ("orders", "dynamodb", "gold", 100.0, t0),
+            ("orders", "dynamodb", "gold", 300.0, t0 + pd.Timedelta(hours=1)),
+            ("orders", "dynamodb", "gold", 200.0, t0 + pd.Timedelta(hours=2)),
+            ("feature", "dynamodb", "silver", 500.0, t0),
+            ("orders", "dynamodb", "gold", 9999.0, pd.Timestamp(start) + pd.Timedelta(days=9)),
+        ]
+        ledger.append(
+            "restore_tests",
+            [
+                {"resource_arn": arn[k], "resource_name": k, "service": s, "tier": tier,
+                 "rto_seconds": rto, "restore_start": when, "restore_end": when + pd.Timedelta(seconds=rto),
+                 "verdict": "PASS"}
+                for k, s, tier, rto, when in tests
+            ],
+            "rt-1",
+        )  # fmt: skip
+
+        def finding(key, control, status, as_of):
+            return {"control_id": control, "title": control, "practice": "REL09-BP02",
+                    "severity": "high", "arn": arn[key], "name": key, "status": status,
+                    "reason": f"{control} {status}", "remediation": "protect", "as_of": as_of}  # fmt: skip
+
+        before = pd.Timestamp(start) - pd.Timedelta(hours=3)
+        ledger.append("findings", [
+            finding("carts", "dynamodb_pitr_enabled", "FAIL", before - pd.Timedelta(days=1)),
+        ], "audit-0")  # fmt: skip
+        ledger.append("findings", [
+            finding("carts", "dynamodb_pitr_enabled", "FAIL", before),
+            finding("carts", "restore_tested_recently", "FAIL", before),
+            finding("orders", "dynamodb_pitr_enabled", "PASS", before),
+        ], "audit-1")  # fmt: skip
+        ledger.append("findings", [
+            finding("orders", "restore_tested_recently", "FAIL", pd.Timestamp(start) + pd.Timedelta(seconds=1)),
+        ], "audit-2")  # fmt: skip
+        inv = discover(session, progress=False)
+        yield {
+            "url": url, "session": session, "start": start, "arn": arn, "ledger_dir": ledger_dir,
+            "backup": backup, "snapshot": snap, "after": after, "inv": inv,
+        }  # fmt: skip
+
+
+def ctx_for(e, as_of=None, ledger_dir=None) -> RunContext:
+    s = e["session"]
+    return RunContext(s.params, s, Ledger(str(ledger_dir or e["ledger_dir"])), "pi-test",
+                      as_of or datetime.now(UTC))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def rv(estate):
+    return pi.review(
+        ctx_for(estate), estate["start"].isoformat(), "", inventory=estate["inv"], progress=False
+    )
+
+
+def by_arn(review) -> pd.DataFrame:
+    return review.summary.set_index("arn")
+
+
+def test_backup_and_snapshot_before_the_start_give_the_data_loss_window(estate, rv):
+    s, start = by_arn(rv), pd.Timestamp(estate["start"])
+    carts = s.loc[estate["arn"]["carts"]]
+    created = pd.Timestamp(estate["backup"]["BackupCreationDateTime"])
+    assert carts.status == pi.RECOVERABLE  # silver: RPO 24h
+    assert carts.recovery_point_arn == estate["backup"]["BackupArn"]  # not the backup made after
+    assert carts.data_loss_seconds == pytest.approx((start - created).total_seconds(), abs=0.01)
+    assert 1.0 < carts.data_loss_seconds < 60 and bool(carts.rpo_met)
+    web = s.loc[estate["arn"]["web"]]
+    snap_time = pd.Timestamp(estate["snapshot"]["StartTime"])
+    assert web.recovery_point_source == "ebs snapshot" and web.status == pi.RECOVERABLE
+    assert web.recovery_point_arn.endswith(estate["snapshot"]["SnapshotId"])
+    assert web.data_loss_seconds == pytest.approx((start - snap_time).total_seconds(), abs=0.01)
+
+
+def test_resources_without_a_point_before_the_start_are_unrecoverable_with_a_reason(estate, rv):
+    s = by_arn(rv)
+    cache = s.loc[estate["arn"]["cache"]]
+    assert cache.status == pi.UNRECOVERABLE and "nothing protects it" in cache.reason
+    assert pd.isna(cache.data_loss_seconds) and cache.data_loss.startswith("unrecoverable: ")
+    sessions = s.loc[estate["arn"]["sessions"]]
+    assert sessions.status == pi.UNRECOVERABLE
+    assert "was made after the incident started" in sessions.reason
+
+
+def test_pitr_covering_the_start_loses_nothing_and_says_what_the_sandbox_assumes(estate, rv):
+    orders = by_arn(rv).loc[estate["arn"]["orders"]]
+    assert orders.continuous and orders.continuous_covers_start
+    assert orders.data_loss_seconds == 0 and orders.status == pi.RECOVERABLE
+    assert orders.recovery_point_time == pd.Timestamp(estate["start"])
+    assert "moto does not advance LatestRestorableDateTime" in orders.notes
+    shop_db = by_arn(rv).loc[estate["arn"]["shop_db"]]
+    assert shop_db.continuous_covers_start and "estimated" in shop_db.notes
+    assert any("never fires schedules" in n for n in rv.notes)
+
+
+def test_an_old_point_breaches_a_short_rpo(estate):
+    """Two hours later, the EBS snapshot is older than gold's 1h RPO; PITR still covers."""
+    later = datetime.now(UTC) + timedelta(hours=2)
+    review = pi.review(ctx_for(estate, as_of=later), later.isoformat(), "", inventory=estate["inv"],
+                       resources=[estate["arn"]["web"], estate["arn"]["orders"]], progress=False)  # fmt: skip
+    s = by_arn(review)
+    web = s.loc[estate["arn"]["web"]]
+    assert web.status == pi.RPO_BREACHED and not web.rpo_met and web.tier == "gold"
+    assert web.data_loss_seconds > 3600 and "over the RPO of 1h" in web.reason
+    assert s.loc[estate["arn"]["orders"]].status == pi.RECOVERABLE
+    h = review.headline()["value"]
+    assert h["recoverable, RPO breached"] == 1 and h["recoverable within RPO"] == 1
+    assert h["resources in scope"] == 2
+
+
+def test_expected_restore_time_is_the_median_of_measured_tests(estate, rv):
+    s = by_arn(rv)
+    orders = s.loc[estate["arn"]["orders"]]
+    assert (
+        orders.expected_rto_seconds == 200.0 and orders.rto_samples == 3
+    )  # the future one ignored
+    assert orders.rto_basis.startswith("this resource") and bool(orders.rto_met)
+    carts = s.loc[estate["arn"]["carts"]]  # silver dynamodb: measured on feature-store
+    assert carts.expected_rto_seconds == 500.0 and "tier silver" in carts.rto_basis
+    shop_db = s.loc[estate["arn"]["shop_db"]]
+    assert pd.isna(shop_db.expected_rto_seconds) and shop_db.rto_basis.startswith("never measured")
+    assert pd.isna(shop_db.rto_met)
+
+
+def test_known_risks_are_the_fails_of_the_last_audit_before_the_start(estate, rv):
+    s = by_arn(rv)
+    assert s.loc[estate["arn"]["carts"], "known_fail_controls"] == [
+        "dynamodb_pitr_enabled", "restore_tested_recently"
+    ]  # fmt: skip
+    assert s.loc[estate["arn"]["orders"], "known_fail_controls"] == []  # audit-2 came after
+    assert set(rv.known_risks.control_id) == {"dynamodb_pitr_enabled", "restore_tested_recently"}
+    assert rv.audit_as_of == pd.Timestamp(estate["start"]) - pd.Timedelta(hours=3)
+
+
+def test_scope_by_arn_and_tag_and_an_arn_not_in_the_estate(estate):
+    ctx = ctx_for(estate)
+    ghost = f"arn:aws:dynamodb:{REGION}:{A}:table/ghost"
+    review = pi.review(ctx, estate["start"].isoformat(), "", [estate["arn"]["carts"], ghost],
+                       inventory=estate["inv"], progress=False)  # fmt: skip
+    assert dict(zip(review.summary.arn, review.summary.status, strict=True)) == {
+        estate["arn"]["carts"]: pi.RECOVERABLE, ghost: pi.NOT_FOUND,
+    }  # fmt: skip
+    gold = pi.review(ctx, estate["start"].isoformat(), "", ["backup-tier=gold"],
+                     inventory=estate["inv"], progress=False)  # fmt: skip
+    assert set(gold.summary.tier) == {"gold"} and estate["arn"]["orders"] in set(gold.summary.arn)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "resources", "field", "words"),
+    [
+        ("yesterday", "", None, "incident_start", "not a time"),
+        ("2026-01-01T10:00:00Z", "2026-13-01", None, "incident_end", "not a time"),
+        ("2026-01-02T10:00:00Z", "2026-01-01T10:00:00Z", None, "incident_end", "before incident_start"),
+        ("2999-01-01T00:00:00Z", "", None, "incident_start", "after as_of"),
+        ("", "", ["arn:aws:dynamodb:eu-west-1:table/orders"], "resources", "not an ARN"),
+        ("", "", ["arn:aws:iam::111111111111:role/x"], "resources", "not a data resource service"),
+        ("", "", ["arn:aws:ec2:eu-west-1:111111111111:instance/i-1"], "resources", "not a data resource of ec2"),
+        ("", "", ["orders"], "resources", "neither an ARN nor a key=value"),
+    ],
+)  # fmt: skip
+def test_bad_parameters_are_rejected_before_any_aws_call(
+    estate, start, end, resources, field, words
+):
+    ctx = ctx_for(estate)
+    calls = ctx.session.counter.total
+    with pytest.raises(ParamsError) as err:
+        pi.review(ctx, start, end, resources, progress=False)
+    assert err.value.source == field and words in str(err.value)
+    assert ctx.session.counter.total == calls
+
+
+def test_record_timeline_and_figure(estate, rv, tmp_path):
+    ctx = ctx_for(estate, ledger_dir=tmp_path)
+    assert pi.record(ctx, rv)
+    rows = ctx.ledger.read("post_incident")
+    assert (
+        len(rows) == len(rv.summary)
+        and (rows.incident_start == pd.Timestamp(estate["start"])).all()
+    )
+    carts = rows.set_index("arn").loc[estate["arn"]["carts"]]
+    assert json.loads(carts.known_fail_controls) == [
+        "dynamodb_pitr_enabled",
+        "restore_tested_recently",
+    ]
+    t = rv.timeline
+    orders_tests = t[(t.arn == estate["arn"]["orders"]) & (t.kind == "restore test")]
+    assert len(orders_tests) == 3  # the one after as_of is outside the timeline
+    chosen = t[(t.kind == "point chosen") & (t.arn == estate["arn"]["carts"])]
+    assert chosen.start.iloc[0] == pd.Timestamp(estate["backup"]["BackupCreationDateTime"])
+    fig = rv.figure()
+    names = {tr.name for tr in fig.data}
+    assert {"recovery point", "restore test", "point chosen"} <= names
+    assert fig.layout.shapes[0].x0 is not None  # the shaded incident window
+
+
+def test_notebook_records_the_review(estate, tmp_path):
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    for table in ("restore_tests", "findings"):
+        rows = Ledger(str(estate["ledger_dir"])).read(table).drop(columns=["run_id", "recorded_at"])
+        Ledger(str(ledger)).append(table, rows, "copied")
+    arns = [estate["arn"][k] for k in ("carts", "web", "cache", "orders")]
+    pm.execute_notebook(
+        str(NB), str(tmp_path / NB.name), kernel_name="python3", progress_bar=False,
+        parameters={"ledger_location": str(ledger), "run_id": "pi-nb",
+                    "incident_start": estate["start"].isoformat(), "resources": arns},
+    )  # fmt: skip
+    rows = pd.read_parquet(ledger / "post_incident").set_index("arn")
+    assert set(rows.index) == set(arns) and set(rows.run_id) == {"pi-nb"}
+    assert rows.loc[estate["arn"]["cache"], "status"] == pi.UNRECOVERABLE
+    assert rows.loc[estate["arn"]["orders"], "data_loss_seconds"] == 0
+    created = pd.Timestamp(estate["backup"]["BackupCreationDateTime"])
+    loss = (pd.Timestamp(estate["start"]) - created).total_seconds()
+    assert rows.loc[estate["arn"]["carts"], "data_loss_seconds"] == pytest.approx(loss, abs=0.01)
+    assert rows.loc[estate["arn"]["orders"], "expected_rto_seconds"] == 200.0
