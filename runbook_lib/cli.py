@@ -41,7 +41,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     parameters = _parse_kv(args.param)
     if args.approve:
         parameters.setdefault("approve", True)
-    result = run_notebooks(args.params, args.notebook, args.out, parameters, html=not args.no_html)
+    result = run_notebooks(
+        args.params,
+        args.notebook,
+        args.out,
+        parameters,
+        html=not args.no_html,
+        log_output=args.log_output,
+    )
     for nb in result.notebooks:
         mark = "ok    " if nb.status == "ok" else "FAILED"
         print(
@@ -170,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--approve", action="store_true", help="pass approve=True to runbooks that change things"
     )
     run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    run.add_argument(
+        "--log-output", action="store_true", help="echo the notebooks' output and log lines"
+    )
     run.set_defaults(func=cmd_run)
 
     params = sub.add_parser("params", help="parameter files")

@@ -20,6 +20,7 @@ from typing import Any
 from runbook_lib.errors import RunbookError
 from runbook_lib.ledger import new_run_id
 from runbook_lib.params import PROJECT_ROOT, find_params_file, load_params
+from runbook_lib.progress import BATCH_ENV
 
 log = logging.getLogger("runbook_lib")
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -90,6 +91,7 @@ def run_notebooks(
     parameters: dict[str, Any] | None = None,
     html: bool = True,
     stop_on_error: bool = True,
+    log_output: bool = False,
 ) -> RunResult:
     """Execute the runbooks in order; on the sandbox, one sandbox server serves them all."""
     params_path = find_params_file(params_file)
@@ -99,6 +101,7 @@ def run_notebooks(
     folder.mkdir(parents=True, exist_ok=False)
     result = RunResult(run_id, str(folder))
     paths = resolve_notebooks(notebooks)
+    os.environ[BATCH_ENV] = "1"  # kernels inherit it: no frozen progress widgets in outputs
     with _sandbox_for(params) as url:
         if url:
             log.info("sandbox serving at %s", url)
@@ -129,6 +132,7 @@ def run_notebooks(
                     f"{type(err).__name__}: {str(err).strip().splitlines()[-1:]}",
                 )
             html_path = str(to_html(out)) if html and out.exists() else None
+            log.info("%s %s in %.1f s", nb.name, status, time.monotonic() - t0)
             result.notebooks.append(
                 NotebookRun(
                     nb.name, str(out), html_path, round(time.monotonic() - t0, 1), status, error

@@ -17,9 +17,11 @@ import os
 
 import pytest
 
+from runbook_lib.progress import BATCH_ENV
 from runbook_lib.sandbox import ENV_URL, prepare_moto_environment
 
 prepare_moto_environment()
+os.environ.setdefault(BATCH_ENV, "1")  # nbval/papermill kernels inherit it: no progress widgets
 _stack = contextlib.ExitStack()
 
 
