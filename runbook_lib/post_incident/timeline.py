@@ -13,7 +13,9 @@ import plotly.graph_objects as go
 
 from runbook_lib.ledger import TABLES
 
-EVENT_COLUMNS = ["resource", "arn", "kind", "start", "end", "status", "detail", "source"]
+EVENT_COLUMNS = [
+    "resource", "arn", "kind", "start", "end", "status", "detail", "source", "during_incident",
+]  # fmt: skip
 ESTATE = "(estate settings)"
 MIN_LOOKBACK = timedelta(days=1)
 KIND_STYLE = {  # kind -> (marker symbol, colour)
