@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from runbook_lib.params import format_duration
 from runbook_lib.post_incident.continuous import Window, read_window
@@ -22,6 +21,7 @@ from runbook_lib.post_incident.window import (
     parse_resources,
     parse_window,
 )
+from runbook_lib.progress import progress as progress_bar
 
 log = logging.getLogger("runbook_lib")
 
@@ -345,7 +345,7 @@ def review(
     discrete = rps[~rps.source.str.endswith(" PITR")] if not rps.empty else rps
 
     rows = []
-    for r in tqdm(
+    for r in progress_bar(
         in_scope.to_dict("records"), desc="post-incident", unit="resource", disable=not progress
     ):
         d = detail[(detail.arn == r["arn"]) & (detail.status == "ok")]
