@@ -189,25 +189,36 @@ def main() -> None:
         workers = params.target.max_workers
         print(f"sandbox server process at {url}; {workers} workers")
 
-        t = time.perf_counter()
-        arn = seed_table(session, "bench-orders", args.items, workers)
-        print(f"seeded {args.items:,} items in {time.perf_counter() - t:.1f} s")
-        # the fingerprint "recorded at backup time": computed from what was written, client-side
-        fp = fingerprint_dynamodb_items(
-            (demo_item(i) for i in range(args.items)), ["pk", "sk"], keep_keys=False
-        )
-        bench_one(ctx, "dynamodb", arn, fp, args.items, args.rounds)
+        if args.items:
+            bench_dynamodb(ctx, args, workers)
+        if args.objects:
+            bench_s3(ctx, args, workers)
 
-        t = time.perf_counter()
-        arn = seed_bucket(session, "bench-assets", args.objects, workers)
-        print(f"\nseeded {args.objects:,} objects in {time.perf_counter() - t:.1f} s")
-        objs = (
-            (demo_key(i), len(demo_body(i)), hashlib.sha256(demo_body(i)).hexdigest())
-            for i in range(args.objects)
-        )
-        bench_one(
-            ctx, "s3", arn, fingerprint_s3_objects(objs, keep_keys=False), args.objects, args.rounds
-        )
+
+def bench_dynamodb(ctx, args, workers: int) -> None:
+    session = ctx.session
+    t = time.perf_counter()
+    arn = seed_table(session, "bench-orders", args.items, workers)
+    print(f"seeded {args.items:,} items in {time.perf_counter() - t:.1f} s")
+    # the fingerprint "recorded at backup time": computed from what was written, client-side
+    fp = fingerprint_dynamodb_items(
+        (demo_item(i) for i in range(args.items)), ["pk", "sk"], keep_keys=False
+    )
+    bench_one(ctx, "dynamodb", arn, fp, args.items, args.rounds)
+
+
+def bench_s3(ctx, args, workers: int) -> None:
+    session = ctx.session
+    t = time.perf_counter()
+    arn = seed_bucket(session, "bench-assets", args.objects, workers)
+    print(f"\nseeded {args.objects:,} objects in {time.perf_counter() - t:.1f} s")
+    objs = (
+        (demo_key(i), len(demo_body(i)), hashlib.sha256(demo_body(i)).hexdigest())
+        for i in range(args.objects)
+    )
+    bench_one(
+        ctx, "s3", arn, fingerprint_s3_objects(objs, keep_keys=False), args.objects, args.rounds
+    )
 
 
 if __name__ == "__main__":

@@ -161,9 +161,9 @@ def scan_fingerprint(
     hash_key = keys[0]
     started = time.perf_counter()
 
-    def segment(seg: int) -> tuple[Fingerprint, Fingerprint, list[datetime]]:
-        every, plain = Fingerprint("dynamodb-items"), Fingerprint("dynamodb-items")
-        canaries: list[datetime] = []
+    def segment(seg: int) -> tuple[Fingerprint, list[tuple[str, int, datetime | None]]]:
+        every = Fingerprint("dynamodb-items")
+        canaries: list[tuple[str, int, datetime | None]] = []
         kwargs: dict[str, Any] = {"TableName": table, "Segment": seg, "TotalSegments": workers}
         while True:
             page = ddb.scan(**kwargs)
@@ -172,22 +172,25 @@ def scan_fingerprint(
                 digest = add_digest(every, key, canonical(item))
                 hv = item.get(hash_key, {}).get("S", "")
                 if hv.startswith(DYNAMODB_PREFIX):
-                    when = canary_time(hv)
-                    if when:
-                        canaries.append(when)
-                else:
-                    plain.count += 1
-                    plain.digest = (plain.digest + digest) % (1 << 128)
-                    plain.key_digests[key] = f"{digest:032x}"[:16]
+                    canaries.append((key, digest, canary_time(hv)))
             if "LastEvaluatedKey" not in page:
-                return every, plain, canaries
+                return every, canaries
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(segment, range(workers)))
     every = merge("dynamodb-items", [p[0] for p in parts])
-    plain = merge("dynamodb-items", [p[1] for p in parts])
-    canaries = sorted(c for p in parts for c in p[2])
+    found = [c for p in parts for c in p[1]]
+    plain = every
+    if found:  # the same set without canary records: subtract them (one digest per item)
+        drop = {k for k, _, _ in found}
+        plain = Fingerprint(
+            "dynamodb-items",
+            every.count - len(found),
+            (every.digest - sum(d for _, d, _ in found)) % (1 << 128),
+            {k: v for k, v in every.key_digests.items() if k not in drop},
+        )
+    canaries = sorted(t for _, _, t in found if t is not None)
     content = Content(
         "dynamodb-items",
         plain.count,
