@@ -339,9 +339,9 @@ def ensure_vault(ctx: Any, account: str, region: str) -> None:
             APPLIERS["role"](session, step, state)
     if central.describe_vault(session, params, account, region) is None:
         if not key:
-            APPLIERS["key"](
-                session, Step(0, account, region, "", "", None, None, "create", "", "key"), state
-            )
+            for kind in ("key", "key_rotation"):
+                step = Step(0, account, region, "", "", None, None, "create", "", kind)
+                APPLIERS[kind](session, step, state)
         APPLIERS["vault"](
             session, Step(0, account, region, "", "", None, None, "create", "", "vault"), state
         )

@@ -23,6 +23,7 @@ from runbook_lib.protect import (
     WeakeningRefused,
     apply,
     central,
+    export_logs_now,
     objectives,
     plan,
     schedule_for_rpo,
@@ -273,6 +274,18 @@ def test_applied_state_is_what_the_objectives_ask(sandbox, tmp_path):
     assert logs.describe_export_tasks()["exportTasks"], "the first export ran"
     sched = s.client("scheduler", A, R1).list_schedules()["Schedules"]
     assert len(sched) == 2  # one per log group in this scope
+
+
+def test_export_logs_now_writes_to_the_export_bucket(sandbox, tmp_path):
+    ctx = make_ctx(sandbox, tmp_path, run_id="export-run")
+    assert set(export_logs_now(ctx).status) == {"NOT_APPROVED"}
+    out = export_logs_now(ctx, approve=True)
+    assert set(out.status) == {"STARTED"} and len(out) == 3
+    s3 = sandbox.client("s3", A, R1)
+    keys = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=f"runbook-log-archive-{A}-{R1}")["Contents"]
+    ]
+    assert any(k.startswith("logs/silver/shop/app/export-run/") for k in keys)
 
 
 def test_gaps_the_inventory_reported_are_closed(sandbox, tmp_path):

@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from runbook_lib.errors import ApprovalRequired
 from runbook_lib.protect import central, native
 from runbook_lib.protect.estate import DataResource, read_resources
 from runbook_lib.protect.model import (
@@ -181,11 +180,6 @@ def apply(
     applied = sum(r["status"] == APPLIED for r in rows)
     log.info("protect: %d change(s) applied", applied)
     return pd.DataFrame(rows)
-
-
-def require_approval(approve: bool, what: str) -> None:
-    if not approve:
-        raise ApprovalRequired(f"{what} changes AWS; set approve=True to run it")
 
 
 def export_logs_now(ctx: Any, *, approve: bool = False) -> pd.DataFrame:

@@ -42,7 +42,18 @@ EXCEPTIONS = {
 CALLER_ONLY = {"sts:AssumeRole", "sts:GetCallerIdentity"}
 
 # Actions that change nothing: a policy may list them without the code calling them.
-READ_VERBS = ("Describe", "Get", "List", "Head", "Scan", "Query", "BatchGet", "Search", "Lookup", "Filter")
+READ_VERBS = (
+    "Describe",
+    "Get",
+    "List",
+    "Head",
+    "Scan",
+    "Query",
+    "BatchGet",
+    "Search",
+    "Lookup",
+    "Filter",
+)
 
 
 def iam_action(operation: str) -> str:
