@@ -26,11 +26,11 @@ from typing import Any
 
 import pandas as pd
 from botocore.exceptions import ClientError
-from tqdm.auto import tqdm
 
 from runbook_lib import fingerprint as fpr
 from runbook_lib.errors import ParamsError
 from runbook_lib.params import _ARN_RE
+from runbook_lib.progress import progress as tqdm
 from runbook_lib.protect import central, objectives
 from runbook_lib.protect.estate import DataResource, read_resources
 from runbook_lib.protect.model import APPLIERS, Step

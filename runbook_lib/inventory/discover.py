@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tqdm.auto import tqdm
 
 from runbook_lib.errors import AccessError, ParamsError
 from runbook_lib.inventory import backup as aws_backup
@@ -24,6 +23,7 @@ from runbook_lib.inventory.keys import KeyResolver
 from runbook_lib.inventory.model import Found, Scope
 from runbook_lib.inventory.report import Inventory, build
 from runbook_lib.inventory.services import SERVICES, Service
+from runbook_lib.progress import progress as tqdm
 
 log = logging.getLogger("runbook_lib")
 ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)

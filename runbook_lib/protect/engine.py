@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
+from runbook_lib.progress import progress as tqdm
 from runbook_lib.protect import central, native
 from runbook_lib.protect.estate import DataResource, read_resources
 from runbook_lib.protect.model import (

@@ -389,7 +389,7 @@ def restore_test(
 ) -> pd.DataFrame:
     """Restore-test every selected row (``selected`` column true, if present); append one
     row per test to ``restore_tests``; return the rows."""
-    from tqdm.auto import tqdm
+    from runbook_lib.progress import progress as tqdm
 
     parse_time(as_of, field_name="as_of")
     checks_for(
