@@ -72,3 +72,29 @@ def test_default_amis_are_not_loaded(shared_sandbox_url):
         "Snapshots"
     ]
     assert len(snaps) < 50
+
+
+def test_sandbox_server_process_stops_when_its_parent_is_killed(tmp_path):
+    """A parent killed with SIGKILL runs no clean-up; the server notices its stdin close."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\n"
+        "from runbook_lib.sandbox.server import running_sandbox\n"
+        "with running_sandbox(None) as url:\n"
+        "    print(url, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    url = parent.stdout.readline().strip()
+    assert is_up(url)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 20
+    while is_up(url, timeout=1) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not is_up(url, timeout=1), "the sandbox server outlived its parent"

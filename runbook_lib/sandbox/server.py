@@ -20,7 +20,12 @@ from runbook_lib.errors import SandboxError
 from runbook_lib.sandbox import ENV_URL, start_server
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, params_file: str | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    params_file: str | None = None,
+    exit_with_stdin: bool = False,
+) -> None:
     server, url = start_server(host, port)
     if params_file:
         from runbook_lib.params import load_params
@@ -30,6 +35,13 @@ def serve(host: str = "127.0.0.1", port: int = 0, params_file: str | None = None
     print(f"{ENV_URL}={url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if exit_with_stdin:  # the parent holds our stdin: when it dies, however, we stop too
+
+        def watch() -> None:
+            sys.stdin.read()
+            stop.set()
+
+        threading.Thread(target=watch, daemon=True).start()
     try:
         stop.wait()
     except KeyboardInterrupt:
@@ -40,10 +52,12 @@ def serve(host: str = "127.0.0.1", port: int = 0, params_file: str | None = None
 @contextlib.contextmanager
 def running_sandbox(params_file: str | None = "sandbox", timeout: float = 120) -> Iterator[str]:
     """Start a sandbox server process (seeded from ``params_file``); yields its URL."""
-    cmd = [sys.executable, "-m", "runbook_lib.sandbox.server", "--port", "0"]
+    cmd = [sys.executable, "-m", "runbook_lib.sandbox.server", "--port", "0", "--exit-with-stdin"]
     if params_file:
         cmd += ["--seed-params", str(params_file)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
     url = None
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
@@ -76,8 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--seed-params", default=None, help="seed the demo estate from this params file"
     )
+    ap.add_argument(
+        "--exit-with-stdin", action="store_true", help="stop when stdin closes (parent gone)"
+    )
     args = ap.parse_args(argv)
-    serve(args.host, args.port, args.seed_params)
+    serve(args.host, args.port, args.seed_params, args.exit_with_stdin)
 
 
 if __name__ == "__main__":
