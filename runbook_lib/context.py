@@ -11,6 +11,7 @@ folder) and in JupyterLab, and on the sandbox starts or reaches the sandbox.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -104,7 +105,7 @@ def setup_notebook_display() -> None:
     pd.set_option("display.max_colwidth", 80)
     pd.set_option("display.width", 200)
     if not log.handlers:
-        handler = logging.StreamHandler()
+        handler = logging.StreamHandler(sys.stdout)  # stdout: not shown as an error block
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
