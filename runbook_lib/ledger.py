@@ -36,6 +36,7 @@ TABLES = (
     "backups",
     "restore_tests",
     "post_incident",
+    "incident_restores",
 )
 
 
