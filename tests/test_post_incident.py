@@ -272,3 +272,28 @@ def test_notebook_records_the_review(estate, tmp_path):
     loss = (pd.Timestamp(estate["start"]) - created).total_seconds()
     assert rows.loc[estate["arn"]["carts"], "data_loss_seconds"] == pytest.approx(loss, abs=0.01)
     assert rows.loc[estate["arn"]["orders"], "expected_rto_seconds"] == 200.0
+
+
+def test_a_recorded_incident_restore_is_on_the_timeline(estate, tmp_path):
+    from runbook_lib import restore
+
+    carts = estate["arn"]["carts"]
+    rb = ctx_for(estate, ledger_dir=tmp_path)
+    plan = restore.plan_incident_restore(
+        rb, carts, "carts-pi-restored", recovery_point=estate["backup"]["BackupArn"]
+    )
+    restore.apply_incident_restore(rb, plan, approve=True)
+    recorded = rb.ledger.read("incident_restores").iloc[0]
+    review = pi.review(ctx_for(estate, ledger_dir=tmp_path), estate["start"].isoformat(), "",
+                       [carts], inventory=estate["inv"], progress=False)  # fmt: skip
+    t = review.timeline
+    ev = t[t.kind == "incident restore"]
+    assert len(ev) == 1
+    e = ev.iloc[0]
+    assert (e.arn, e.resource, e.status) == (carts, "carts", "COMPLETED")
+    assert (e.start, e.end) == (recorded.restore_start, recorded.restore_end)
+    assert e.source == "ledger: incident_restores" and bool(e.during_incident)
+    assert "target_name=carts-pi-restored" in e.detail
+    assert f"recovery_point_id={estate['backup']['BackupArn']}" in e.detail
+    assert not any("incident restores" in n for n in review.notes)
+    assert "incident restore" in {tr.name for tr in review.figure().data}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 
@@ -399,3 +400,79 @@ def test_sweep_deletes_only_expired_scratch_resources(ctx, estate):
     tables = ddb.list_tables()["TableNames"]
     assert "rt-leftover-261124000000-abcdef" not in tables and "rt-lookalike-not-a-test" in tables
     ddb.delete_table(TableName="rt-lookalike-not-a-test")
+
+
+# ----------------------------------------------------------------------------- incident ledger
+
+
+def incident_ctx(ctx, tmp_path, run_id: str) -> RunContext:
+    """The module's sandbox session with a ledger of its own (so rows can be counted)."""
+    return RunContext(ctx.params, ctx.session, Ledger(str(tmp_path / "ledger")), run_id, utcnow())
+
+
+def test_an_approved_incident_restore_is_recorded_once_and_a_plan_not_at_all(ctx, estate, tmp_path):
+    rb = incident_ctx(ctx, tmp_path, "incident-ledger-run")
+    arn = arn_of(estate, "carts")
+    ddb = ctx.session.client("dynamodb", "111111111111", "eu-west-1")
+    backup = ddb.create_backup(TableName="carts", BackupName="carts-ledger-test")["BackupDetails"]
+    plan = R.plan_incident_restore(
+        rb, source_arn=arn, target_name="carts-ledger-incident", recovery_point=backup["BackupArn"]
+    )
+    assert not plan.blocked and plan.recovery_point.id == backup["BackupArn"]
+    assert R.apply_incident_restore(rb, plan, approve=False)["status"].iloc[0] == "PLANNED"
+    assert rb.ledger.read("incident_restores").empty  # a plan writes nothing
+
+    before = utcnow()
+    result = R.apply_incident_restore(rb, plan, approve=True)
+    after = utcnow()
+    rows = rb.ledger.read("incident_restores")
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    table = ddb.describe_table(TableName="carts-ledger-incident")["Table"]
+    assert row.restore_id == result["restore_id"].iloc[0] and row.status == "COMPLETED"
+    assert pd.isna(row.error)
+    assert (row.source_arn, row.source_name, row.service) == (arn, "carts", "dynamodb")
+    assert (row.account, row.region) == ("111111111111", "eu-west-1")
+    assert (row.target_name, row.target_arn) == ("carts-ledger-incident", table["TableArn"])
+    assert row.recovery_point_id == backup["BackupArn"]
+    assert row.recovery_point_source == "dynamodb-backup"
+    assert row.recovery_point_time == pd.Timestamp(backup["BackupCreationDateTime"])
+    assert row.restored_to_time == row.recovery_point_time and pd.isna(row.restore_to_time)
+    assert before <= row.restore_start <= row.restore_end <= after
+    wall = (row.restore_end - row.restore_start).total_seconds()
+    assert 0 < row.restore_seconds <= wall + 0.01
+    assert row.restore_seconds == result["restore_seconds"].iloc[0]
+    assert row.requested_at == pd.Timestamp(plan.requested_at) and row.requested_at < before
+    assert row.data_loss_seconds == pytest.approx(
+        (row.requested_at - row.recovery_point_time).total_seconds()
+    )
+    assert row.approved_by == row.run_id == "incident-ledger-run"
+    assert row.records == 800 and row.content_check == result["content_check"].iloc[0]
+    assert row.content_check.split(":")[0] in ("PASS", "SKIP")
+    handover = json.loads(row.handover)
+    assert [s["step"] for s in handover] == list(R.handover_checklist(rb, plan, result)["step"])
+    assert {"point the application at it", "re-enable TTL"} <= {s["step"] for s in handover}
+    assert json.loads(row.tags)["restored-from"] == backup["BackupArn"]
+
+
+def test_a_failed_incident_restore_is_recorded_with_its_error(ctx, estate, tmp_path):
+    rb = incident_ctx(ctx, tmp_path, "incident-fail-run")
+    ddb = ctx.session.client("dynamodb", "111111111111", "eu-west-1")
+    plan = R.plan_incident_restore(
+        rb, source_arn=arn_of(estate, "carts"), target_name="carts-taken"
+    )
+    assert not plan.blocked
+    ddb.create_table(  # someone takes the name between the plan and the apply
+        TableName="carts-taken",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with pytest.raises(Exception) as err:
+        R.apply_incident_restore(rb, plan, approve=True)
+    rows = rb.ledger.read("incident_restores")
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row.status == "FAILED" and type(err.value).__name__ in row.error
+    assert row.target_name == "carts-taken" and pd.isna(row.target_arn)
+    assert pd.isna(row.restore_end) and pd.isna(row.handover) and row.restore_seconds >= 0

@@ -49,9 +49,9 @@ SOURCES = [
            ("restore_end",), status_column="verdict", detail_columns=("rto_seconds", "recovery_point_id", "reason")),
     Source("protect_actions", "protect action", ("resource",), ("applied_at", "recorded_at"),
            status_column="status", detail_columns=("setting", "action")),
-    Source("incident_restores", "incident restore", ("source_arn", "resource_arn", "arn"),
-           ("restore_start", "started", "recorded_at"), ("restore_end", "completed"),
-           status_column="status", detail_columns=("target", "recovery_point")),
+    Source("incident_restores", "incident restore", ("source_arn",), ("restore_start", "recorded_at"),
+           ("restore_end",), status_column="status",
+           detail_columns=("target_name", "recovery_point_id", "restored_to_time", "restore_seconds", "error")),
 ]  # fmt: skip
 
 
@@ -85,11 +85,6 @@ def build_timeline(ledger: Any, review: Any, recovery_points: pd.DataFrame) -> p
     events: list[pd.DataFrame] = []
     for src in SOURCES:
         if src.table not in TABLES:
-            if src.kind == "incident restore":
-                review.notes.append(
-                    "incident restores are not recorded in the ledger (no incident_restores "
-                    "table): the timeline cannot show them"
-                )
             continue
         df = ledger.read(src.table)
         if df.empty:

@@ -4,8 +4,11 @@ with the hand-over steps the SRE must take for the application to use it."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,10 +16,24 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib.errors import ParamsError, RunbookError
-from runbook_lib.restore.model import RecoveryPoint, ResourceRef, parse_time, service_of_arn, utc
+from runbook_lib.restore.model import (
+    NOT_SUPPORTED,
+    NotSupportedOnSandbox,
+    RecoveryPoint,
+    ResourceRef,
+    parse_time,
+    service_of_arn,
+    utc,
+)
 from runbook_lib.restore.recorded import BackupRecords
 from runbook_lib.restore.registry import RESTORERS, get_handler
-from runbook_lib.session import utcnow
+from runbook_lib.session import is_not_supported, utcnow
+
+log = logging.getLogger("runbook_lib")
+
+#: The ledger table an applied incident restore is recorded in (columns: docs/ledger.md).
+LEDGER_TABLE = "incident_restores"
+COMPLETED, FAILED = "COMPLETED", "FAILED"
 
 #: Sources that restore to any time in a window (the others are fixed copies).
 CONTINUOUS = {"dynamodb-pitr", "rds-pitr", "rds-cluster-pitr", "s3-versions"}
@@ -57,6 +74,7 @@ class IncidentPlan:
     tags: dict[str, str]
     blocked: str = ""
     notes: list[str] = field(default_factory=list)
+    requested_at: datetime | None = None  # when the plan was made (the restore was asked for)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -171,6 +189,7 @@ def plan_incident_restore(
         choice,
         tags,
         notes=notes,
+        requested_at=now,
     )
     if rp is None:
         plan.blocked = choice
@@ -234,7 +253,12 @@ def _source_tags(ctx, ref: ResourceRef) -> dict[str, str]:
 
 
 def apply_incident_restore(ctx: Any, plan: IncidentPlan, approve: bool = False) -> pd.DataFrame:
-    """Restore as planned when ``approve``; otherwise say that nothing was done."""
+    """Restore as planned when ``approve``; otherwise say that nothing was done.
+
+    An approved restore is recorded in the ledger table ``incident_restores`` (one row:
+    source, recovery point, target, timings, data-loss window, hand-over checklist), also
+    when it fails (status ``FAILED`` and the error, then the error is raised). A blocked or
+    unapproved plan records nothing."""
     if plan.blocked:
         return pd.DataFrame(
             [{"status": "BLOCKED", "detail": plan.blocked, "target": plan.target_name}]
@@ -251,11 +275,43 @@ def apply_incident_restore(ctx: Any, plan: IncidentPlan, approve: bool = False) 
         )
     handler = get_handler(plan.ref.service)
     restorer = RESTORERS[(plan.ref.service, plan.recovery_point.source)]
-    t0 = time.perf_counter()
-    restored = restorer(
-        ctx.session, plan.recovery_point, plan.ref, plan.target_name, plan.tags, plan.restore_time
+    restore_id = f"incident-{utcnow():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    log.info(
+        "incident restore %s: %s %s from %s %s -> %s",
+        restore_id,
+        plan.ref.service,
+        plan.ref.name,
+        plan.recovery_point.source,
+        plan.recovery_point.id,
+        plan.target_name,
     )
-    handler.wait(ctx.session, restored)
+    started = utcnow()
+    t0 = time.perf_counter()
+    try:
+        restored = restorer(
+            ctx.session,
+            plan.recovery_point,
+            plan.ref,
+            plan.target_name,
+            plan.tags,
+            plan.restore_time,
+        )
+        handler.wait(ctx.session, restored)
+    except Exception as err:
+        seconds = time.perf_counter() - t0
+        status = (
+            NOT_SUPPORTED
+            if isinstance(err, NotSupportedOnSandbox)
+            or (ctx.session.sandbox and is_not_supported(err))
+            else FAILED
+        )
+        try:
+            _record(ctx, plan, restore_id, started, None, seconds, status,
+                    f"{type(err).__name__}: {err}")  # fmt: skip
+        except Exception as ledger_err:  # noqa: BLE001  (the restore's own error matters more)
+            err.add_note(f"and recording it in the ledger failed: {ledger_err}")
+        raise
+    ended = utcnow()
     seconds = time.perf_counter() - t0
     row: dict[str, Any] = {
         "status": "RESTORED",
@@ -271,15 +327,106 @@ def apply_incident_restore(ctx: Any, plan: IncidentPlan, approve: bool = False) 
     if handler.has_data and handler.makes_scratch:
         from runbook_lib.restore.validate import _fingerprint_check
 
-        content = handler.read_content(ctx.session, restored, workers=ctx.params.target.max_workers)
-        recorded = BackupRecords(ctx.ledger).lookup(plan.recovery_point)
-        check = _fingerprint_check(
-            ctx.session, handler, plan.ref, plan.recovery_point, content, recorded
-        )
-        row.update(records=content.count, content_check=f"{check.status}: {check.detail}")
+        try:
+            content = handler.read_content(
+                ctx.session, restored, workers=ctx.params.target.max_workers
+            )
+            recorded = BackupRecords(ctx.ledger).lookup(plan.recovery_point)
+            check = _fingerprint_check(
+                ctx.session, handler, plan.ref, plan.recovery_point, content, recorded
+            )
+            row.update(records=content.count, content_check=f"{check.status}: {check.detail}")
+        except Exception as err:  # noqa: BLE001  (the restore is done: say the check failed)
+            row.update(content_check=f"ERROR: could not read the restored copy: {err}")
     plan.notes.append(f"restored {restored.name} in {seconds:.1f} s")
     ctx.notes["incident_restored"] = restored
-    return pd.DataFrame([row])
+    result = pd.DataFrame([row])
+    checklist = handover_checklist(ctx, plan, result)
+    try:
+        _record(ctx, plan, restore_id, started, ended, seconds, COMPLETED, "",
+                restored=restored, result=row, checklist=checklist)  # fmt: skip
+    except Exception as err:
+        raise RunbookError(
+            f"incident restore {restore_id}: {restored.name} ({restored.arn}) was restored, "
+            f"but recording it in the ledger table {LEDGER_TABLE} failed: {err}"
+        ) from err
+    result.insert(0, "restore_id", restore_id)
+    return result
+
+
+def _record(
+    ctx: Any,
+    plan: IncidentPlan,
+    restore_id: str,
+    started: datetime,
+    ended: datetime | None,
+    seconds: float,
+    status: str,
+    error: str,
+    restored: Any = None,
+    result: dict[str, Any] | None = None,
+    checklist: pd.DataFrame | None = None,
+) -> str | None:
+    """One ``incident_restores`` row (columns: docs/ledger.md)."""
+    rp = plan.recovery_point
+    result = result or {}
+    point = plan.restore_time or rp.created
+    loss = (
+        (utc(plan.requested_at) - utc(point)).total_seconds()
+        if point is not None and plan.requested_at is not None
+        else None
+    )
+    steps = (
+        checklist[["#", "step", "why", "how", "needed"]].to_dict("records")
+        if checklist is not None
+        else None
+    )
+    row = {
+        "restore_id": restore_id,
+        "account": plan.ref.account,
+        "region": plan.ref.region,
+        "service": plan.ref.service,
+        "tier": plan.ref.tier,
+        "source_arn": plan.ref.arn,
+        "source_name": plan.ref.name,
+        "target_name": restored.name if restored is not None else plan.target_name,
+        "target_arn": restored.arn if restored is not None else None,
+        "target_resource_id": restored.resource_id if restored is not None else None,
+        "recovery_point_id": rp.id,
+        "recovery_point_source": rp.source,
+        "recovery_point_time": rp.created,
+        "restore_to_time": plan.restore_time,
+        "restored_to_time": point,
+        "choice": plan.choice,
+        "requested_at": plan.requested_at,
+        "restore_start": started,
+        "restore_end": ended,
+        "restore_seconds": round(seconds, 3),
+        "status": status,
+        "error": error or None,
+        "data_loss_seconds": loss,
+        "data_loss": _loss(plan),
+        "records": result.get("records"),
+        "content_check": result.get("content_check"),
+        "approved_by": ctx.run_id,
+        "tags": json.dumps(plan.tags, ensure_ascii=False),
+        "handover": json.dumps(steps, ensure_ascii=False) if steps is not None else None,
+        "notes": json.dumps(
+            list(plan.notes) + (list(restored.notes) if restored is not None else []),
+            ensure_ascii=False,
+        ),
+    }
+    df = pd.DataFrame([row])
+    for col in ("recovery_point_time", "restore_to_time", "restored_to_time", "requested_at",
+                "restore_start", "restore_end"):  # fmt: skip
+        df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[us, UTC]")
+    df = df.astype({"restore_seconds": "float64", "data_loss_seconds": "float64",
+                    "records": "Int64"})  # fmt: skip
+    text = [c for c in df.columns if df[c].dtype == object]
+    df[text] = df[text].astype("str")
+    where = ctx.ledger.append(LEDGER_TABLE, df, ctx.run_id)
+    log.info("incident restore %s: %s, recorded in %s", restore_id, status, where)
+    return where
 
 
 def _loss(plan: IncidentPlan) -> str:
