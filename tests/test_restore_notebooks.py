@@ -66,3 +66,11 @@ def test_incident_notebook_plans_by_default_and_restores_when_approved(fresh_san
         target_name="carts-incident", approve=True)  # fmt: skip
     t = ddb.describe_table(TableName="carts-incident")["Table"]
     assert t["TableStatus"] == "ACTIVE" and t["ItemCount"] == 800
+    rows = pd.read_parquet(tmp_path / "ledger" / "incident_restores")
+    assert len(rows) == 1  # the plan-only run wrote nothing
+    row = rows.iloc[0]
+    assert (row["source_arn"], row["target_name"], row["status"]) == (
+        arn,
+        "carts-incident",
+        "COMPLETED",
+    )
