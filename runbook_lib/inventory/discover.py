@@ -128,6 +128,9 @@ def _run_service(
 ) -> list[Found]:
     items = svc.list(scope)
     extras = svc.extras(scope)
+    # a batched lookup that failed without failing the listing: (what, exception) pairs
+    for what, err in getattr(extras, "errors", None) or ():
+        errors.append(_error(scope.account, scope.region, svc.name, err, what))
 
     def one(item: Any) -> Found | None:
         try:
