@@ -305,3 +305,137 @@ def test_as_of_excludes_recovery_points_made_later(sandbox):
     past = datetime(2020, 1, 1, tzinfo=UTC)
     inv = discover(session, services=["dynamodb"], as_of=past, progress=False)
     assert inv.protection.newest_recovery_point.isna().all()
+
+
+# ------------------------------------------------------------------ scheduled log exports
+
+
+@pytest.fixture(scope="module")
+def logs_sandbox():
+    """A seeded sandbox process of its own: these tests add Scheduler schedules."""
+    from runbook_lib.sandbox.server import running_sandbox
+
+    with running_sandbox("sandbox") as url:
+        yield AwsSession(load_params("sandbox"), endpoint_url=url), url
+
+
+def test_scheduled_log_export_made_by_protect_is_a_protection(logs_sandbox, tmp_path):
+    """protect's own plan and appliers make the export bucket and the schedule for
+    /shop/app; the inventory then credits the schedule's interval as the RPO."""
+    from runbook_lib.protect import apply, central, native, read_resources, schedule_for_rpo
+    from runbook_lib.protect.model import Plan
+
+    session, _ = logs_sandbox
+    params = session.params
+    resources, _ = read_resources(session, ["111111111111"])
+    app = [r for r in resources if r.service == "logs" and r.name == "/shop/app"]
+    keys: dict = {}  # the export bucket is encrypted with the scope's backup key
+    steps = central.plan_keys(session, params, [("111111111111", "eu-west-1")], keys) + [
+        s
+        for s in native.plan_native(session, params, app)
+        if s.kind in ("s3_export_bucket", "logs_export_schedule")
+    ]
+    assert {"s3_export_bucket", "logs_export_schedule"} <= {s.kind for s in steps}
+    ctx = RunContext(params, session, Ledger(str(tmp_path)), "protect-logs", datetime.now(UTC))
+    done = apply(ctx, Plan(ctx.run_id, ctx.as_of, steps, keys), approve=True)
+    assert set(done.status) == {"APPLIED"}
+
+    inv = discover(session, services=["logs"], progress=False)
+    assert inv.errors.empty
+    r = by_name(inv)["/shop/app"]
+    expression = schedule_for_rpo(params.tiers["silver"].rpo, params.protect.backup_hour_utc)
+    assert r["protected"] and r["rpo_met"]
+    assert r["rpo_seconds"] == schedule_interval(expression).total_seconds()
+    assert "logs scheduled export to s3" in r["mechanisms"]
+    gaps = inv.gaps()
+    assert "no_backup" not in set(gaps[gaps.name == "/shop/app"].gap)
+    detail = inv.protection_detail[inv.protection_detail.arn == r["arn"]]
+    scheduled = detail[detail.mechanism == "logs scheduled export to s3"].iloc[0]
+    assert scheduled.detail.startswith("scheduled export: schedule default/")
+    assert expression in scheduled.detail and "never runs schedules" in scheduled.detail
+    bucket = native.export_bucket(params, "111111111111", "eu-west-1")
+    assert f"s3://{bucket}/logs/silver/shop/app/" in scheduled.detail
+    # the first export the applier started is the newest recovery point
+    assert r["recovery_point_source"] == "logs export to s3"
+    export = detail[detail.mechanism == "logs export to s3"].iloc[0]
+    assert "a schedule exports more" in export.detail
+    # the other log groups of the estate are still unprotected
+    assert "no_backup" in set(gaps[gaps.name == "/analytics/jobs"].gap)
+
+
+def test_disabled_or_one_time_export_schedule_does_not_protect(logs_sandbox):
+    session, _ = logs_sandbox
+    account, region = "222222222222", "eu-west-1"
+    sched = session.client("scheduler", account, region)
+    sched.create_schedule_group(Name="log-exports")
+    target = {
+        "Arn": "arn:aws:scheduler:::aws-sdk:cloudwatchlogs:createExportTask",
+        "RoleArn": f"arn:aws:iam::{account}:role/scheduler",
+        "Input": json.dumps({"logGroupName": "/analytics/jobs", "destination": "archive"}),
+    }
+    common = dict(GroupName="log-exports", FlexibleTimeWindow={"Mode": "OFF"}, Target=target)
+    sched.create_schedule(
+        Name="jobs-hourly", ScheduleExpression="rate(1 hour)", State="DISABLED", **common
+    )
+    sched.create_schedule(Name="jobs-once", ScheduleExpression="at(2030-01-01T00:00:00)", **common)
+    try:
+        inv = discover(session, services=["logs"], progress=False)
+        r = by_name(inv)["/analytics/jobs"]
+        assert not r["protected"] and pd.isna(r["rpo_seconds"])
+        gaps = inv.gaps()
+        assert "no_backup" in set(gaps[gaps.name == "/analytics/jobs"].gap)
+        detail = inv.protection_detail[
+            (inv.protection_detail.arn == r["arn"])
+            & (inv.protection_detail.mechanism == "logs scheduled export to s3")
+        ]
+        texts = sorted(detail.detail)
+        assert len(texts) == 2 and all(t.startswith("schedule log-exports/jobs-") for t in texts)
+        assert "rate(1 hour) -> s3://archive/; DISABLED: exports nothing" in texts[0]
+        assert "not a recurring schedule" in texts[1]
+        # enabled, the hourly one counts
+        sched.update_schedule(
+            Name="jobs-hourly", ScheduleExpression="rate(1 hour)", State="ENABLED", **common
+        )
+        r = by_name(discover(session, services=["logs"], progress=False))["/analytics/jobs"]
+        assert r["protected"] and r["rpo_seconds"] == 3600
+    finally:
+        for name in ("jobs-hourly", "jobs-once"):
+            sched.delete_schedule(Name=name, GroupName="log-exports")
+
+
+def test_unreadable_schedules_are_an_error_row_and_log_groups_still_listed(logs_sandbox):
+    """AccessDenied in one scope and a not-implemented answer in another (before-send
+    hooks on the scheduler clients): errors rows; the log groups are inventoried."""
+    _, url = logs_sandbox
+    s = AwsSession(load_params("sandbox"), endpoint_url=url)
+
+    def denied(**_):
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+            "ListSchedules",
+        )
+
+    def not_implemented(**_):
+        raise ClientError(
+            {
+                "Error": {"Code": "404", "Message": "Not yet implemented"},
+                "ResponseMetadata": {"HTTPStatusCode": 404},
+            },
+            "ListSchedules",
+        )
+
+    s.client("scheduler", "111111111111", "eu-west-1").meta.events.register("before-send", denied)
+    s.client("scheduler", "222222222222", "eu-west-1").meta.events.register(
+        "before-send", not_implemented
+    )
+    inv = discover(s, services=["logs"], progress=False)
+    assert inv.partial
+    errs = inv.errors.sort_values("account")
+    assert list(errs.account) == ["111111111111", "222222222222"]
+    assert set(errs.service) == {"logs"} and set(errs.region) == {"eu-west-1"}
+    assert set(errs.resource) == {"scheduler schedules (scheduled log exports)"}
+    assert "AccessDeniedException" in errs.error.iloc[0]
+    names = set(inv.resources.name)
+    assert {"/shop/app", "/shop/audit trail", "/analytics/jobs"} <= names
+    jobs = by_name(inv)["/analytics/jobs"]
+    assert "cannot list Scheduler schedules" in jobs["notes"]

@@ -1,36 +1,192 @@
-"""CloudWatch log groups: a subscription or an S3 export is their backup."""
+"""CloudWatch log groups: a subscription, a scheduled S3 export or an S3 export is their
+backup.
+
+A scheduled export is an EventBridge Scheduler schedule whose target is the universal
+target ``aws-sdk:cloudwatchlogs:createExportTask`` with the log group in its Input (what
+the protect runbook creates). The schedules are read once per (account, Region): one
+paginated listing, then ``get_schedule`` only for those whose target is that export.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runbook_lib.errors import AccessError
+from runbook_lib.inventory.backup import schedule_interval
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
     NEVER,
+    NOT_SUPPORTED,
     Found,
     Protection,
     RecoveryPoint,
     Scope,
     as_utc,
+    error_code,
     paginate,
 )
 from runbook_lib.inventory.services import Service, register
+from runbook_lib.session import is_not_supported
+
+log = logging.getLogger("runbook_lib")
+EXPORT_TARGET = ":aws-sdk:cloudwatchlogs:createexporttask"  # universal target, any partition
+READ_ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
+SCHEDULED = "logs scheduled export to s3"
+
+
+@dataclass(frozen=True)
+class ExportSchedule:
+    """One Scheduler schedule that exports one log group to S3."""
+
+    group: str  # the schedule group
+    name: str
+    expression: str
+    state: str  # ENABLED | DISABLED
+    bucket: str
+    prefix: str = ""
+    end: datetime | None = None
+
+    def protection(self, sandbox: bool, as_of: datetime) -> Protection:
+        where = f"s3://{self.bucket}/{self.prefix}" if self.bucket else "s3 (no destination)"
+        what = f"schedule {self.group}/{self.name}: {self.expression} -> {where}"
+        interval = schedule_interval(self.expression)
+        if self.state != "ENABLED":
+            return Protection(SCHEDULED, detail=f"{what}; {self.state}: exports nothing")
+        if self.end and self.end <= as_of:
+            return Protection(SCHEDULED, detail=f"{what}; ended {self.end:%Y-%m-%d %H:%M}Z")
+        if interval is None:
+            return Protection(
+                SCHEDULED, detail=f"{what}; not a recurring schedule: no RPO can be derived"
+            )
+        detail = f"scheduled export: {what}"
+        if sandbox:
+            detail += (
+                "; the sandbox (moto) never runs schedules, so the newest recovery point "
+                "is still the last finished export task"
+            )
+        return Protection(SCHEDULED, interval, None, detail=detail)
+
+
+@dataclass
+class Extras:
+    """The per-scope lookups: finished export tasks and export schedules by log group."""
+
+    exports: dict[str, list[dict]] = field(default_factory=dict)
+    schedules: dict[str, list[ExportSchedule]] = field(default_factory=dict)
+    #: (what, exception) of lookups that failed; discovery turns them into errors rows
+    errors: list[tuple[str, Exception]] = field(default_factory=list)
+    schedules_not_supported: str = ""  # on the sandbox: why schedules could not be read
 
 
 def _list(scope: Scope) -> list[dict]:
     return list(paginate(scope.client("logs"), "describe_log_groups", "logGroups"))
 
 
-def _extras(scope: Scope) -> dict[str, list[dict]]:
-    """Completed S3 export tasks by log group (one paginated call per scope)."""
-    exports: dict[str, list[dict]] = {}
+def _extras(scope: Scope) -> Extras:
+    """Completed S3 export tasks (one paginated call) and export schedules per scope."""
+    out = Extras()
     tasks = paginate(
         scope.client("logs"), "describe_export_tasks", "exportTasks", statusCode="COMPLETED"
     )
+    now = datetime.now(UTC)
     for t in tasks:
-        exports.setdefault(t.get("logGroupName", ""), []).append(t)
-    return exports
+        t = {**t, "_until": _exported_until(scope, t, now)}
+        out.exports.setdefault(t.get("logGroupName", ""), []).append(t)
+    try:
+        for sched in _export_schedules(scope):
+            out.schedules.setdefault(sched[0], []).append(sched[1])
+    except READ_ERRORS as err:
+        out.schedules.clear()
+        if scope.session.sandbox and is_not_supported(err):
+            out.schedules_not_supported = f"the sandbox cannot list Scheduler schedules ({err})"
+        why = "not offered here" if is_not_supported(err) else error_code(err) or "failed"
+        log.warning(
+            "inventory: logs: scheduler schedules in %s/%s unreadable (%s): %s",
+            scope.account,
+            scope.region,
+            why,
+            err,
+        )
+        out.errors.append(("scheduler schedules (scheduled log exports)", err))
+    return out
 
 
-def _describe(scope: Scope, group: dict, exports: dict) -> Found:
+def _export_schedules(scope: Scope) -> list[tuple[str, ExportSchedule]]:
+    """(log group, schedule) for every schedule whose target is a log export."""
+    sched = scope.client("scheduler")
+    candidates = [
+        s
+        for s in paginate(sched, "list_schedules", "Schedules")
+        if "Target" not in s or s["Target"].get("Arn", "").lower().endswith(EXPORT_TARGET)
+    ]
+
+    def get(summary: dict) -> tuple[str, ExportSchedule] | None:
+        try:
+            got = sched.get_schedule(
+                Name=summary["Name"], GroupName=summary.get("GroupName") or "default"
+            )
+        except ClientError as err:
+            if error_code(err) == "ResourceNotFoundException":  # deleted since listed
+                return None
+            raise
+        target = got.get("Target") or {}
+        if not target.get("Arn", "").lower().endswith(EXPORT_TARGET):
+            return None
+        try:
+            inp = json.loads(target.get("Input") or "{}")
+        except ValueError:
+            inp = {}
+        group = inp.get("logGroupName") if isinstance(inp, dict) else None
+        if not group:
+            log.info("inventory: logs: schedule %s names no logGroupName", summary["Name"])
+            return None
+        end = got.get("EndDate")
+        return group, ExportSchedule(
+            got.get("GroupName") or summary.get("GroupName") or "default",
+            got["Name"],
+            got.get("ScheduleExpression", ""),
+            got.get("State", summary.get("State", "")),
+            str(inp.get("destination") or ""),
+            str(inp.get("destinationPrefix") or ""),
+            as_utc(end) if end else None,
+        )
+
+    if len(candidates) <= 1:
+        found = [get(c) for c in candidates]
+    else:
+        workers = min(len(candidates), scope.params.target.max_workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="schedules") as pool:
+            found = list(pool.map(get, candidates))
+    return [f for f in found if f is not None]
+
+
+def _exported_until(scope: Scope, task: dict, now: datetime) -> datetime:
+    """The newest event time a finished export task holds: its ``to``, or when it finished
+    if ``to`` lies later (protect exports up to a far-future ``to``).
+
+    moto returns no ``executionInfo`` (and names its objects by ids other than the task's):
+    there the newest object under the task's destination prefix stands in for the
+    completion time (one listing); if none can be read, the time of reading."""
+    to = as_utc(task["to"])
+    done = (task.get("executionInfo") or {}).get("completionTime")
+    if done or to <= now:
+        return min(to, as_utc(done) if done else to)
+    prefix = (task.get("destinationPrefix") or "exportedlogs").strip("/")
+    try:
+        listed = scope.client("s3").list_objects_v2(Bucket=task["destination"], Prefix=f"{prefix}/")
+        written = [as_utc(o["LastModified"]) for o in listed.get("Contents", [])]
+    except (ClientError, BotoCoreError, KeyError):
+        written = []
+    return min(to, max(written) if written else now)
+
+
+def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
     logs = scope.client("logs")
     name = group["logGroupName"]
     arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
@@ -65,21 +221,38 @@ def _describe(scope: Scope, group: dict, exports: dict) -> Found:
                 detail="exported: events stream out as they arrive",
             )
         )
+    now = datetime.now(UTC)
+    scheduled = [s.protection(scope.session.sandbox, now) for s in extras.schedules.get(name, [])]
+    protections += scheduled
+    if extras.schedules_not_supported:
+        protections.append(
+            Protection(SCHEDULED, status=NOT_SUPPORTED, detail=extras.schedules_not_supported)
+        )
     points = []
-    for task in exports.get(name, []):
+    for task in extras.exports.get(name, []):
         dest = f"s3://{task.get('destination')}/{task.get('destinationPrefix', '')}"
         points.append(
             RecoveryPoint(
-                arn, as_utc(task["to"]), "logs export to s3", scope.region, scope.account, dest
+                arn,
+                task["_until"],
+                "logs export to s3",
+                scope.region,
+                scope.account,
+                dest,
             )
         )
     if points:
+        more = (
+            "a schedule exports more"
+            if any(p.protects for p in scheduled)
+            else "nothing schedules more"
+        )
         protections.append(
             Protection(
                 "logs export to s3",
                 None,
                 None,
-                detail=f"exported: {len(points)} one-off export task(s); nothing schedules more",
+                detail=f"exported: {len(points)} finished export task(s); {more}",
             )
         )
     return Found(row, protections, points)
