@@ -1,20 +1,28 @@
-"""Read the data resources protect acts on (read-only describe calls).
+"""The data resources protect acts on, with the protection settings it compares.
 
-A small reader per service returning :class:`DataResource` rows with the same columns the
-inventory uses (account, region, service, resource_type, arn, name, tags, tier, encrypted,
-kms_key) plus ``current``: the protection settings protect compares with the objectives.
-Resources that carry the restore-test tag (scratch copies) are left out.
+Which resources exist and their common columns (account, region, service, resource_type,
+arn, name, tags, encrypted, kms_key) come from the inventory's service modules
+(``runbook_lib.inventory.services``: the same listing and describe calls as
+``inventory.discover``). Protect adds ``current``: the settings it compares with the
+objectives. Where the inventory already holds the fact (the listed item, or a
+``Protection`` it found) it is reused; the rest is read here, per service (``CURRENT``).
+
+Each service is read the inventory's way (``list``, its per-scope ``extras``, ``describe``)
+but only in the workload accounts, only where something is listed, and without the AWS
+Backup collection and KMS key lookups of ``discover``, which protect does not use (protect decides customer-managed keys
+from the key id, ``native.is_cmk``). Resources that carry the restore-test tag (scratch
+copies) are left out.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from runbook_lib.inventory.model import Found, Scope, error_code
+from runbook_lib.inventory.services import SERVICES
 from runbook_lib.params import Params
 from runbook_lib.session import AwsSession, is_not_supported
 
@@ -38,237 +46,134 @@ class DataResource:
     id: str = ""  # the service's own id when it differs from the name (EBS volume, EFS)
 
 
-def _code(err: Exception) -> str:
-    return err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else ""
+class _NoKeyLookups:
+    """Stands in for the inventory's KMS resolver: protect does not use the ``cmk`` column."""
+
+    def is_cmk(self, key: str | None, account: str, region: str) -> None:
+        return None
 
 
-def _tags(pairs: list[dict[str, str]] | None, k: str = "Key", v: str = "Value") -> dict[str, str]:
-    return {p[k]: p[v] for p in pairs or []}
+def _protection(found: Found, mechanism: str):
+    return next((p for p in found.protections if p.mechanism == mechanism), None)
 
 
-def _dynamodb(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    ddb = session.client("dynamodb", account, region)
-    for page in ddb.get_paginator("list_tables").paginate():
-        for name in page["TableNames"]:
-            t = ddb.describe_table(TableName=name)["Table"]
-            sse = t.get("SSEDescription") or {}
-            tags = _tags(ddb.list_tags_of_resource(ResourceArn=t["TableArn"]).get("Tags"))
-            cb = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
-            pitr = cb.get("PointInTimeRecoveryDescription") or {}
-            yield dict(
-                service="dynamodb",
-                resource_type="dynamodb:table",
-                arn=t["TableArn"],
-                name=name,
-                tags=tags,
-                encrypted=True,
-                kms_key=sse.get("KMSMasterKeyArn"),
-                current={
-                    "pitr": pitr.get("PointInTimeRecoveryStatus") == "ENABLED",
-                    "pitr_days": pitr.get("RecoveryPeriodInDays"),
-                    "key_names": [k["AttributeName"] for k in t["KeySchema"]],
-                },
-            )
+def _get(client, operation: str, missing: str, **kwargs: Any) -> dict | None:
+    """The answer of a Get call, or None when the setting is absent (``missing`` error)."""
+    try:
+        return getattr(client, operation)(**kwargs)
+    except client.exceptions.ClientError as err:
+        if error_code(err) != missing:
+            raise
+        return None
 
 
-def _s3(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    s3 = session.client("s3", account, region)
-    for b in s3.list_buckets().get("Buckets", []):
-        name = b["Name"]
-        loc = s3.get_bucket_location(Bucket=name).get("LocationConstraint") or "us-east-1"
-        if loc != region:
-            continue
-        try:
-            tags = _tags(s3.get_bucket_tagging(Bucket=name)["TagSet"])
-        except ClientError as err:
-            if _code(err) != "NoSuchTagSet":
-                raise
-            tags = {}
-        try:
-            rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"][
-                "Rules"
-            ][0]
-            enc = rule["ApplyServerSideEncryptionByDefault"]
-        except ClientError as err:
-            if _code(err) != "ServerSideEncryptionConfigurationNotFoundError":
-                raise
-            enc = {}
-        try:
-            repl = s3.get_bucket_replication(Bucket=name)["ReplicationConfiguration"]
-        except ClientError as err:
-            if _code(err) != "ReplicationConfigurationNotFoundError":
-                raise
-            repl = None
-        try:
-            lc_rules = s3.get_bucket_lifecycle_configuration(Bucket=name).get("Rules", [])
-        except ClientError as err:
-            if _code(err) != "NoSuchLifecycleConfiguration":
-                raise
-            lc_rules = []
-        versioning = s3.get_bucket_versioning(Bucket=name).get("Status") or "Never enabled"
-        yield dict(
-            service="s3",
-            resource_type="s3:bucket",
-            arn=f"arn:aws:s3:::{name}",
-            name=name,
-            tags=tags,
-            encrypted=bool(enc),
-            kms_key=enc.get("KMSMasterKeyID"),
-            current={
-                "versioning": versioning,
-                "sse": enc.get("SSEAlgorithm"),
-                "replication": repl,
-                "lifecycle_rules": lc_rules,
-            },
-        )
+# ---------------------------------------------------------------- current settings per service
+# Each takes (scope, listed item, Found) and returns what protect adds to the inventory row:
+# ``current`` and, where protect needs them, ``id`` or a more exact ``encrypted``/``kms_key``.
+# None leaves the resource out of protect.
 
 
-def _ebs(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    ec2 = session.client("ec2", account, region)
-    for page in ec2.get_paginator("describe_volumes").paginate():
-        for v in page["Volumes"]:
-            tags = _tags(v.get("Tags"))
-            yield dict(
-                service="ebs",
-                resource_type="ec2:volume",
-                id=v["VolumeId"],
-                arn=f"arn:aws:ec2:{region}:{account}:volume/{v['VolumeId']}",
-                name=tags.get("Name", v["VolumeId"]),
-                tags=tags,
-                encrypted=bool(v.get("Encrypted")),
-                kms_key=v.get("KmsKeyId"),
-                current={},
-            )
+def _dynamodb(scope: Scope, name: str, found: Found) -> dict:
+    pitr = _protection(found, "dynamodb PITR")  # retention = RecoveryPeriodInDays (or 35)
+    return {
+        "current": {
+            "pitr": pitr is not None,
+            "pitr_days": int(pitr.retention_days) if pitr else None,
+        }
+    }
 
 
-def _rds(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    rds = session.client("rds", account, region)
-    for page in rds.get_paginator("describe_db_instances").paginate():
-        for d in page["DBInstances"]:
-            if d.get("DBClusterIdentifier"):
-                continue  # cluster members: the cluster holds the backup settings
-            yield dict(
-                service="rds",
-                resource_type="rds:db",
-                arn=d["DBInstanceArn"],
-                name=d["DBInstanceIdentifier"],
-                tags=_tags(d.get("TagList")),
-                encrypted=bool(d.get("StorageEncrypted")),
-                kms_key=d.get("KmsKeyId"),
-                current={
-                    "retention_days": d.get("BackupRetentionPeriod", 0),
-                    "backup_window": d.get("PreferredBackupWindow"),
-                },
-            )
-    for page in rds.get_paginator("describe_db_clusters").paginate():
-        for c in page["DBClusters"]:
-            engine = c.get("Engine", "")
-            service = "neptune" if engine.startswith("neptune") else "aurora"
-            yield dict(
-                service=service,
-                resource_type="rds:cluster",
-                arn=c["DBClusterArn"],
-                name=c["DBClusterIdentifier"],
-                tags=_tags(c.get("TagList")),
-                encrypted=bool(c.get("StorageEncrypted")),
-                kms_key=c.get("KmsKeyId"),
-                current={
-                    "retention_days": c.get("BackupRetentionPeriod", 0),
-                    "backup_window": c.get("PreferredBackupWindow"),
-                    "engine": engine,
-                },
-            )
+def _s3(scope: Scope, bucket: dict, found: Found) -> dict:
+    # the inventory reads these settings but keeps only what protects; protect needs them whole
+    s3 = scope.session.client("s3", scope.account, found.row["region"])
+    name = bucket["Name"]
+    enc = _get(
+        s3, "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", Bucket=name
+    )
+    default = (
+        enc["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+        if enc
+        else {}
+    )
+    repl = _get(s3, "get_bucket_replication", "ReplicationConfigurationNotFoundError", Bucket=name)
+    lifecycle = _get(
+        s3, "get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration", Bucket=name
+    )
+    versioning = s3.get_bucket_versioning(Bucket=name).get("Status") or "Never enabled"
+    return {
+        "encrypted": bool(default),
+        "kms_key": default.get("KMSMasterKeyID"),
+        "current": {
+            "versioning": versioning,
+            "sse": default.get("SSEAlgorithm"),
+            "replication": repl["ReplicationConfiguration"] if repl else None,
+            "lifecycle_rules": (lifecycle or {}).get("Rules", []),
+        },
+    }
 
 
-def _efs(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    efs = session.client("efs", account, region)
-    for page in efs.get_paginator("describe_file_systems").paginate():
-        for f in page["FileSystems"]:
-            try:
-                status = efs.describe_backup_policy(FileSystemId=f["FileSystemId"])["BackupPolicy"][
-                    "Status"
-                ]
-            except ClientError as err:
-                if _code(err) != "PolicyNotFound":
-                    raise
-                status = "DISABLED"
-            tags = _tags(f.get("Tags"))
-            yield dict(
-                service="efs",
-                resource_type="elasticfilesystem:file-system",
-                id=f["FileSystemId"],
-                arn=f["FileSystemArn"],
-                name=f.get("Name") or tags.get("Name") or f["FileSystemId"],
-                tags=tags,
-                encrypted=bool(f.get("Encrypted")),
-                kms_key=f.get("KmsKeyId"),
-                current={"backup_policy": status},
-            )
+def _ebs(scope: Scope, volume: dict, found: Found) -> dict:
+    return {"id": volume["VolumeId"], "current": {}}
 
 
-def _elasticache(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    ec = session.client("elasticache", account, region)
-    for page in ec.get_paginator("describe_replication_groups").paginate():
-        for g in page["ReplicationGroups"]:
-            tags = _tags(ec.list_tags_for_resource(ResourceName=g["ARN"]).get("TagList"))
-            yield dict(
-                service="elasticache",
-                resource_type="elasticache:replicationgroup",
-                arn=g["ARN"],
-                name=g["ReplicationGroupId"],
-                tags=tags,
-                encrypted=bool(g.get("AtRestEncryptionEnabled")),
-                kms_key=g.get("KmsKeyId"),
-                current={
-                    "snapshot_retention": g.get("SnapshotRetentionLimit") or 0,
-                    "snapshot_window": g.get("SnapshotWindow"),
-                },
-            )
+def _rds(scope: Scope, db: dict, found: Found) -> dict:
+    return {
+        "current": {
+            "retention_days": db.get("BackupRetentionPeriod", 0),
+            "backup_window": db.get("PreferredBackupWindow"),
+        }
+    }
 
 
-def _opensearch(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    osc = session.client("opensearch", account, region)
-    for d in osc.list_domain_names().get("DomainNames", []):
-        st = osc.describe_domain(DomainName=d["DomainName"])["DomainStatus"]
-        tags = _tags(osc.list_tags(ARN=st["ARN"]).get("TagList"))
-        enc = st.get("EncryptionAtRestOptions") or {}
-        yield dict(
-            service="opensearch",
-            resource_type="es:domain",
-            arn=st["ARN"],
-            name=st["DomainName"],
-            tags=tags,
-            encrypted=bool(enc.get("Enabled")),
-            kms_key=enc.get("KmsKeyId"),
-            current={
-                "snapshot_hour": (st.get("SnapshotOptions") or {}).get("AutomatedSnapshotStartHour")
-            },
-        )
+def _cluster(scope: Scope, cluster: dict, found: Found) -> dict:
+    out = _rds(scope, cluster, found)
+    out["current"]["engine"] = cluster.get("Engine", "")
+    return out
 
 
-def _logs(session: AwsSession, account: str, region: str) -> Iterator[dict]:
-    logs = session.client("logs", account, region)
-    for page in logs.get_paginator("describe_log_groups").paginate():
-        for g in page["logGroups"]:
-            arn = g["arn"].removesuffix(":*")
-            tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-            yield dict(
-                service="logs",
-                resource_type="logs:log-group",
-                arn=arn,
-                name=g["logGroupName"],
-                tags=tags,
-                encrypted=True,
-                kms_key=g.get("kmsKeyId"),
-                current={"retention_days": g.get("retentionInDays")},
-            )
+def _efs(scope: Scope, fs: dict, found: Found) -> dict:
+    # the inventory keeps only "protected or not"; protect shows the exact status
+    got = _get(
+        scope.client("efs"),
+        "describe_backup_policy",
+        "PolicyNotFound",
+        FileSystemId=fs["FileSystemId"],
+    )
+    return {
+        "id": fs["FileSystemId"],
+        "current": {"backup_policy": got["BackupPolicy"]["Status"] if got else "DISABLED"},
+    }
 
 
-READERS: dict[str, Callable[[AwsSession, str, str], Iterator[dict]]] = {
+def _elasticache(scope: Scope, item: dict, found: Found) -> dict | None:
+    if item.get("_kind") != "replicationgroup":
+        return None  # standalone clusters: protect sets retention on replication groups only
+    return {
+        "current": {
+            "snapshot_retention": item.get("SnapshotRetentionLimit") or 0,
+            "snapshot_window": item.get("SnapshotWindow"),
+        }
+    }
+
+
+def _opensearch(scope: Scope, domain: dict, found: Found) -> dict:
+    hour = (domain.get("SnapshotOptions") or {}).get("AutomatedSnapshotStartHour")
+    return {"current": {"snapshot_hour": hour}}
+
+
+def _logs(scope: Scope, group: dict, found: Found) -> dict:
+    return {"current": {"retention_days": group.get("retentionInDays")}}
+
+
+#: The services protect acts on (inventory service name -> its current settings), in the
+#: order resources are listed; a service the inventory adds is left out until it has one.
+CURRENT: dict[str, Callable[[Scope, Any, Found], dict | None]] = {
     "dynamodb": _dynamodb,
     "s3": _s3,
     "ebs": _ebs,
-    "rds": _rds,  # also Aurora and Neptune clusters
+    "rds": _rds,
+    "aurora": _cluster,
+    "neptune": _cluster,
     "efs": _efs,
     "elasticache": _elasticache,
     "opensearch": _opensearch,
@@ -282,41 +187,56 @@ def read_resources(
     """Every data resource in the workload accounts; returns (resources, errors)."""
     params = params or session.params
     tier_key, test_key = params.tag_keys.tier, params.tag_keys.restore_test
-    out: list[DataResource] = []
+    accounts = accounts or params.workload_accounts or params.account_ids
+    order = {scope: i for i, scope in enumerate(session.scopes(accounts))}
+    keys = _NoKeyLookups()
+    out: list[tuple[tuple[int, int], DataResource]] = []
     errors: list[dict] = []
-    for account, region in session.scopes(
-        accounts or params.workload_accounts or params.account_ids
-    ):
-        for service, reader in READERS.items():
-            try:
-                for row in reader(session, account, region):
-                    tags = row["tags"]
-                    if test_key in tags:
-                        continue
-                    tagged = tags.get(tier_key) in params.tiers
-                    out.append(
-                        DataResource(
-                            account=account,
-                            region=region,
-                            tier=tags[tier_key] if tagged else params.default_tier,
-                            tier_tagged=tagged,
-                            **row,
-                        )
-                    )
-            except Exception as err:  # one service failing must not hide the others
-                status = (
-                    "NOT_SUPPORTED_ON_SANDBOX"
-                    if session.sandbox and is_not_supported(err)
-                    else "ERROR"
-                )
-                log.warning("read %s in %s/%s: %s", service, account, region, err)
-                errors.append(
-                    {
-                        "account": account,
-                        "region": region,
-                        "service": service,
-                        "status": status,
-                        "error": str(err)[:300],
-                    }
-                )
-    return out, errors
+    for account in accounts:
+        for rank, (service, current) in enumerate(CURRENT.items()):
+            svc = SERVICES[service]
+            # per-account services (S3) are listed once; each item carries its Region
+            for region in [params.regions[0]] if svc.per_account else params.regions:
+                scope = Scope(session, account, region, keys)  # type: ignore[arg-type]
+                try:
+                    items = svc.list(scope)
+                    extras = svc.extras(scope) if items else None
+                    for item in items:
+                        found = svc.describe(scope, item, extras)
+                        if found is None or test_key in (found.row.get("tags") or {}):
+                            continue
+                        extra = current(scope, item, found)
+                        if extra is None:
+                            continue
+                        res = _resource(found.row, extra, tier_key, params)
+                        out.append(((order.get((account, res.region), len(order)), rank), res))
+                except Exception as err:  # one service failing must not hide the others
+                    errors.append(_error(session, account, region, service, err))
+    out.sort(key=lambda pair: pair[0])  # stable: per scope, per service, as listed
+    return [res for _, res in out], errors
+
+
+def _resource(row: dict, extra: dict, tier_key: str, params: Params) -> DataResource:
+    tags = row.get("tags") or {}
+    tagged = tags.get(tier_key) in params.tiers
+    values = {k: row[k] for k in ("account", "region", "service", "resource_type", "arn", "name")}
+    values.update(encrypted=row.get("encrypted"), kms_key=row.get("kms_key"))
+    values.update(extra)
+    return DataResource(
+        tags=tags,
+        tier=tags[tier_key] if tagged else params.default_tier,
+        tier_tagged=tagged,
+        **values,
+    )
+
+
+def _error(session: AwsSession, account: str, region: str, service: str, err: Exception) -> dict:
+    status = "NOT_SUPPORTED_ON_SANDBOX" if session.sandbox and is_not_supported(err) else "ERROR"
+    log.warning("read %s in %s/%s: %s", service, account, region, err)
+    return {
+        "account": account,
+        "region": region,
+        "service": service,
+        "status": status,
+        "error": str(err)[:300],
+    }
