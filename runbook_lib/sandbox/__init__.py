@@ -90,11 +90,3 @@ def ensure_sandbox(params, *, seed: bool = True) -> str:
     if seed:
         ensure_seeded(params, url)
     return url
-
-
-def moto_config(url: str, config: dict) -> None:
-    """POST a moto configuration (e.g. {'lambda': {'use_docker': False}}) to a server."""
-    req = urllib.request.Request(
-        f"{url}/moto-api/config", method="POST", data=json.dumps(config).encode()
-    )
-    urllib.request.urlopen(req, timeout=10).close()
