@@ -10,7 +10,6 @@ Three ways to have one:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
