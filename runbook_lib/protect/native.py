@@ -171,7 +171,12 @@ def plan_native(session: AwsSession, params: Params, resources: list[DataResourc
     ):
         steps.append(_plan_ebs_default(session, account, region))
     for account, region in log_scopes:
-        steps.append(_plan_export_bucket(session, params, account, region))
+        tiers = {
+            r.tier
+            for r in resources
+            if r.service == "logs" and (r.account, r.region) == (account, region)
+        }
+        steps += _plan_export_bucket(session, params, account, region, tiers)
     for res in resources:
         if res.service == "s3" and is_managed(res):
             continue  # buckets protect made itself are configured when created
@@ -588,8 +593,18 @@ PLANNERS = {
 }
 
 
-def _plan_export_bucket(session: AwsSession, params: Params, account: str, region: str) -> Step:
+def export_replication_rule_id(tier: str) -> str:
+    return f"{REPLICATION_RULE_ID}-logs-{tier}"
+
+
+def _plan_export_bucket(
+    session: AwsSession, params: Params, account: str, region: str, tiers: set[str]
+) -> list[Step]:
+    """The export bucket, and per tier of its log groups with a copy Region a replication
+    rule (prefix ``logs/<tier>/``) to a DR bucket there. Reads: head_bucket, and
+    get_bucket_replication when the bucket exists and a tier asks for a copy."""
     bucket = export_bucket(params, account, region)
+    arn = f"arn:aws:s3:::{bucket}"
     s3 = session.client("s3", account, region)
     try:
         s3.head_bucket(Bucket=bucket)
@@ -598,19 +613,79 @@ def _plan_export_bucket(session: AwsSession, params: Params, account: str, regio
         if _code(err) not in ("404", "NoSuchBucket", "NotFound"):
             raise
         exists = False
-    return Step(
-        PHASES["bucket"],
-        account,
-        region,
-        f"arn:aws:s3:::{bucket}",
-        "log export bucket",
-        "exists" if exists else "absent",
-        "exists (versioned, encrypted, lifecycle to Glacier and expiry)",
-        NONE if exists else CREATE,
-        "low",
-        "s3_export_bucket",
-        {"bucket": bucket},
+    steps = [
+        Step(
+            PHASES["bucket"],
+            account,
+            region,
+            arn,
+            "log export bucket",
+            "exists" if exists else "absent",
+            "exists (versioned, encrypted, lifecycle to Glacier and expiry)",
+            NONE if exists else CREATE,
+            "low",
+            "s3_export_bucket",
+            {"bucket": bucket},
+        )
+    ]
+    copies = {t: copy_region_for(params, region, t) for t in sorted(tiers)}
+    copies = {t: r for t, r in copies.items() if r}
+    if not copies:
+        return steps
+    rules: dict[str, dict] = {}
+    if exists:
+        try:
+            got = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+            rules = {r.get("ID", ""): r for r in got.get("Rules", [])}
+        except ClientError as err:
+            if _code(err) != "ReplicationConfigurationNotFoundError":
+                raise
+    res = DataResource(
+        account, region, "s3", "s3:bucket", arn, bucket, {}, params.default_tier, True, True, None
     )
+    planned_buckets: set[str] = set()
+    order = list(params.tiers)
+    for tier, copy_region in copies.items():
+        dest = replica_bucket(bucket, copy_region)
+        dest_arn = f"arn:aws:s3:::{dest}"
+        rule_id = export_replication_rule_id(tier)
+        cur_dest = (rules.get(rule_id) or {}).get("Destination", {}).get("Bucket")
+        if cur_dest != dest_arn and dest not in planned_buckets:
+            planned_buckets.add(dest)
+            steps.append(
+                _step(
+                    res,
+                    "log export replica bucket in DR Region",
+                    "absent",
+                    f"{dest} ({copy_region})",
+                    CREATE,
+                    "s3_replica_bucket",
+                    {"dest": dest, "dest_region": copy_region, "log_export": True},
+                    phase=PHASES["bucket"],
+                )
+            )
+        steps.append(
+            _step(
+                res,
+                f"replication of logs/{tier}/ to DR Region",
+                cur_dest or "none",
+                dest_arn,
+                NONE if cur_dest == dest_arn else UPDATE,
+                "s3_replication",
+                {
+                    "dest": dest,
+                    "dest_region": copy_region,
+                    "rule_id": rule_id,
+                    "prefix": f"logs/{tier}/",
+                    "priority": 101 + order.index(tier),
+                },
+                phase=AFTER,
+                note="on the sandbox the configuration is stored but objects are never replicated"
+                if session.sandbox and cur_dest != dest_arn
+                else "",
+            )
+        )
+    return steps
 
 
 # --------------------------------------------------------------------------- apply
@@ -742,10 +817,11 @@ def _apply_replica_bucket(session: AwsSession, step: Step, state: ApplyState) ->
     s3.put_bucket_encryption(
         Bucket=dest, ServerSideEncryptionConfiguration=_encryption(state.key(step.account, region))
     )
-    s3.put_bucket_lifecycle_configuration(
-        Bucket=dest,
-        LifecycleConfiguration={"Rules": [noncurrent_rule(params.tiers[step.args["tier"]])]},
-    )
+    if step.args.get("log_export"):  # the same keys as the export bucket: its rules apply
+        rules = export_rules(params) + [noncurrent_rule(params.tier(None))]
+    else:
+        rules = [noncurrent_rule(params.tiers[step.args["tier"]])]
+    s3.put_bucket_lifecycle_configuration(Bucket=dest, LifecycleConfiguration={"Rules": rules})
     return dest
 
 
@@ -759,11 +835,12 @@ def _apply_replication(session: AwsSession, step: Step, state: ApplyState) -> st
             raise
         existing = {"Rules": []}
     dest_arn = f"arn:aws:s3:::{step.args['dest']}"
+    rule_id = step.args.get("rule_id", REPLICATION_RULE_ID)
     rule = {
-        "ID": REPLICATION_RULE_ID,
-        "Priority": 100,
+        "ID": rule_id,
+        "Priority": step.args.get("priority", 100),
         "Status": "Enabled",
-        "Filter": {"Prefix": ""},
+        "Filter": {"Prefix": step.args.get("prefix", "")},
         "DeleteMarkerReplication": {"Status": "Disabled"},
         "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
         "Destination": {
@@ -773,7 +850,7 @@ def _apply_replication(session: AwsSession, step: Step, state: ApplyState) -> st
             },
         },
     }
-    rules = [r for r in existing.get("Rules", []) if r.get("ID") != REPLICATION_RULE_ID] + [rule]
+    rules = [r for r in existing.get("Rules", []) if r.get("ID") != rule_id] + [rule]
     s3.put_bucket_replication(
         Bucket=step.args["name"],
         ReplicationConfiguration={

@@ -5,6 +5,12 @@ A scheduled export is an EventBridge Scheduler schedule whose target is the univ
 target ``aws-sdk:cloudwatchlogs:createExportTask`` with the log group in its Input (what
 the protect runbook creates). The schedules are read once per (account, Region): one
 paginated listing, then ``get_schedule`` only for those whose target is that export.
+
+A scheduled export's copy Regions are those its destination bucket replicates to: per
+(account, Region), one ``get_bucket_replication`` per distinct destination bucket of an
+ENABLED schedule, and one ``get_bucket_location`` per distinct replication destination
+bucket. A rule counts for a schedule when it is Enabled, filters on no tags and its prefix
+is a prefix of the schedule's ``destinationPrefix``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from runbook_lib.inventory.model import (
     paginate,
 )
 from runbook_lib.inventory.services import Service, register
+from runbook_lib.inventory.services.s3 import bucket_region
 from runbook_lib.session import is_not_supported
 
 log = logging.getLogger("runbook_lib")
@@ -52,7 +59,18 @@ class ExportSchedule:
     prefix: str = ""
     end: datetime | None = None
 
-    def protection(self, sandbox: bool, as_of: datetime) -> Protection:
+    def copy_regions(self, replicas: dict[str, list[tuple[str, str]]], here: str) -> tuple:
+        """The Regions other than ``here`` the bucket's replication rules copy this export to."""
+        found = {
+            region
+            for prefix, region in replicas.get(self.bucket, [])
+            if region and region != here and self.prefix.startswith(prefix)
+        }
+        return tuple(sorted(found))
+
+    def protection(
+        self, sandbox: bool, as_of: datetime, copy_regions: tuple[str, ...] = ()
+    ) -> Protection:
         where = f"s3://{self.bucket}/{self.prefix}" if self.bucket else "s3 (no destination)"
         what = f"schedule {self.group}/{self.name}: {self.expression} -> {where}"
         interval = schedule_interval(self.expression)
@@ -65,12 +83,16 @@ class ExportSchedule:
                 SCHEDULED, detail=f"{what}; not a recurring schedule: no RPO can be derived"
             )
         detail = f"scheduled export: {what}"
+        if copy_regions:
+            detail += f"; the bucket replicates it to {', '.join(copy_regions)}"
+            if sandbox:
+                detail += " (the sandbox stores the replication but never copies objects)"
         if sandbox:
             detail += (
                 "; the sandbox (moto) never runs schedules, so the newest recovery point "
                 "is still the last finished export task"
             )
-        return Protection(SCHEDULED, interval, None, detail=detail)
+        return Protection(SCHEDULED, interval, None, copy_regions=copy_regions, detail=detail)
 
 
 @dataclass
@@ -82,6 +104,8 @@ class Extras:
     #: (what, exception) of lookups that failed; discovery turns them into errors rows
     errors: list[tuple[str, Exception]] = field(default_factory=list)
     schedules_not_supported: str = ""  # on the sandbox: why schedules could not be read
+    #: export bucket -> (rule prefix, destination Region) of its enabled replication rules
+    replicas: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def _list(scope: Scope) -> list[dict]:
@@ -114,7 +138,52 @@ def _extras(scope: Scope) -> Extras:
             err,
         )
         out.errors.append(("scheduler schedules (scheduled log exports)", err))
+    buckets = sorted(
+        {s.bucket for g in out.schedules.values() for s in g if s.bucket and s.state == "ENABLED"}
+    )
+    _read_replicas(scope, buckets, out)
     return out
+
+
+def _rule_prefix(rule: dict) -> str | None:
+    """The key prefix a replication rule copies; None when it filters on tags (export
+    objects carry none)."""
+    filt = rule.get("Filter")
+    if filt is None:
+        return rule.get("Prefix", "")
+    if "Tag" in filt or (filt.get("And") or {}).get("Tags"):
+        return None
+    return filt.get("Prefix", (filt.get("And") or {}).get("Prefix", ""))
+
+
+def _read_replicas(scope: Scope, buckets: list[str], out: Extras) -> None:
+    """Per export bucket: (prefix, Region) of its Enabled replication rules. One
+    get_bucket_replication per bucket, one get_bucket_location per destination bucket."""
+    s3 = scope.client("s3")
+    regions: dict[str, str] = {}
+    for bucket in buckets:
+        try:
+            rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+        except ClientError as err:
+            if error_code(err) not in ("ReplicationConfigurationNotFoundError", "NoSuchBucket"):
+                out.errors.append((f"replication of log export bucket {bucket}", err))
+            continue
+        except READ_ERRORS as err:
+            out.errors.append((f"replication of log export bucket {bucket}", err))
+            continue
+        for rule in rules:
+            prefix = _rule_prefix(rule)
+            if rule.get("Status") != "Enabled" or prefix is None:
+                continue
+            dest = (rule.get("Destination") or {}).get("Bucket", "").split(":::")[-1]
+            if dest and dest not in regions:
+                try:
+                    regions[dest] = bucket_region(s3, dest)
+                except READ_ERRORS as err:
+                    out.errors.append((f"location of replica bucket {dest}", err))
+                    regions[dest] = ""
+            if dest and regions[dest]:
+                out.replicas.setdefault(bucket, []).append((prefix, regions[dest]))
 
 
 def _export_schedules(scope: Scope) -> list[tuple[str, ExportSchedule]]:
@@ -222,7 +291,10 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
             )
         )
     now = datetime.now(UTC)
-    scheduled = [s.protection(scope.session.sandbox, now) for s in extras.schedules.get(name, [])]
+    scheduled = [
+        s.protection(scope.session.sandbox, now, s.copy_regions(extras.replicas, scope.region))
+        for s in extras.schedules.get(name, [])
+    ]
     protections += scheduled
     if extras.schedules_not_supported:
         protections.append(
