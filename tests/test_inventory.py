@@ -439,3 +439,90 @@ def test_unreadable_schedules_are_an_error_row_and_log_groups_still_listed(logs_
     assert {"/shop/app", "/shop/audit trail", "/analytics/jobs"} <= names
     jobs = by_name(inv)["/analytics/jobs"]
     assert "cannot list Scheduler schedules" in jobs["notes"]
+
+
+def test_export_bucket_replication_gives_the_log_group_its_copy_region(logs_sandbox, tmp_path):
+    """Without replication of the export bucket, /shop/app (silver, copy_region
+    eu-central-1) keeps its no_copy_region gap; once protect's replica bucket and
+    replication steps are applied, the scheduled export copies to eu-central-1."""
+    from runbook_lib.protect import apply, central, native, read_resources
+    from runbook_lib.protect.model import Plan
+
+    session, _ = logs_sandbox
+    params = session.params
+    account, region = "111111111111", "eu-west-1"
+    replication_kinds = {"s3_replica_bucket", "s3_replication"}
+
+    def protect_app(kinds: set[str]) -> None:
+        resources, _ = read_resources(session, [account])
+        app = [r for r in resources if r.service == "logs" and r.name == "/shop/app"]
+        keys: dict = {}
+        scopes = [(account, region), (account, "eu-central-1")]
+        steps = central.plan_keys(session, params, scopes, keys) + [
+            s for s in native.plan_native(session, params, app) if s.kind in kinds
+        ]
+        ctx = RunContext(params, session, Ledger(str(tmp_path)), "logs-dr", datetime.now(UTC))
+        done = apply(ctx, Plan(ctx.run_id, ctx.as_of, steps, keys), approve=True)
+        assert set(done.status) <= {"APPLIED"}
+
+    def scheduled_export(inv):
+        r = by_name(inv)["/shop/app"]
+        detail = inv.protection_detail[
+            (inv.protection_detail.arn == r["arn"])
+            & (inv.protection_detail.mechanism == "logs scheduled export to s3")
+        ]
+        return r, detail.iloc[0]
+
+    protect_app({"s3_export_bucket", "logs_export_schedule"})
+    inv = discover(session, services=["logs"], progress=False)
+    r, _ = scheduled_export(inv)
+    assert r["protected"] and list(r["copy_regions"]) == []
+    gaps = inv.gaps()
+    assert "no_copy_region" in set(gaps[gaps.name == "/shop/app"].gap)
+
+    protect_app({"s3_export_bucket", "logs_export_schedule"} | replication_kinds)
+    bucket = native.export_bucket(params, account, region)
+    dest = native.replica_bucket(bucket, "eu-central-1")
+    got = session.client("s3", account, region).get_bucket_replication(Bucket=bucket)
+    rule = got["ReplicationConfiguration"]["Rules"][0]
+    assert rule["ID"] == "runbook-dr-copy-logs-silver"
+    # moto answers every rule with Filter {"Prefix": ""}, whatever was put (AWS returns
+    # logs/silver/): the prefix match is checked below on the rules' own shapes
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{dest}"
+    s3_dr = session.client("s3", account, "eu-central-1")
+    assert s3_dr.get_bucket_location(Bucket=dest)["LocationConstraint"] == "eu-central-1"
+    assert s3_dr.get_bucket_versioning(Bucket=dest)["Status"] == "Enabled"
+    sse = s3_dr.get_bucket_encryption(Bucket=dest)["ServerSideEncryptionConfiguration"]
+    assert sse["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+    session.counter.reset()
+    inv = discover(session, services=["logs"], progress=False)
+    assert inv.errors.empty
+    calls = session.counter.snapshot()
+    # one export bucket with an enabled schedule in the estate: one read of its replication,
+    # one location of its one destination bucket
+    assert calls[("s3", "GetBucketReplication")] == 1
+    assert calls[("s3", "GetBucketLocation")] == 1
+    r, scheduled = scheduled_export(inv)
+    assert list(r["copy_regions"]) == ["eu-central-1"]
+    assert "replicates it to eu-central-1" in scheduled.detail
+    assert "never copies objects" in scheduled.detail
+    gaps = inv.gaps()
+    assert "no_copy_region" not in set(gaps[gaps.name == "/shop/app"].gap)
+    # the other log groups export nowhere: still without a backup
+    assert "no_backup" in set(gaps[gaps.name == "/analytics/jobs"].gap)
+
+
+def test_export_copy_regions_follow_the_rule_prefix():
+    from runbook_lib.inventory.services.logs import ExportSchedule, _rule_prefix
+
+    silver = ExportSchedule("default", "s", "rate(1 day)", "ENABLED", "b", "logs/silver/app/x")
+    rules = {
+        "b": [("logs/gold/", "eu-central-1"), ("logs/silver/", "us-east-1"), ("", "eu-west-1")]
+    }
+    assert silver.copy_regions(rules, "eu-west-1") == ("us-east-1",)
+    assert silver.copy_regions({}, "eu-west-1") == ()
+    assert _rule_prefix({"Filter": {"Prefix": "logs/silver/"}}) == "logs/silver/"
+    assert _rule_prefix({"Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "k"}]}}}) is None
+    assert _rule_prefix({"Filter": {"Tag": {"Key": "k", "Value": "v"}}}) is None
+    assert _rule_prefix({"Prefix": "old/"}) == "old/"

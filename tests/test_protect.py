@@ -368,3 +368,36 @@ def test_compliance_lock_needs_a_second_approval(sandbox, tmp_path):
     out = apply(ctx, plan(ctx), approve=True, approve_irreversible=True)
     assert (out[out.step == "32:vault_lock"].status == "APPLIED").sum() == 6
     assert central.describe_vault(sandbox, params, A, R1).get("LockDate")
+
+
+def test_log_export_buckets_replicate_to_the_copy_region(sandbox, tmp_path):
+    """Every export bucket holding a tier with a copy Region replicates that tier's prefix
+    to a versioned, KMS-encrypted DR bucket there; the plan lists it as rows of its own."""
+    from runbook_lib.protect import native, read_resources
+
+    params = sandbox.params
+    resources, _ = read_resources(sandbox)
+    logs = [r for r in resources if r.service == "logs"]
+    wanted = {
+        (r.account, r.region, r.tier, central.copy_region_for(params, r.region, r.tier))
+        for r in logs
+        if central.copy_region_for(params, r.region, r.tier)
+    }
+    assert wanted, "the demo estate has log groups of a tier with a copy Region"
+    for account, region, tier, copy_region in wanted:
+        bucket = native.export_bucket(params, account, region)
+        dest = native.replica_bucket(bucket, copy_region)
+        got = sandbox.client("s3", account, region).get_bucket_replication(Bucket=bucket)
+        rules = {r["ID"]: r for r in got["ReplicationConfiguration"]["Rules"]}
+        rule = rules[f"runbook-dr-copy-logs-{tier}"]
+        assert rule["Status"] == "Enabled"
+        assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{dest}"
+        s3_dr = sandbox.client("s3", account, copy_region)
+        assert s3_dr.get_bucket_versioning(Bucket=dest)["Status"] == "Enabled"
+        sse = s3_dr.get_bucket_encryption(Bucket=dest)["ServerSideEncryptionConfiguration"]
+        default = sse["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+        assert default["SSEAlgorithm"] == "aws:kms"
+        assert f":{copy_region}:" in default["KMSMasterKeyID"]  # the DR Region's key
+    frame = plan(make_ctx(sandbox, tmp_path)).frame(only_open=False)
+    rows = frame[frame.setting.str.startswith("replication of logs/")]
+    assert len(rows) == len(wanted) and set(rows.action) == {"none"}
