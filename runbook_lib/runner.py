@@ -102,6 +102,8 @@ def run_notebooks(
     result = RunResult(run_id, str(folder))
     paths = resolve_notebooks(notebooks)
     os.environ[BATCH_ENV] = "1"  # kernels inherit it: no frozen progress widgets in outputs
+    if not log_output:  # papermill logs every cell at INFO; one line per notebook is ours
+        logging.getLogger("papermill").setLevel(logging.WARNING)
     with _sandbox_for(params) as url:
         if url:
             log.info("sandbox serving at %s", url)
