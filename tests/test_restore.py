@@ -476,3 +476,101 @@ def test_a_failed_incident_restore_is_recorded_with_its_error(ctx, estate, tmp_p
     assert row.status == "FAILED" and type(err.value).__name__ in row.error
     assert row.target_name == "carts-taken" and pd.isna(row.target_arn)
     assert pd.isna(row.restore_end) and pd.isna(row.handover) and row.restore_seconds >= 0
+
+
+# ----------------------------------------------------------------------------- DR-Region copies
+
+
+def copy_to_dr(ctx, source_rp: str, account: str, region: str, dr_region: str) -> str:
+    """Copy one AWS Backup recovery point into the DR Region's protect vault (created if
+    missing), as a plan's CopyAction would; returns the copy's recovery point ARN."""
+    vault = ctx.params.protect.vault_name
+    dr = ctx.session.client("backup", account, dr_region)
+    if vault not in {v["BackupVaultName"] for v in dr.list_backup_vaults()["BackupVaultList"]}:
+        dr.create_backup_vault(BackupVaultName=vault)
+    dest = dr.describe_backup_vault(BackupVaultName=vault)["BackupVaultArn"]
+    backup = ctx.session.client("backup", account, region)
+    job = backup.start_copy_job(
+        RecoveryPointArn=source_rp, SourceBackupVaultName=vault, DestinationBackupVaultArn=dest,
+        IamRoleArn=f"arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole",
+    )["CopyJobId"]  # fmt: skip
+    d = backup.describe_copy_job(CopyJobId=job)["CopyJob"]
+    assert d["State"] == "COMPLETED", d
+    assert d["SourceRecoveryPointArn"] == source_rp
+    return d["DestinationRecoveryPointArn"]
+
+
+@pytest.fixture(scope="module")
+def dr_copy(ctx, estate):
+    """A fresh AWS Backup recovery point of ``orders`` (gold: copy_region set) and its copy
+    in the gold tier's copy Region."""
+    arn = arn_of(estate, "orders")
+    rows = backup_now.run(ctx, arns=[arn], approve=True)
+    assert rows["method"].iloc[0] == "aws-backup" and rows["status"].iloc[0] == "COMPLETED"
+    rp = rows["recovery_point_arn"].iloc[0]
+    dr_region = ctx.params.tiers["gold"].copy_region
+    assert dr_region and dr_region != "eu-west-1"
+    copy = copy_to_dr(ctx, rp, "111111111111", "eu-west-1", dr_region)
+    return arn, rp, copy, dr_region
+
+
+def test_dr_copy_restores_in_the_dr_region_and_matches_the_source_fingerprint(ctx, estate, dr_copy):
+    arn, rp, copy, dr_region = dr_copy
+    assert copy.split(":")[3] == dr_region
+    sel = R.select_resources(ctx, estate, mode="arns", arns=[arn])
+    tests = R.restore_test(ctx, sel, copy="dr")
+    assert len(tests) == 1
+    row = tests.iloc[0]
+    assert row["status"] == R.PASS, row["reason"]
+    assert "fingerprint=PASS" in row["evidence"] and row["records_found"] == 3000
+    assert row["copy"] == "dr" and row["recovery_point_source"] == "aws-backup"
+    assert row["recovery_point_id"] == copy and row["recovery_point_copy_of"] == rp
+    assert row["recovery_point_region"] == dr_region and row["region"] == "eu-west-1"
+    assert f":dynamodb:{dr_region}:111111111111:table/" in row["scratch_arn"]
+    assert any(f"source recovery point {rp}" in n for n in row["notes"])
+    assert any("333333333333" in n and "not restore-tested" in n for n in row["notes"])
+    assert row["cleanup_status"] == "DELETED"
+    dr_tables = ctx.session.client("dynamodb", "111111111111", dr_region).list_tables()
+    assert row["scratch_name"] not in dr_tables["TableNames"]
+    assert no_scratch_left(ctx).empty
+    ledger = ctx.ledger.read("restore_tests").set_index("test_id")
+    assert ledger.loc[row["test_id"], "recovery_point_region"] == dr_region
+    assert ledger.loc[row["test_id"], "recovery_point_copy_of"] == rp
+
+
+def test_both_tests_the_local_point_and_the_dr_copy(ctx, estate, dr_copy):
+    arn, rp, copy, dr_region = dr_copy
+    sel = R.select_resources(ctx, estate, mode="arns", arns=[arn])
+    tests = R.restore_test(ctx, sel, copy="both", record=False).set_index("copy")
+    assert tests.loc["local", "recovery_point_region"] == "eu-west-1"
+    assert tests.loc["dr", "recovery_point_region"] == dr_region
+    assert set(tests["status"]) == {R.PASS}, tests["reason"].tolist()
+    with pytest.raises(ParamsError, match="copy"):
+        R.restore_test(ctx, sel, copy="remote")
+
+
+def test_a_tier_without_copy_region_has_no_dr_copy_to_test(ctx, estate):
+    ref = R.resource_ref(ctx.session, arn_of(estate, "orders"), tier="bronze")
+    row = R.restore_one(ctx, ref, copy="dr")
+    assert row["status"] == "SKIPPED" and "has no copy_region" in row["reason"]
+    assert row["cleanup_status"] == "NOTHING_CREATED"
+
+
+def test_damaged_dr_copy_fails_naming_what_differs(ctx, estate, dr_copy, sandbox):
+    arn, rp, _, dr_region = dr_copy
+    copy = copy_to_dr(ctx, rp, "111111111111", "eu-west-1", dr_region)  # a second copy, damaged
+    damage_recovery_point(copy, drop=2, alter=1, endpoint_url=sandbox)
+    ref = R.resource_ref(ctx.session, arn, tier="gold")
+    row = R.restore_one(ctx, ref, recovery_point=copy, copy="dr")
+    assert row["status"] == R.FAIL and row["verdict"] == R.FAIL
+    assert row["recovery_point_region"] == dr_region and row["recovery_point_copy_of"] == rp
+    expected, found = map(
+        int, re.search(r"expected (\d+) records, found (\d+)", row["reason"]).groups()
+    )
+    assert expected >= 3000 and found == expected - 2  # the source's items (+ canaries) minus 2
+    assert (
+        "2 missing (first: pk=" in row["reason"] and "1 changed (first: pk=order#" in row["reason"]
+    )
+    assert "canary" in row["reason"]  # the canary is among the dropped items
+    assert row["cleanup_status"] == "DELETED"
+    assert no_scratch_left(ctx).empty

@@ -64,10 +64,17 @@ class BackupRecords:
         return set(self._by_id)
 
     def lookup(self, rp: RecoveryPoint) -> Recorded | None:
+        """The backup record of ``rp``; for a copy (``details['copy_of']``, set from its copy
+        job), the record of the source recovery point it was copied from."""
         row = next((self._by_id[i] for i in _aliases(rp.id) if i in self._by_id), None)
+        note = ""
+        source = (rp.details or {}).get("copy_of")
+        if row is None and source:
+            row = next((self._by_id[i] for i in _aliases(source) if i in self._by_id), None)
+            note = f"recorded for the source recovery point {source} (copy job {rp.details.get('copy_job_id')})"
         if row is None:
             return None
-        return Recorded(self._fingerprint(row), self._canary(row), row)
+        return Recorded(self._fingerprint(row), self._canary(row), row, note)
 
     @staticmethod
     def recorded_time(rec: Recorded) -> datetime | None:

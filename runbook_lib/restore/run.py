@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib.errors import ParamsError
 from runbook_lib.restore import naming
 from runbook_lib.restore.model import (
     ERROR,
@@ -43,6 +44,7 @@ PAUSE_ENV = "RUNBOOK_RESTORE_PAUSE_AFTER_RESTORE"
 LEDGER_COLUMNS = [
     "test_id", "account", "region", "service", "resource_arn", "resource_name", "tier",
     "recovery_point_id", "recovery_point_source", "recovery_point_time", "recovery_point_choice",
+    "copy", "recovery_point_region", "recovery_point_copy_of",
     "restore_start", "restore_end", "restore_seconds", "validation_seconds",
     "verdict", "verdict_detail", "evidence", "checks", "records_found",
     "rto_seconds", "rto_objective_seconds", "rto_met",
@@ -50,6 +52,20 @@ LEDGER_COLUMNS = [
     "canary_time", "canary_freshness_seconds",
     "status", "reason", "scratch_name", "scratch_arn", "cleanup_status", "cleanup_detail", "notes",
 ]  # fmt: skip
+
+
+#: Which recovery point a restore test restores: the one in the resource's own Region
+#: (``local``), its AWS Backup copy in the tier's ``copy_region`` (``dr``), or one test of each.
+COPY_CHOICES = ("local", "dr", "both")
+SKIPPED = "SKIPPED"
+
+
+def check_copy(copy: str) -> str:
+    if copy not in COPY_CHOICES:
+        raise ParamsError(
+            "copy", [f"copy: {copy!r} is not allowed; allowed: {', '.join(COPY_CHOICES)}"]
+        )
+    return copy
 
 
 # --------------------------------------------------------------------------- recovery points
@@ -148,8 +164,18 @@ def restore_one(
     checks: dict[str, Any] | None = None,
     as_of: datetime | str | None = None,
     records: BackupRecords | None = None,
+    copy: str = "local",
 ) -> dict[str, Any]:
-    """Restore-test one resource; returns its ledger row. Never leaves a scratch resource."""
+    """Restore-test one resource; returns its ledger row. Never leaves a scratch resource.
+
+    ``copy="dr"`` tests the resource's AWS Backup copy in its tier's ``copy_region``: the
+    scratch copy is restored in that Region and checked against the fingerprint recorded
+    for the source recovery point the copy was made from (linked by its copy job)."""
+    check_copy(copy)
+    if copy == "both":
+        raise ParamsError(
+            "copy", ["copy: restore_one tests one recovery point; use 'local' or 'dr'"]
+        )
     session, params = ctx.session, ctx.params
     tier = params.tier(ref.tier)
     tier_name = ref.tier if ref.tier in params.tiers else params.default_tier
@@ -164,9 +190,22 @@ def restore_one(
         test_id=test_id, account=ref.account, region=ref.region, service=ref.service, resource_arn=ref.arn,
         resource_name=ref.name, tier=tier_name, rto_objective_seconds=_seconds(tier.rto),
         rpo_objective_seconds=_seconds(tier.rpo), cleanup_status="NOTHING_CREATED", notes=[],
+        copy=copy,
     )  # fmt: skip
     try:
-        points, notes = find_recovery_points(session, ref, sources)
+        if copy == "dr":
+            if not tier.copy_region:
+                row.update(status=SKIPPED, verdict=SKIPPED,
+                           reason=f"tier {tier_name} has no copy_region: there is no DR-Region copy to test")  # fmt: skip
+                return row
+            points, notes = _find_dr(session, ref, tier.copy_region, sources)
+            if tier.copy_account and tier.copy_account != ref.account:
+                notes.append(
+                    f"tier {tier_name} also copies to account {tier.copy_account}; that cross-account "
+                    "copy is not restore-tested (only the same-account copy in the copy Region is)"
+                )
+        else:
+            points, notes = find_recovery_points(session, ref, sources)
     except NotRestorable as err:
         row.update(
             status=NOT_RESTORABLE, verdict=NOT_RESTORABLE, reason=str(err), verdict_detail=str(err)
@@ -187,12 +226,18 @@ def restore_one(
         chosen, choice = choose_recovery_point(points, records, _seconds(tier.rpo), ref_time)
     if chosen is None:
         sources_asked = sorted(s for (svc, s) in FINDERS if svc == ref.service)
+        where = (
+            f"aws-backup copies in {tier.copy_region}"
+            if copy == "dr"
+            else f"sources asked: {', '.join(sources_asked)}"
+        )
         row.update(status=NO_RECOVERY_POINT, verdict=NO_RECOVERY_POINT,
-                   reason=f"no recovery point found for {ref.service} {ref.name} (sources asked: {', '.join(sources_asked)})")  # fmt: skip
+                   reason=f"no recovery point found for {ref.service} {ref.name} ({where})")  # fmt: skip
         return row
     row.update(
         recovery_point_id=chosen.id, recovery_point_source=chosen.source, recovery_point_time=chosen.created,
-        recovery_point_choice=choice,
+        recovery_point_choice=choice, recovery_point_region=chosen.region,
+        recovery_point_copy_of=chosen.details.get("copy_of"),
     )  # fmt: skip
     if chosen.created is None:
         rec = records.lookup(chosen)
@@ -263,6 +308,8 @@ def restore_one(
             )
             time.sleep(pause)
         recorded = records.lookup(chosen)
+        if recorded is not None and recorded.note:
+            row["notes"].append(f"backup-time fingerprint {recorded.note}")
         validation = validate(
             session, handler, ref, chosen, restored, recorded, user_checks,
             workers=params.target.max_workers,
@@ -335,11 +382,37 @@ def _human(seconds: float | None) -> str:
     return f"{s:.1f} s"
 
 
+def _find_dr(
+    session: Any, ref: ResourceRef, region: str, sources: list[str] | None
+) -> tuple[list[RecoveryPoint], list[str]]:
+    """``ref``'s AWS Backup copies in ``region``, newest first (only AWS Backup copies
+    across Regions; native backups and PITR stay in the resource's Region)."""
+    from runbook_lib.restore.services.aws_backup import find_copies
+
+    if sources and "aws-backup" not in sources:
+        return [], [f"copy='dr' reads only aws-backup copies; sources {sources} exclude them"]
+    if ref.region == region:
+        return [], [f"the copy Region {region} is the resource's own Region"]
+    try:
+        points, notes = find_copies(session, ref, region)
+    except Exception as err:  # noqa: BLE001  (reported like any source that cannot be asked)
+        if is_not_supported(err) and session.sandbox:
+            return [], [
+                f"aws-backup in {region}: not supported on the sandbox ({type(err).__name__})"
+            ]
+        return [], [f"aws-backup in {region}: {type(err).__name__}: {err}"]
+    points.sort(key=lambda p: (p.created is not None, p.created or datetime.min), reverse=True)
+    return points, notes
+
+
 def _cleanup(
     ctx, handler, ref: ResourceRef, restored: Restored | None, target: str, test_id: str, row: dict
 ) -> None:
-    """Delete what this test created, found by handle or by its test id tag; verify it is gone."""
+    """Delete what this test created, found by handle or by its test id tag; verify it is gone.
+    The scratch copy lives in the recovery point's Region (a DR copy restores there)."""
     session, key = ctx.session, ctx.params.tag_keys.restore_test
+    ref = ResourceRef(ref.arn, ref.service, ref.account, row.get("recovery_point_region") or ref.region,
+                      ref.name, ref.tier, ref.resource_id)  # fmt: skip
     try:
         victims = [restored] if restored is not None else []
         if restored is None or (restored.resource_id is None and ref.service in ("ebs", "efs")):
@@ -386,11 +459,16 @@ def restore_test(
     sources: list[str] | None = None,
     recovery_points: dict[str, str] | None = None,
     record: bool = True,
+    copy: str = "local",
 ) -> pd.DataFrame:
     """Restore-test every selected row (``selected`` column true, if present); append one
-    row per test to ``restore_tests``; return the rows."""
+    row per test to ``restore_tests``; return the rows.
+
+    ``copy``: ``local`` (the recovery point in the resource's Region), ``dr`` (its AWS
+    Backup copy in the tier's ``copy_region``, restored there) or ``both`` (one test each)."""
     from runbook_lib.progress import progress as tqdm
 
+    check_copy(copy)
     parse_time(as_of, field_name="as_of")
     checks_for(
         checks, ResourceRef("arn:aws:s3:::x", "s3", "", "", "x")
@@ -405,23 +483,20 @@ def restore_test(
     for r in tqdm(sel.to_dict("records"), desc="restore tests", disable=None):
         ref = ref_from_row(r)
         rp = (recovery_points or {}).get(ref.arn)
-        row = restore_one(
-            ctx,
-            ref,
-            recovery_point=rp,
-            sources=sources,
-            checks=checks,
-            as_of=as_of,
-            records=records,
-        )
-        log.info(
-            "restore test %s %s: %s %s",
-            ref.service,
-            ref.name,
-            row["status"],
-            row.get("reason") or "",
-        )
-        rows.append(row)
+        for which in ("local", "dr") if copy == "both" else (copy,):
+            row = restore_one(
+                ctx, ref, recovery_point=rp, sources=sources, checks=checks, as_of=as_of,
+                records=records, copy=which,
+            )  # fmt: skip
+            log.info(
+                "restore test %s %s (%s): %s %s",
+                ref.service,
+                ref.name,
+                which,
+                row["status"],
+                row.get("reason") or "",
+            )
+            rows.append(row)
     df = pd.DataFrame(rows, columns=LEDGER_COLUMNS)
     if record and not df.empty:
         ctx.ledger.append("restore_tests", df, ctx.run_id)

@@ -40,7 +40,7 @@ def find_scratch(ctx: Any, *, as_of: datetime | str | None = None) -> pd.DataFra
     now = parse_time(as_of, field_name="as_of") or utcnow()
     p = ctx.params
     rows = []
-    for account, region in ctx.session.scopes():
+    for account, region in _scopes(ctx):
         for svc, handler in sorted(HANDLERS.items()):
             try:
                 found = handler.list_tagged(ctx.session, account, region, p.tag_keys.restore_test)
@@ -75,6 +75,16 @@ def find_scratch(ctx: Any, *, as_of: datetime | str | None = None) -> pd.DataFra
                     }
                 )  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS + ["_restored"])
+
+
+def _scopes(ctx: Any) -> list[tuple[str, str]]:
+    """The estate's (account, Region) pairs, plus every tier's copy Region in each account:
+    restore tests of DR copies make their scratch copies there."""
+    scopes = list(ctx.session.scopes())
+    extra = sorted({t.copy_region for t in ctx.params.tiers.values() if t.copy_region})
+    for account in ctx.params.account_ids:
+        scopes += [(account, r) for r in extra if (account, r) not in scopes]
+    return scopes
 
 
 def sweep(ctx: Any, dry_run: bool = True, *, as_of: datetime | str | None = None) -> pd.DataFrame:

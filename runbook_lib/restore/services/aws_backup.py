@@ -120,3 +120,90 @@ def _restore(
 for _svc in RESOURCE_TYPES:
     finder(_svc, "aws-backup")(_find)
     restorer(_svc, "aws-backup")(_restore)
+
+
+# --------------------------------------------------------------------------- DR-Region copies
+
+
+def copy_links(session, ref: ResourceRef, region: str) -> dict[str, dict[str, Any]]:
+    """Destination recovery point ARN -> its COMPLETED copy job, for the copies of ``ref``'s
+    recovery points made into ``region``. Copy jobs are listed in the source Region (as on
+    AWS); the job is the only record linking a copy to the recovery point it was made from."""
+    backup = session.client("backup", ref.account, ref.region)
+    links: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"ByResourceArn": ref.arn, "ByState": "COMPLETED"}
+    while True:
+        page = backup.list_copy_jobs(**kwargs)
+        for job in page.get("CopyJobs", []):
+            dest = job.get("DestinationRecoveryPointArn") or ""
+            if dest and dest.split(":")[3] == region and job.get("SourceRecoveryPointArn"):
+                links[dest] = job
+        if not page.get("NextToken"):
+            return links
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def find_copies(session, ref: ResourceRef, region: str) -> tuple[list[RecoveryPoint], list[str]]:
+    """``ref``'s AWS Backup recovery points held in ``region`` (the tier's copy Region) by
+    the same account: every vault of that Region listed with ``ByResourceArn``. Each copy
+    made by a copy job carries ``details['copy_of']`` (the source recovery point ARN, from
+    the job) and is dated by its source recovery point, whose data it holds."""
+    if ref.service not in RESOURCE_TYPES:
+        return [], [f"{ref.service}: AWS Backup does not protect it, so it has no DR-Region copy"]
+    notes: list[str] = []
+    dr = session.client("backup", ref.account, region)
+    try:
+        links = copy_links(session, ref, region)
+        vaults = [
+            v["BackupVaultName"]
+            for p in dr.get_paginator("list_backup_vaults").paginate()
+            for v in p.get("BackupVaultList", [])
+        ]
+    except Exception as err:
+        if is_not_supported(err):
+            return [], [f"aws-backup in {region}: not available ({type(err).__name__})"]
+        raise
+    out: list[RecoveryPoint] = []
+    source = session.client("backup", ref.account, ref.region)
+    for vault in vaults:
+        kwargs: dict[str, Any] = {"BackupVaultName": vault, "ByResourceArn": ref.arn}
+        while True:
+            page = dr.list_recovery_points_by_backup_vault(**kwargs)
+            for rp in page.get("RecoveryPoints", []):
+                if rp.get("Status") not in ("COMPLETED", None):
+                    continue
+                point = RecoveryPoint(
+                    id=rp["RecoveryPointArn"], resource_arn=ref.arn, service=ref.service,
+                    source="aws-backup", created=utc(rp.get("CreationDate")), account=ref.account,
+                    region=region, vault=vault, encrypted=rp.get("IsEncrypted"),
+                    key=rp.get("EncryptionKeyArn"), size_bytes=rp.get("BackupSizeInBytes"),
+                    status=rp.get("Status", "COMPLETED"),
+                )  # fmt: skip
+                point.details["copy_created"] = point.created
+                job = links.get(point.id)
+                if job is not None:
+                    point.details.update(
+                        copy_of=job["SourceRecoveryPointArn"], copy_job_id=job.get("CopyJobId")
+                    )
+                    src_vault = (job.get("SourceBackupVaultArn") or "").rsplit(":", 1)[-1]
+                    try:
+                        src = source.describe_recovery_point(
+                            BackupVaultName=src_vault,
+                            RecoveryPointArn=job["SourceRecoveryPointArn"],
+                        )
+                        point.created = utc(src.get("CreationDate")) or point.created
+                    except Exception as err:  # noqa: BLE001  (the source point may have expired)
+                        notes.append(
+                            f"source recovery point {job['SourceRecoveryPointArn']} of copy "
+                            f"{point.id} not readable ({type(err).__name__}): dated by the copy"
+                        )
+                else:
+                    notes.append(
+                        f"copy {point.id} in {region}: no completed copy job links it to a "
+                        "source recovery point, so no backup-time fingerprint applies"
+                    )
+                out.append(point)
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+    return out, notes
