@@ -4,6 +4,10 @@ The calls are recorded with the session's counter while inventory, protect (plan
 and an apply of stronger objectives that takes the update paths) and backup_now (AWS
 Backup and native paths) run on a fresh sandbox; boto3 operation names are mapped to IAM
 actions with runbook_lib.protect.iam (a short list of documented exceptions).
+
+The restore-test policy is checked the same way against the calls of restore tests (AWS
+Backup and native recovery points of every kind the code restores from) and a sweep,
+recorded on a seeded sandbox server of their own.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+import runbook_lib.restore as R
 from runbook_lib import backup_now, protect
 from runbook_lib.context import RunContext
 from runbook_lib.inventory import discover
@@ -28,7 +33,25 @@ from runbook_lib.protect.iam import (
 )
 from runbook_lib.sandbox import reset, start_server
 from runbook_lib.sandbox.seed import seed_demo_estate
+from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession
+
+TAG = load_params("sandbox").tag_keys.restore_test
+
+# Calls iam.EXCEPTIONS does not map yet, and the IAM actions that authorise them.
+RESTORE_CALLS = {
+    "s3:CopyObject": ("s3:PutObject", "s3:GetObjectVersion"),  # target object, source version
+    "s3:PutPublicAccessBlock": ("s3:PutBucketPublicAccessBlock",),
+}
+
+# Write actions restore-test.json grants although the recorded run does not call them.
+RESTORE_NOT_CALLED = {
+    "ec2:CreateTags": "not an API call: CreateVolume with TagSpecifications needs it (tag on create)",
+    "rds:AddTagsToResource": "not an API call: the restores' Tags need it (tag on create)",
+    "elasticache:AddTagsToResource": "not an API call: CreateReplicationGroup's Tags need it",
+    "s3:DeleteObjectVersion": "DeleteObjects naming VersionIds (the clean-up empties every version)",
+    "elasticfilesystem:DeleteMountTarget": "only for mount targets on a restored file system (none here)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +98,84 @@ def recorded(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def restore_recorded(tmp_path_factory):
+    """IAM actions called by restore tests and a sweep (backups made before recording)."""
+    with running_sandbox("sandbox") as url:
+        session = AwsSession(load_params("sandbox"), endpoint_url=url)
+        ledger = Ledger(str(tmp_path_factory.mktemp("restore-ledger")))
+        ctx = RunContext(session.params, session, ledger, "policy-restore", datetime.now(UTC))
+        estate = R.discover_resources(ctx)
+        arn = {n: estate[estate["name"].str.startswith(n)]["arn"].iloc[0] for n in
+               ("orders", "shop-assets", "shop-media", "shop-web-data", "shop-sessions-cache",
+                "carts", "shop-db", "catalog-aurora", "feature-store")}  # fmt: skip
+        arn["orders"] = estate[estate["name"] == "orders"]["arn"].iloc[0]
+        aws_backup = [arn[n] for n in ("orders", "shop-assets", "shop-media")]
+        native = [arn[n] for n in ("shop-web-data", "shop-sessions-cache", "carts", "shop-db",
+                                   "catalog-aurora")]  # fmt: skip
+        made = [backup_now.run(ctx, arns=aws_backup, approve=True),
+                backup_now.run(ctx, arns=native, approve=True, method="native")]  # fmt: skip
+        assert all(set(m["status"]) == {"COMPLETED"} for m in made)
+        ddb = session.client("dynamodb", "111111111111", "eu-west-1")
+        ddb.create_table(TableName="rt-leftover-policy", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         Tags=[{"Key": TAG, "Value": "rt-20200101t000000-abcdef"},
+                               {"Key": session.params.tag_keys.expires,
+                                "Value": "2020-01-01T00:00:00Z"}])  # fmt: skip
+
+        session.counter.reset()
+        everything = R.select_resources(ctx, estate, mode="arns", arns=aws_backup + native)
+        pinned = [arn[n] for n in ("shop-assets", "feature-store", "shop-db", "catalog-aurora")]
+        tests = [
+            R.restore_test(ctx, everything),  # newest points: AWS Backup, native, PITR
+            R.restore_test(  # the other native sources
+                ctx,
+                R.select_resources(ctx, estate, mode="arns", arns=pinned),
+                sources=["s3-versions", "dynamodb-pitr", "rds-snapshot", "rds-cluster-snapshot"],
+            ),
+        ]
+        swept = R.sweep(ctx, dry_run=False)
+        ops = session.counter.operations()
+        yield {
+            "tests": tests,
+            "swept": swept,
+            "actions": iam_actions(ops - set(RESTORE_CALLS))
+            | {a for op in ops & set(RESTORE_CALLS) for a in RESTORE_CALLS[op]},
+        }
+
+
+def test_restore_run_takes_every_restore_path(restore_recorded):
+    first, pinned = restore_recorded["tests"]
+    assert set(first["recovery_point_source"]) == {
+        "aws-backup", "ebs-snapshot", "elasticache-snapshot", "dynamodb-backup", "rds-pitr",
+        "rds-cluster-pitr",
+    }  # fmt: skip
+    assert set(pinned["recovery_point_source"]) == {
+        "s3-versions", "dynamodb-pitr", "rds-snapshot", "rds-cluster-snapshot"
+    }  # fmt: skip
+    for t in (first, pinned):
+        assert set(t["status"]) <= {R.PASS, R.PASS_WEAK}, t[["resource_name", "reason"]]
+        assert set(t["cleanup_status"]) == {"DELETED"}
+    swept = restore_recorded["swept"].set_index("name")
+    assert swept.loc["rt-leftover-policy", "action"] == "DELETED"
+
+
+def test_restore_test_policy_allows_every_call_and_no_unused_write(restore_recorded):
+    called = restore_recorded["actions"]
+    granted = policy_actions(load_policy("restore-test"))
+    missing = sorted(a for a in called if not allows(granted, a))
+    assert not missing, f"restore-test.json lacks {missing}"
+    unused = sorted(
+        a
+        for a in granted - {"iam:PassRole"}
+        if not is_read_only(a) and a not in called and a not in RESTORE_NOT_CALLED
+    )
+    assert not unused, f"restore-test.json grants write actions the code does not call: {unused}"
+    assert not any(a.endswith("*") for a in granted)
+    assert "backup:DeleteRecoveryPoint" not in granted
+
+
 @pytest.mark.parametrize("name", ["inventory-audit-readonly", "protect", "backup-now"])
 def test_every_call_is_allowed(recorded, name):
     granted = policy_actions(load_policy(name))
@@ -111,13 +212,15 @@ def test_pass_role_only_to_the_services_and_roles_named():
 
 
 def test_restore_test_writes_only_restore_test_resources():
+    """Reads anywhere; every write needs the restore-test tag on the resource (creates: in
+    the request); deletes only on resources that already carry it."""
     for st in load_policy("restore-test")["Statement"]:
         acts = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
         writes = [a for a in acts if not is_read_only(a) and a != "iam:PassRole"]
-        if writes:
-            cond = str(st.get("Condition", {}))
-            assert (
-                "aws:ResourceTag/restore-test" in cond or "aws:RequestTag/restore-test" in cond
-            ), st["Sid"]
+        if not writes:
+            continue
+        assert st["Effect"] == "Allow" and len(writes) == len(acts), st["Sid"]
+        keys = {k for op in st.get("Condition", {}).values() for k in op}
+        assert keys in ({f"aws:ResourceTag/{TAG}"}, {f"aws:RequestTag/{TAG}"}), st["Sid"]
         if any(a.split(":")[1].startswith("Delete") for a in acts):
-            assert "aws:ResourceTag/restore-test" in str(st["Condition"]), st["Sid"]
+            assert keys == {f"aws:ResourceTag/{TAG}"}, st["Sid"]
