@@ -23,6 +23,7 @@ def results_table(tests: pd.DataFrame) -> pd.DataFrame:
             "resource": tests["resource_name"],
             "tier": tests["tier"],
             "recovery point": tests["recovery_point_source"],
+            "from Region": tests.get("recovery_point_region"),
             "status": tests["status"],
             "records": tests["records_found"],
             "RTO s": tests["rto_seconds"].astype(float).round(2),
