@@ -183,10 +183,7 @@ class RDS(ServiceHandler):
             for db in page.get("DBInstances", []):
                 if not db["DBInstanceIdentifier"].startswith(PREFIX + "-"):
                     continue
-                tags = {
-                    t["Key"]: t["Value"]
-                    for t in rds.list_tags_for_resource(ResourceName=db["DBInstanceArn"])["TagList"]
-                }
+                tags = _tags_of(rds, db["DBInstanceArn"])
                 if tag_key in tags:
                     out.append(
                         Restored(
@@ -202,6 +199,13 @@ class RDS(ServiceHandler):
 
     def handover(self, session, ref, restored):
         return _db_handover(ref, restored, "instance")
+
+
+def _tags_of(client, arn: str) -> dict[str, str]:
+    """A DB instance's or cluster's tags as a dict (one ListTagsForResource call)."""
+    return {
+        t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceName=arn)["TagList"]
+    }
 
 
 # --------------------------------------------------------------------------- clusters
@@ -278,10 +282,7 @@ class _Cluster(ServiceHandler):
                 "neptune"
             ) != (self.service == "neptune"):
                 continue
-            tags = {
-                t["Key"]: t["Value"]
-                for t in client.list_tags_for_resource(ResourceName=c["DBClusterArn"])["TagList"]
-            }
+            tags = _tags_of(client, c["DBClusterArn"])
             if tag_key in tags:
                 out.append(
                     Restored(
