@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo's incident restore names its source (an incident restore never picks one itself).
+DEMO_INCIDENT_SOURCE ?= arn:aws:dynamodb:eu-west-1:111111111111:table/orders
+
 demo: install
-	$(BIN)/runbook run --params sandbox --approve
+	$(BIN)/runbook run --params sandbox --approve -p source_arn=$(DEMO_INCIDENT_SOURCE)
 
 test: install browser
 	$(BIN)/ruff check runbook_lib tests bench

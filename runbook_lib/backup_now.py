@@ -503,6 +503,9 @@ def run(
 
     ``method``: ``auto`` (AWS Backup where it reaches, native otherwise) or ``native``
     (the service's own backup/snapshot API where there is one)."""
+    from runbook_lib.arguments import approval
+
+    approve = approval(approve)
     if method not in ("auto", "native"):
         raise ParamsError("method", [f"method: {method!r} is not allowed; allowed: auto, native"])
     if not approve:

@@ -23,15 +23,47 @@ import yaml
 from runbook_lib.errors import RunbookError
 
 
-def _parse_kv(items: list[str]) -> dict[str, Any]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise RunbookError(
-                f"-p {item!r}: use key=value (the value is read as YAML: 5, true, [a, b])"
-            )
-        out[key] = yaml.safe_load(value) if value else ""
+class _ValueLoader(yaml.SafeLoader):
+    """YAML for -p values, except that times stay text (the notebooks parse them)."""
+
+
+_ValueLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _value(key: str, text: str) -> Any:
+    if not text:
+        return ""
+    try:
+        return yaml.load(text, Loader=_ValueLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        raise RunbookError(
+            f"-p {key}: {text[:80]!r} is not a value (read as YAML: 5, true, [a, b], 'text')"
+        ) from None
+
+
+def _parse_kv(groups: list[list[str]] | list[str]) -> dict[str, Any]:
+    """``-p key=value`` or papermill's ``-p key value``; the value is read as YAML."""
+    out: dict[str, Any] = {}
+    for group in groups:
+        group = [group] if isinstance(group, str) else group
+        if len(group) == 2 and "=" not in group[0]:
+            pairs = [(group[0], group[1])]
+        else:
+            pairs = []
+            for item in group:
+                key, sep, value = item.partition("=")
+                if not sep or not key:
+                    raise RunbookError(
+                        f"-p {item!r}: use key=value or key value (the value is read as YAML: 5, true, [a, b])"
+                    )
+                pairs.append((key, value))
+        for key, value in pairs:
+            if key in out:
+                raise RunbookError(f"-p {key}: given twice")
+            out[key.strip()] = _value(key, value)
     return out
 
 
@@ -170,8 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-p",
         "--param",
         action="append",
+        nargs="+",
         default=[],
-        help="key=value for notebooks that declare key",
+        metavar="KEY=VALUE",
+        help="key=value (or key value) for notebooks that declare key; checked before the run",
     )
     run.add_argument(
         "--approve", action="store_true", help="pass approve=True to runbooks that change things"

@@ -2,7 +2,11 @@
 
 A notebook's first step is one line::
 
-    rb = runbook_lib.context.start(params_file, ledger_location=ledger_location, run_id=run_id)
+    rb = runbook_lib.context.start(globals())
+
+which first validates every parameter of the notebook against its declared type
+(:mod:`runbook_lib.arguments`: an unknown name, ``approve="0"`` or ``max_tests=-1`` is an
+error before any AWS call) and replaces each parameter variable by its validated value.
 
 It works the same under papermill (any working directory), under nbval (the notebook's
 folder) and in JupyterLab, and on the sandbox starts or reaches the sandbox.
@@ -32,6 +36,7 @@ class RunContext:
     run_id: str
     as_of: datetime
     notes: dict[str, Any] = field(default_factory=dict)
+    args: Any = None  # the notebook's validated parameters (runbook_lib.arguments)
 
     def summary(self):
         import pandas as pd
@@ -74,14 +79,33 @@ def parse_as_of(value: str | datetime | None) -> datetime:
 
 
 def start(
-    params_file: str = "sandbox",
+    params_file: str | dict[str, Any] = "sandbox",
     *,
     ledger_location: str = "",
     run_id: str = "",
     as_of: str | datetime | None = "",
     setup_display: bool = True,
 ) -> RunContext:
-    """Load params, open the session (starting the sandbox if needed) and the ledger."""
+    """Load params, open the session (starting the sandbox if needed) and the ledger.
+
+    In a notebook pass ``globals()``: its parameters are validated first (see the module
+    docstring) and ``params_file``, ``ledger_location``, ``run_id`` and ``as_of`` are read
+    from them."""
+    from runbook_lib import arguments
+
+    args = None
+    if isinstance(params_file, dict):
+        args = arguments.from_namespace(params_file)
+        values = arguments.as_dict(args)
+        params_file = values["params_file"]
+        ledger_location = values.get("ledger_location", "")
+        run_id = values.get("run_id", "")
+        as_of = values.get("as_of", "")
+    else:
+        try:
+            run_id = arguments.check_run_id(run_id)
+        except ValueError as err:
+            raise ParamsError("run_id", [f"run_id: {err}"]) from None
     params = load_params(params_file)
     as_of_dt = parse_as_of(as_of)
     session = AwsSession(params)
@@ -90,7 +114,7 @@ def start(
     if setup_display:
         setup_notebook_display()
     return RunContext(
-        params, session, Ledger(location, s3), run_id or new_run_id(as_of_dt), as_of_dt
+        params, session, Ledger(location, s3), run_id or new_run_id(as_of_dt), as_of_dt, args=args
     )
 
 

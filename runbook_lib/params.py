@@ -36,6 +36,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_DURATION = timedelta(days=36500)  # a century: longer is a typo
 DURATION_HELP = "a whole number and a unit (s, m, h, d, w), e.g. 15m, 4h, 35d"
 
 
@@ -46,7 +47,13 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, str):
         m = _DURATION_RE.match(value)
         if m and int(m.group(1)) > 0:
-            return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+            try:
+                td = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+            except OverflowError:
+                td = None
+            if td is not None and td <= MAX_DURATION:
+                return td
+            raise ValueError(f"{value!r} is too long; at most {MAX_DURATION.days} days")
     raise ValueError(f"{value!r} is not a duration; use {DURATION_HELP}")
 
 

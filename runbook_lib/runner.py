@@ -3,7 +3,8 @@
 Each run writes an immutable folder ``<run_archive>/<run_id>/`` holding
 ``NN_name.ipynb`` (executed, with outputs) and ``NN_name.html`` (for sharing offline),
 and a ``run.json`` summary. Parameters given to the run go only to notebooks that declare
-them (papermill would otherwise just warn).
+them; every value is checked against each receiving notebook's declared type, and a name no
+notebook of the run declares is an error, all before the sandbox starts or any AWS call.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.errors import RunbookError
+from runbook_lib import arguments
+from runbook_lib.errors import ParamsError, RunbookError
 from runbook_lib.ledger import new_run_id
 from runbook_lib.params import PROJECT_ROOT, find_params_file, load_params
 from runbook_lib.progress import BATCH_ENV
@@ -68,9 +70,34 @@ def resolve_notebooks(names: list[str] | None) -> list[Path]:
 
 
 def declared_parameters(notebook: Path) -> set[str]:
-    import papermill
+    return {d.name for d in arguments.declaration_of(notebook)}
 
-    return set(papermill.inspect_notebook(str(notebook)))
+
+def check_run_parameters(
+    paths: list[Path], params_file: str, run_id: str, parameters: dict[str, Any]
+) -> dict[Path, dict[str, Any]]:
+    """The validated parameters each notebook of a run gets; ParamsError before anything runs
+    when a value does not fit a receiving notebook or a name fits none of them."""
+    declared = {nb: arguments.declaration_of(nb) for nb in paths}
+    known = {d.name for decl in declared.values() for d in decl}
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ParamsError(
+            "-p",
+            [
+                f"{name}: not a parameter of {', '.join(p.stem for p in paths)}; "
+                f"allowed: {', '.join(sorted(known - {'params_file', 'run_id'}))}"
+                for name in unknown
+            ],
+        )
+    out: dict[Path, dict[str, Any]] = {}
+    for nb, decl in declared.items():
+        names = {d.name for d in decl}
+        given = {"params_file": params_file, "run_id": run_id, **parameters}
+        given = {k: v for k, v in given.items() if k in names}
+        args = arguments.validate(decl, given, source=f"-p for {nb.name}")
+        out[nb] = {k: v for k, v in arguments.as_dict(args).items() if k in given}
+    return out
 
 
 def to_html(executed: Path) -> Path:
@@ -94,13 +121,14 @@ def run_notebooks(
     log_output: bool = False,
 ) -> RunResult:
     """Execute the runbooks in order; on the sandbox, one sandbox server serves them all."""
-    params_path = find_params_file(params_file)
+    params_path = find_params_file(params_file).resolve()  # the kernel runs in notebooks/
     params = load_params(params_path)
     run_id = new_run_id()
+    paths = resolve_notebooks(notebooks)
+    checked = check_run_parameters(paths, str(params_path), run_id, parameters or {})
     folder = Path(out_dir or params.resolve_path(params.run_archive)) / run_id
     folder.mkdir(parents=True, exist_ok=False)
     result = RunResult(run_id, str(folder))
-    paths = resolve_notebooks(notebooks)
     os.environ[BATCH_ENV] = "1"  # kernels inherit it: no frozen progress widgets in outputs
     if not log_output:  # papermill logs every cell at INFO; one line per notebook is ours
         logging.getLogger("papermill").setLevel(logging.WARNING)
@@ -108,10 +136,7 @@ def run_notebooks(
         if url:
             log.info("sandbox serving at %s", url)
         for nb in paths:
-            declared = declared_parameters(nb)
-            nb_params = {"params_file": str(params_path), "run_id": run_id}
-            nb_params.update(parameters or {})
-            nb_params = {k: v for k, v in nb_params.items() if k in declared}
+            nb_params = checked[nb]
             out = folder / nb.name
             log.info("running %s with %s", nb.name, nb_params)
             t0 = time.monotonic()

@@ -84,7 +84,10 @@ def load_schedule(path: str | Path | None = None) -> Schedule:
 
 
 def check_schedule(schedule: Schedule) -> list[str]:
-    """Problems papermill would only warn about: unknown notebooks, undeclared parameters."""
+    """Problems papermill would only warn about: unknown notebooks, undeclared parameters,
+    values that do not fit the notebook's declared types."""
+    from runbook_lib import arguments
+    from runbook_lib.errors import ParamsError
     from runbook_lib.runner import declared_parameters, resolve_notebooks
 
     problems = []
@@ -100,6 +103,11 @@ def check_schedule(schedule: Schedule) -> list[str]:
                 problems.append(
                     f"jobs[{i}].parameters.{key}: not a parameter of {nb.name}; allowed: {sorted(declared)}"
                 )
+        try:
+            values = {k: v for k, v in job.parameters.items() if k in declared}
+            arguments.validate_notebook(nb, values)
+        except ParamsError as err:
+            problems += [f"jobs[{i}].parameters.{p}" for p in err.problems]
     return problems
 
 

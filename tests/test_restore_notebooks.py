@@ -13,13 +13,20 @@ from runbook_lib.context import start
 NB = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def run(name: str, out: Path, **parameters) -> None:
-    pm.execute_notebook(
+def run(name: str, out: Path, **parameters) -> str:
+    """Execute a notebook; the text of its outputs."""
+    executed = pm.execute_notebook(
         str(NB / name),
         str(out / name),
         parameters=parameters,
         kernel_name="python3",
         progress_bar=False,
+    )
+    return "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
     )
 
 
@@ -52,13 +59,14 @@ def test_restore_test_notebook_records_every_test_and_leaves_nothing(shared_sand
 def test_incident_notebook_plans_by_default_and_restores_when_approved(fresh_sandbox, tmp_path):
     rb = start("sandbox", ledger_location=str(tmp_path / "ledger"), setup_display=False)
     ddb = rb.session.client("dynamodb", "111111111111", "eu-west-1")
-    run(
-        "05_restore.ipynb",
-        tmp_path,
-        ledger_location=str(tmp_path / "ledger"),
-        target_name="orders-incident",
-    )
-    assert "orders-incident" not in ddb.list_tables()["TableNames"]  # approve=False: plan only
+    tables = ddb.list_tables()["TableNames"]
+    run("05_restore.ipynb", tmp_path, ledger_location=str(tmp_path / "ledger"))
+    assert ddb.list_tables()["TableNames"] == tables  # approve=False: plan only
+    # approved but no source named: an example plan, never a restore (it used to restore the
+    # strictest-tier table when `runbook run --approve` ran every runbook)
+    out = run("05_restore.ipynb", tmp_path, ledger_location=str(tmp_path / "ledger"), approve=True)
+    assert ddb.list_tables()["TableNames"] == tables
+    assert "no source_arn given: an incident restore happens only" in out
 
     arn = ddb.describe_table(TableName="carts")["Table"]["TableArn"]
     ddb.create_backup(TableName="carts", BackupName="carts-before-incident")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib.arguments import approval
 from runbook_lib.progress import progress as tqdm
 from runbook_lib.protect import central, native
 from runbook_lib.protect.estate import DataResource, read_resources
@@ -100,6 +101,8 @@ def apply(
     On the first failure the remaining steps are recorded as NOT_RUN and
     :class:`ProtectApplyError` is raised; plan again and apply to continue from there.
     """
+    approve = approval(approve)
+    approve_irreversible = approval(approve_irreversible, "approve_irreversible")
     todo = [s for s in plan.steps if s.action != NONE]
     if not approve:
         log.info("protect: not approved; nothing applied (%d change(s) planned)", len(plan.changes))
@@ -185,6 +188,7 @@ def apply(
 def export_logs_now(ctx: Any, *, approve: bool = False) -> pd.DataFrame:
     """What the export schedules do, on demand (the sandbox never fires schedules):
     one CloudWatch Logs export task per log group into the export bucket."""
+    approve = approval(approve)
     params, session = ctx.params, ctx.session
     resources, _ = read_resources(session, params.workload_accounts or params.account_ids, params)
     rows = []

@@ -105,7 +105,8 @@ class IncidentPlan:
 
 
 def default_source(ctx: Any) -> str:
-    """No source_arn given: demonstrate with the strictest-tier DynamoDB table of the estate."""
+    """No source_arn given: the strictest-tier DynamoDB table, for an example plan that is
+    never applied (an incident restore needs its source named)."""
     from runbook_lib.restore.resources import discover_resources
 
     df = discover_resources(ctx)
@@ -147,9 +148,10 @@ def plan_incident_restore(
                 ],
             )
     notes: list[str] = []
-    if not source_arn:
+    example = not source_arn
+    if example:  # shown as an example, never restored: a real restore names its source
         source_arn = default_source(ctx)
-        notes.append(f"no source_arn given: demonstrating with {source_arn}")
+        notes.append(f"no source_arn given: an example plan for {source_arn}")
     ref = resource_ref(ctx.session, source_arn, field_name="source_arn")
     handler = get_handler(ref.service)
     now = utcnow()
@@ -191,7 +193,13 @@ def plan_incident_restore(
         notes=notes,
         requested_at=now,
     )
-    if rp is None:
+    if example:
+        plan.blocked = (
+            "no source_arn given: an incident restore happens only for a resource named "
+            f"explicitly; this example shows what restoring {source_arn} would do "
+            "(run again with source_arn set to restore it)"
+        )
+    elif rp is None:
         plan.blocked = choice
     elif (ref.service, rp.source) not in RESTORERS:
         plan.blocked = f"no restorer for {ref.service} from {rp.source}"
@@ -259,6 +267,9 @@ def apply_incident_restore(ctx: Any, plan: IncidentPlan, approve: bool = False) 
     source, recovery point, target, timings, data-loss window, hand-over checklist), also
     when it fails (status ``FAILED`` and the error, then the error is raised). A blocked or
     unapproved plan records nothing."""
+    from runbook_lib.arguments import approval
+
+    approve = approval(approve)
     if plan.blocked:
         return pd.DataFrame(
             [{"status": "BLOCKED", "detail": plan.blocked, "target": plan.target_name}]
