@@ -13,9 +13,19 @@ class RunbookError(Exception):
 class ParamsError(RunbookError):
     """A parameter file or value is invalid. ``problems`` holds one line per problem."""
 
+    MAX_PROBLEMS = 30
+    MAX_CHARS = 400
+
     def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
+        self.source = str(source)[:300]
+        # each problem one bounded line, and a bounded number of them (hostile input
+        # must not produce megabytes of error text)
+        bounded = [" ".join(str(p).split())[: self.MAX_CHARS] for p in problems]
+        if len(bounded) > self.MAX_PROBLEMS:
+            extra = len(bounded) - self.MAX_PROBLEMS
+            bounded = bounded[: self.MAX_PROBLEMS] + [f"... and {extra} more problem(s)"]
+        self.problems = bounded
+        problems = bounded
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s) in the parameters:\n{lines}")
 

@@ -56,6 +56,13 @@ class Ledger:
         """Append rows to ``table``; returns where they were written (None if no rows)."""
         if table not in TABLES:
             raise RunbookError(f"ledger: unknown table {table!r}; allowed: {', '.join(TABLES)}")
+        from runbook_lib.arguments import check_run_id
+
+        try:
+            if not check_run_id(run_id):
+                raise ValueError("empty")
+        except ValueError as err:  # it names a file: no '/', no '..'
+            raise RunbookError(f"ledger: run_id {run_id!r}: {err}") from None
         df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
         if df.empty:
             return None
@@ -71,7 +78,8 @@ class Ledger:
             return f"s3://{bucket}/{key}"
         path = Path(self.location) / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".parquet.tmp")
+        # a leading '.': pyarrow and pandas readers skip it while the write is in flight
+        tmp = path.parent / f".{path.name}.tmp"
         tmp.write_bytes(buf.getvalue())
         os.replace(tmp, path)  # atomic: readers never see half a file
         return str(path)

@@ -101,7 +101,11 @@ def _check_region(value: Any) -> str:
 
 def _check_account(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
-        value = f"{value:012d}"  # YAML reads 012345678901 as a number
+        # YAML reads an unquoted 012345670123 as an octal number (001402433619): never guess
+        raise ValueError(
+            f"{value} was read as a number, not an account id; write it in quotes as it "
+            "appears in AWS, e.g. '012345670123'"
+        )
     if isinstance(value, str) and re.fullmatch(r"\d{12}", value):
         return value
     raise ValueError(
@@ -121,9 +125,36 @@ def _check_arn(value: Any) -> str:
     )
 
 
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+def _check_role_arn(value: Any) -> str:
+    if isinstance(value, str) and _ROLE_ARN_RE.match(value):
+        return value
+    raise ValueError(
+        f"{str(value)[:100]!r} is not an IAM role ARN; use arn:aws:iam::ACCOUNT:role/NAME "
+        "(users, groups and other resources cannot be assumed)"
+    )
+
+
 Region = Annotated[str, BeforeValidator(_check_region)]
 AccountId = Annotated[str, BeforeValidator(_check_account)]
 Arn = Annotated[str, BeforeValidator(_check_arn)]
+RoleArn = Annotated[str, BeforeValidator(_check_role_arn)]
+
+
+def _check_tier_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise ValueError(
+            f"tier name {str(value)[:60]!r}: give a non-empty name without surrounding spaces "
+            "(it is the value of the tier tag)"
+        )
+    if len(value) > 256:
+        raise ValueError("tier name: at most 256 characters (a tag value)")
+    return value
+
+
+TierName = Annotated[str, BeforeValidator(_check_tier_name)]
 
 
 def _check_tag_key(value: str) -> str:
@@ -158,7 +189,7 @@ class Target(_Model):
 class Account(_Model):
     id: AccountId
     name: str = Field(min_length=1)
-    role_arn: Arn | None = None
+    role_arn: RoleArn | None = None
     kind: Literal["workload", "backup"] = "workload"
 
 
@@ -190,6 +221,15 @@ class VaultLock(_Model):
     max_retention: Duration | None = None
     changeable_for: Duration = timedelta(days=3)  # compliance only: the grace period
 
+    @model_validator(mode="after")
+    def _min_below_max(self) -> VaultLock:
+        if self.max_retention is not None and self.min_retention > self.max_retention:
+            raise ValueError(
+                f"min_retention {format_duration(self.min_retention)} is above max_retention "
+                f"{format_duration(self.max_retention)}"
+            )
+        return self
+
 
 _VAULT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{2,50}$")
 
@@ -206,7 +246,7 @@ class Protect(_Model):
     vault_name: Annotated[str, AfterValidator(_check_vault_name)] = "runbook-central"
     key_alias: str = Field("alias/runbook-backup", pattern=r"^alias/[A-Za-z0-9/_-]{1,250}$")
     plan_prefix: Annotated[str, AfterValidator(_check_vault_name)] = "runbook"
-    break_glass_roles: list[Arn] = []
+    break_glass_roles: list[RoleArn] = []
     vault_lock: VaultLock | None = None
     allow_weakening: bool = False
     tag_untagged: bool = False  # tag unclassified resources with default_tier
@@ -222,12 +262,12 @@ class Params(_Model):
     target: Target = Target()
     accounts: list[Account] = Field(min_length=1)
     regions: list[Region] = Field(min_length=1)
-    tiers: dict[str, Tier] = Field(min_length=1)
+    tiers: dict[TierName, Tier] = Field(min_length=1)
     default_tier: str
     tag_keys: TagKeys = TagKeys()
     protect: Protect = Protect()
-    ledger: str = "runs/ledger"  # local folder or s3://bucket/prefix
-    run_archive: str = "runs"
+    ledger: str = Field("runs/ledger", min_length=1, pattern=r"\S")  # folder or s3://bucket/prefix
+    run_archive: str = Field("runs", min_length=1, pattern=r"\S")
     source: str = Field("<dict>", exclude=True)  # the file it came from (not in the file)
 
     @model_validator(mode="after")
@@ -372,17 +412,96 @@ def validate_params(data: Any, source: str = "<dict>") -> Params:
         raise ParamsError(source, _problems(err, Params)) from None
 
 
-def load_params(name_or_path: str | os.PathLike = "sandbox", **overrides: Any) -> Params:
-    """Load and validate a parameter file; ``overrides`` replace top-level fields."""
-    path = find_params_file(name_or_path)
+MAX_FILE_BYTES = 1_000_000  # a parameter file is a page of YAML, not a data set
+MAX_DEPTH = 32  # nesting levels
+MAX_ALIASES = 100  # YAML aliases (*name)
+MAX_NODES = 100_000  # values after aliases are expanded
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """safe_load with bounds (depth, aliases) and duplicate keys refused."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _TooBig(f"more than {MAX_ALIASES} YAML aliases")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooBig(f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                mark = key_node.start_mark
+                raise _TooBig(f"key {str(key)[:60]!r} given twice (line {mark.line + 1})")
+            seen.add(key) if isinstance(key, str | int | float | bool) else None
+        return super().construct_mapping(node, deep=deep)
+
+
+def _count_nodes(data: Any) -> int:
+    """Values in ``data`` with aliases expanded, counting stops past MAX_NODES."""
+    stack, count = [data], 0
+    while stack and count <= MAX_NODES:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file read with bounds; ParamsError (one line) for anything unreadable."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ParamsError(str(path), [f"(file): {size} bytes; at most {MAX_FILE_BYTES}"])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ParamsError(
+            str(path),
+            [f"(file): not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})"],
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except _TooBig as err:
+        raise ParamsError(str(path), [f"(file): {err}"]) from None
+    except RecursionError:
+        raise ParamsError(str(path), [f"(file): nested deeper than {MAX_DEPTH} levels"]) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = str(getattr(err, "problem", None) or err).splitlines()[0][:200]
+        raise ParamsError(str(path), [f"(file): not valid YAML{where}: {problem}"]) from None
+    if _count_nodes(data) > MAX_NODES:
         raise ParamsError(
-            str(path), [f"(file): not valid YAML{where}: {getattr(err, 'problem', err)}"]
-        ) from None
+            str(path), [f"(file): more than {MAX_NODES} values once aliases are expanded"]
+        )
+    return data
+
+
+def load_params(name_or_path: str | os.PathLike = "sandbox", **overrides: Any) -> Params:
+    """Load and validate a parameter file; ``overrides`` replace top-level fields."""
+    path = find_params_file(name_or_path)
+    data = read_yaml(path)
     if isinstance(data, dict):
         data.update({k: v for k, v in overrides.items() if v not in (None, "")})
     return validate_params(data, source=str(path))

@@ -102,7 +102,7 @@ def test_missing_required_and_bad_arn():
     d["accounts"][0]["role_arn"] = "role/backup"
     text = "\n".join(_problems(d))
     assert "regions: required field is missing" in text
-    assert "accounts[0].role_arn: 'role/backup' is not an ARN" in text
+    assert "accounts[0].role_arn: 'role/backup' is not an IAM role ARN" in text
 
 
 def test_aws_target_needs_a_role_for_many_accounts():
