@@ -109,6 +109,8 @@ def start(
     params = load_params(params_file)
     as_of_dt = parse_as_of(as_of)
     session = AwsSession(params)
+    if params.target.kind == "aws":
+        session.check_access()  # no credentials / no SSO sign-in: say so before any work
     location = ledger_location or params.resolve_path(params.ledger)
     s3 = session.client("s3", params.account_ids[0]) if location.startswith("s3://") else None
     if setup_display:

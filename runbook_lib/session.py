@@ -115,7 +115,55 @@ class AwsSession:
     def _base_session(self) -> boto3.Session:
         if self.sandbox:
             return boto3.Session(**SANDBOX_CREDENTIALS, region_name=self.params.regions[0])
-        return boto3.Session(profile_name=self.params.target.profile)
+        profile = self.params.target.profile
+        try:
+            return boto3.Session(profile_name=profile)
+        except botocore.exceptions.ProfileNotFound:
+            known = boto3.Session().available_profiles
+            raise AccessError(
+                f"target.profile: profile {profile!r} is not in the AWS config files; "
+                f"allowed: {', '.join(sorted(known)[:20]) or 'none configured (run `aws configure sso`)'}"
+            ) from None
+
+    def check_access(self) -> str:
+        """One STS GetCallerIdentity with the starting credentials, before any other call;
+        an AccessError that says what failed and what to do. Returns the caller's ARN."""
+        exc = botocore.exceptions
+        profile = self.params.target.profile
+        login = f"aws sso login --profile {profile}" if profile else "aws sso login"
+        try:  # credentials are resolved when the client is made: inside the try
+            sts = self._base.client(
+                "sts",
+                endpoint_url=self.endpoint_url,
+                config=self.config,
+                region_name=self.params.regions[0],
+            )
+            self._instrument(sts, "sts")
+            return sts.get_caller_identity()["Arn"]
+        except (exc.SSOTokenLoadError, exc.UnauthorizedSSOTokenError, exc.TokenRetrievalError):
+            raise AccessError(
+                f"AWS SSO: no valid sign-in for profile {profile or '(default)'}; run `{login}`, then run again"
+            ) from None
+        except exc.NoCredentialsError:
+            raise AccessError(
+                "no AWS credentials found: set target.profile to a profile in ~/.aws/config "
+                "(or export AWS_PROFILE), sign in (`aws sso login --profile NAME` for SSO), then run again"
+            ) from None
+        except (exc.EndpointConnectionError, exc.ConnectTimeoutError, exc.ReadTimeoutError) as err:
+            raise AccessError(
+                f"cannot reach AWS STS ({err}); check the network, proxy settings and "
+                "target.endpoint_url"
+            ) from None
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            advice = (
+                f"the credentials have expired; sign in again (`{login}`)"
+                if "Expired" in code
+                else "check the credentials of the profile"
+            )
+            raise AccessError(f"AWS refused the starting credentials ({code}): {advice}") from None
+        except BotoCoreError as err:
+            raise AccessError(f"AWS credentials could not be used: {err}") from None
 
     def role_arn(self, account: str) -> str | None:
         acct = next((a for a in self.params.accounts if a.id == account), None)

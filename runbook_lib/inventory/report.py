@@ -104,7 +104,7 @@ class Inventory:
 
     def summary(self) -> pd.DataFrame:
         t = self.table()
-        required = t[t.backup_required]
+        required = t[t.backup_required.astype(bool)]
         rows = [
             ("resources", len(t)),
             ("accounts x Regions read", self._scopes_read()),

@@ -2,8 +2,11 @@
 
 Three ways to have one:
 - ``runbook sandbox serve`` runs a server as its own process (what ``make demo`` and the
-  tests use, so every notebook kernel talks to the same state);
-- ``RUNBOOK_SANDBOX_URL`` names a running server; the notebooks use it when set;
+  tests use, so every notebook kernel talks to the same state); it seeds the demo estate
+  itself (``--seed-params sandbox``, the default) or starts empty (``--seed-params ''``);
+- ``RUNBOOK_SANDBOX_URL`` or ``target.endpoint_url`` names a running server (a sandbox, or
+  any AWS-compatible endpoint such as LocalStack); the runbooks use it as it is and never
+  write the demo estate into a server they did not start;
 - otherwise ``ensure_sandbox`` starts one inside the current process (a notebook run on
   its own with default parameters needs nothing else started) and seeds it.
 """
@@ -70,7 +73,9 @@ def reset(url: str) -> None:
 
 
 def ensure_sandbox(params, *, seed: bool = True) -> str:
-    """The URL of a sandbox holding the demo estate; starts one in-process if none runs."""
+    """The URL of the sandbox to use. A server named by ``target.endpoint_url`` or
+    RUNBOOK_SANDBOX_URL is used as it is (never seeded: it may hold someone's data);
+    otherwise one is started in this process and, with ``seed``, given the demo estate."""
     from runbook_lib.sandbox.seed import ensure_seeded
 
     url = params.target.endpoint_url or os.environ.get(ENV_URL)
@@ -80,12 +85,13 @@ def ensure_sandbox(params, *, seed: bool = True) -> str:
                 f"sandbox: nothing answers at {url} (from target.endpoint_url or {ENV_URL}). "
                 "Start one with `runbook sandbox serve`, or unset it to use an in-process sandbox."
             )
-    else:
-        with _lock:
-            if "url" not in _in_process:
-                server, url = start_server()
-                _in_process.update(server=server, url=url)
-            url = str(_in_process["url"])
-    if seed:
-        ensure_seeded(params, url)
+        return url
+    with _lock:
+        started = "url" not in _in_process
+        if started:
+            server, url = start_server()
+            _in_process.update(server=server, url=url)
+        url = str(_in_process["url"])
+        if seed and started:
+            ensure_seeded(params, url)
     return url

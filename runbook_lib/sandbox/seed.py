@@ -315,7 +315,15 @@ def _dynamodb(session, res: DemoResource, key, tags, rng) -> None:
 
 def _s3(session, res: DemoResource, key, tags, rng) -> None:
     s3 = session.client("s3", res.account, res.region)
-    s3.create_bucket(Bucket=res.name, CreateBucketConfiguration={"LocationConstraint": res.region})
+    s3.create_bucket(
+        Bucket=res.name,
+        # us-east-1 takes no LocationConstraint (AWS and moto refuse one)
+        **(
+            {}
+            if res.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": res.region}}
+        ),
+    )
     s3.put_bucket_tagging(Bucket=res.name, Tagging={"TagSet": _tag_list(tags)})
     if key:
         s3.put_bucket_encryption(
