@@ -603,12 +603,17 @@ def _wait(pending: list[Pending], timeout: float, poll_every: float) -> None:
     deadline = time.monotonic() + timeout
     open_ = [p for p in pending if p.poll is not None]
     bar = tqdm(total=len(open_), desc="backup_now wait", unit="backup", disable=None)
+    unread: dict[int, str] = {}  # id(pending) -> why its status could not be read
     while open_:
         for p in list(open_):
             try:
                 state, fields = p.poll()
-            except Exception as err:
-                state, fields = "FAILED", {"status_message": f"{type(err).__name__}: {err}"[:500]}
+                unread.pop(id(p), None)
+            except Exception as err:  # noqa: BLE001 - a failed read says nothing of the backup
+                # The backup may well have succeeded: an unread status is UNKNOWN and read
+                # again on the next round, never FAILED.
+                unread[id(p)] = f"{type(err).__name__}: {err}"[:300]
+                continue
             msg = fields.pop("status_message", "")
             fields.pop("percent", None)
             p.row.update({k: v for k, v in fields.items() if v is not None})
@@ -624,6 +629,15 @@ def _wait(pending: list[Pending], timeout: float, poll_every: float) -> None:
             break
         if time.monotonic() > deadline:
             for p in open_:
+                if id(p) in unread:
+                    p.row.update(
+                        status="UNKNOWN",
+                        status_message=(
+                            f"status could not be read until the wait ended ({unread[id(p)]}); "
+                            "the backup may have completed: check the job / recovery point"
+                        ),
+                    )
+                    continue
                 p.row.update(
                     status="TIMEOUT",
                     status_message=f"not finished after {timeout:.0f}s; still running in AWS",

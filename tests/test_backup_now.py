@@ -158,3 +158,31 @@ def test_timeout_leaves_an_honest_status(sandbox, ctx):
     assert out.status.tolist() == ["TIMEOUT"] and "still running" in out.status_message.iloc[0]
     with pytest.raises(ParamsError, match="was not found"):
         backup_now.run(ctx, arns=[f"arn:aws:dynamodb:{R1}:{A}:table/nope"], approve=True)
+
+
+def test_a_status_that_cannot_be_read_is_unknown_not_failed(sandbox, ctx):
+    """Every DescribeBackupJob fails (throttled): the backup itself succeeds in AWS, so the
+    row must say UNKNOWN (it said FAILED), and the recovery point is there."""
+    from botocore.exceptions import ClientError
+
+    backup = sandbox.client("backup", A, R1)
+
+    def throttle(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                          "DescribeBackupJob")  # fmt: skip
+
+    backup.meta.events.register("before-call.backup.DescribeBackupJob", throttle)
+    try:
+        arn = f"arn:aws:dynamodb:{R1}:{A}:table/carts"
+        out = backup_now.run(
+            ctx, arns=[arn], approve=True, timeout=1.0, poll_every=0.2, write_canary=False
+        )
+    finally:
+        backup.meta.events.unregister("before-call.backup.DescribeBackupJob", throttle)
+    row = out.iloc[0]
+    assert row.status == "UNKNOWN", (row.status, row.status_message)
+    assert (
+        "ThrottlingException" in row.status_message and "may have completed" in row.status_message
+    )
+    points = backup.list_recovery_points_by_resource(ResourceArn=arn)["RecoveryPoints"]
+    assert points  # the backup did happen
