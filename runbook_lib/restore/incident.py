@@ -199,6 +199,12 @@ def plan_incident_restore(
             f"explicitly; this example shows what restoring {source_arn} would do "
             "(run again with source_arn set to restore it)"
         )
+    elif target_name in {ref.name, src_tags.get("Name")} - {None, ""}:
+        # a new resource under the source's own name (or Name tag) would be mistaken for it
+        plan.blocked = (
+            f"target_name {target_name!r} is the source's own name: choose another name "
+            "(the damaged resource stays as it is, for investigation)"
+        )
     elif rp is None:
         plan.blocked = choice
     elif (ref.service, rp.source) not in RESTORERS:
