@@ -13,6 +13,8 @@ import contextlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,8 +128,13 @@ def run_notebooks(
     run_id = new_run_id()
     paths = resolve_notebooks(notebooks)
     checked = check_run_parameters(paths, str(params_path), run_id, parameters or {})
-    folder = Path(out_dir or params.resolve_path(params.run_archive)) / run_id
-    folder.mkdir(parents=True, exist_ok=False)
+    archive = out_dir or params.resolve_path(params.run_archive)
+    remote = archive if archive.startswith("s3://") else None
+    if remote:  # executed locally first, then uploaded whole (never a local folder 's3:')
+        folder = Path(tempfile.mkdtemp(prefix=f"runbook-{run_id}-"))
+    else:
+        folder = Path(archive) / run_id
+        folder.mkdir(parents=True, exist_ok=False)
     result = RunResult(run_id, str(folder))
     os.environ[BATCH_ENV] = "1"  # kernels inherit it: no frozen progress widgets in outputs
     if not log_output:  # papermill logs every cell at INFO; one line per notebook is ours
@@ -167,8 +174,44 @@ def run_notebooks(
             )
             if status != "ok" and stop_on_error:
                 break
-    (folder / "run.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+        if remote:
+            _relocate(result, folder, f"{remote.rstrip('/')}/{run_id}")
+        (folder / "run.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+        if remote:
+            upload_folder(params, folder, result.folder)
+            shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def _relocate(result: RunResult, local: Path, remote: str) -> None:
+    """Point the result at where the files will live once uploaded."""
+    result.folder = remote
+    for nb in result.notebooks:
+        nb.output = nb.output.replace(str(local), remote)
+        nb.html = nb.html.replace(str(local), remote) if nb.html else None
+
+
+def upload_folder(params: Any, folder: Path, target: str) -> list[str]:
+    """Upload every file of ``folder`` under ``s3://bucket/prefix``; RunbookError naming the
+    local copy (kept) when an upload fails."""
+    from runbook_lib.session import AwsSession
+
+    bucket, _, prefix = target[5:].partition("/")
+    s3 = AwsSession(params).client("s3", params.account_ids[0])
+    keys = []
+    try:
+        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = f"{prefix}/{f.relative_to(folder).as_posix()}".lstrip("/")
+            kind = {".html": "text/html", ".json": "application/json"}.get(f.suffix)
+            extra = {"ContentType": kind} if kind else {}
+            s3.put_object(Bucket=bucket, Key=key, Body=f.read_bytes(), **extra)
+            keys.append(f"s3://{bucket}/{key}")
+    except Exception as err:
+        raise RunbookError(
+            f"run_archive: upload to {target} failed ({type(err).__name__}: {err}); "
+            f"the run's files are kept in {folder}"
+        ) from err
+    return keys
 
 
 @contextlib.contextmanager

@@ -67,3 +67,31 @@ def test_html_report_renders_its_chart_offline_in_chromium(inventory_run):
         ).stdout
     assert "plotly" in dom
     assert 'class="main-svg"' in dom, "plotly.js did not draw the chart (is the JS inlined?)"
+
+
+def test_run_archive_on_s3_is_uploaded_not_a_local_folder(fresh_sandbox, tmp_path, monkeypatch):
+    import yaml
+
+    from runbook_lib.params import load_params, params_dir
+    from runbook_lib.session import AwsSession
+
+    d = yaml.safe_load((params_dir() / "sandbox.yaml").read_text())
+    d.update(run_archive="s3://evidence-archive/runs", ledger=str(tmp_path / "ledger"))
+    f = tmp_path / "s3-archive.yaml"
+    f.write_text(yaml.safe_dump(d))
+    s3 = AwsSession(load_params(f), endpoint_url=fresh_sandbox).client("s3", "111111111111")
+    s3.create_bucket(
+        Bucket="evidence-archive", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    monkeypatch.chdir(tmp_path)
+    result = run_notebooks(str(f), ["inventory"])
+    assert result.ok, result.notebooks
+    assert result.folder == f"s3://evidence-archive/runs/{result.run_id}"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="evidence-archive")["Contents"]}
+    run = f"runs/{result.run_id}"
+    assert {f"{run}/01_inventory.ipynb", f"{run}/01_inventory.html", f"{run}/run.json"} <= keys
+    summary = json.loads(
+        s3.get_object(Bucket="evidence-archive", Key=f"{run}/run.json")["Body"].read()
+    )
+    assert summary["notebooks"][0]["output"] == f"s3://evidence-archive/{run}/01_inventory.ipynb"
+    assert not (tmp_path / "s3:").exists() and not any(tmp_path.rglob("s3:*"))
