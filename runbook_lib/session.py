@@ -132,14 +132,7 @@ class AwsSession:
         profile = self.params.target.profile
         login = f"aws sso login --profile {profile}" if profile else "aws sso login"
         try:  # credentials are resolved when the client is made: inside the try
-            sts = self._base.client(
-                "sts",
-                endpoint_url=self.endpoint_url,
-                config=self.config,
-                region_name=self.params.regions[0],
-            )
-            self._instrument(sts, "sts")
-            return sts.get_caller_identity()["Arn"]
+            return self._base_sts().get_caller_identity()["Arn"]
         except (exc.SSOTokenLoadError, exc.UnauthorizedSSOTokenError, exc.TokenRetrievalError):
             raise AccessError(
                 f"AWS SSO: no valid sign-in for profile {profile or '(default)'}; run `{login}`, then run again"
@@ -185,7 +178,8 @@ class AwsSession:
             self._sessions[account] = session
             return session
 
-    def _assumed_session(self, account: str, role: str) -> boto3.Session:
+    def _base_sts(self) -> Any:
+        """An STS client with the starting credentials (counted like every client)."""
         sts = self._base.client(
             "sts",
             endpoint_url=self.endpoint_url,
@@ -193,6 +187,10 @@ class AwsSession:
             region_name=self.params.regions[0],
         )
         self._instrument(sts, "sts")
+        return sts
+
+    def _assumed_session(self, account: str, role: str) -> boto3.Session:
+        sts = self._base_sts()
 
         def refresh() -> dict[str, str]:
             kwargs: dict[str, Any] = {"RoleArn": role, "RoleSessionName": "backup-runbook"}
