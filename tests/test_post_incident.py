@@ -40,6 +40,17 @@ def estate(tmp_path_factory):
         vols = ec2.describe_volumes()["Volumes"]
         by_name = {t["Value"]: v for v in vols for t in v.get("Tags", []) if t["Key"] == "Name"}
         snap = ec2.create_snapshot(VolumeId=by_name["shop-web-data"]["VolumeId"])
+        # a log export before the start whose `to` (2.2 s on) has passed when the inventory
+        # reads it: its data ends when it ran, not at `to` nor at the time of reading
+        s3 = session.client("s3", A, REGION)
+        s3.create_bucket(Bucket="pi-log-exports",
+                         CreateBucketConfiguration={"LocationConstraint": REGION})  # fmt: skip
+        export_before = datetime.now(UTC).replace(microsecond=0)
+        session.client("logs", A, REGION).create_export_task(
+            logGroupName="/shop/app", fromTime=0, to=int(time.time() * 1000) + 2200,
+            destination="pi-log-exports", destinationPrefix="before-incident",
+        )  # fmt: skip
+        exported = datetime.now(UTC)
         time.sleep(1.5)
         start = datetime.now(UTC)
         time.sleep(1.2)
@@ -96,6 +107,7 @@ def estate(tmp_path_factory):
         yield {
             "url": url, "session": session, "start": start, "arn": arn, "ledger_dir": ledger_dir,
             "backup": backup, "snapshot": snap, "after": after, "inv": inv,
+            "export_before": export_before, "exported": exported,
         }  # fmt: skip
 
 
@@ -202,6 +214,96 @@ def test_scope_by_arn_and_tag_and_an_arn_not_in_the_estate(estate):
     gold = pi.review(ctx, estate["start"].isoformat(), "", ["backup-tier=gold"],
                      inventory=estate["inv"], progress=False)  # fmt: skip
     assert set(gold.summary.tier) == {"gold"} and estate["arn"]["orders"] in set(gold.summary.arn)
+
+
+APP_LOGS = f"arn:aws:logs:{REGION}:{A}:log-group:/shop/app"
+
+
+def test_a_log_export_before_the_start_is_dated_when_it_ran(estate, rv):
+    """The issue's case: an export made before the incident is no point 'made after the
+    incident started' because its `to` (or the time of reading) lies after the start."""
+    app = by_arn(rv).loc[APP_LOGS]
+    assert app.status == pi.RECOVERABLE, app.reason  # silver: RPO 24h
+    assert app.recovery_point_source == "logs export to s3"
+    when = app.recovery_point_time
+    assert pd.Timestamp(estate["export_before"]) <= when <= pd.Timestamp(estate["exported"])
+    loss = (pd.Timestamp(estate["start"]) - when).total_seconds()
+    assert app.data_loss_seconds == pytest.approx(loss, abs=0.01) and loss > 1.0
+
+
+def test_named_arns_and_a_tag_filter_are_a_union_and_each_named_arn_gets_a_row(estate):
+    """ARNs next to backup-tier=gold add to it: the silver and untagged resources named are
+    reviewed, every gold one too, and each ARN the inventory lacks is a NOT_FOUND row."""
+    inv, arn = estate["inv"], estate["arn"]
+    ghost = f"arn:aws:dynamodb:{REGION}:{A}:table/ghost"
+    foreign = f"arn:aws:dynamodb:{REGION}:444444444444:table/orders"
+    elsewhere = f"arn:aws:dynamodb:ap-south-1:{A}:table/orders"
+    named = [arn["carts"], arn["cache"], arn["sessions"], APP_LOGS + ":*", ghost, foreign,
+             elsewhere]  # fmt: skip
+    review = pi.review(ctx_for(estate), estate["start"].isoformat(), "",
+                       named + ["backup-tier=gold"], inventory=inv, progress=False)  # fmt: skip
+    t = inv.table()
+    gold = set(t[t.tags.map(lambda g: g.get("backup-tier") == "gold")].arn)
+    found = {arn["carts"], arn["cache"], arn["sessions"], APP_LOGS}
+    s = by_arn(review)
+    assert set(s.index) == gold | found | {ghost, foreign, elsewhere}
+    assert gold and not gold & found  # the named ones are not gold: the old AND dropped them
+    assert set(s.loc[[ghost, foreign, elsewhere]].status) == {pi.NOT_FOUND}
+    assert (s.drop(index=[ghost, foreign, elsewhere]).status != pi.NOT_FOUND).all()
+    assert s.loc[ghost].reason == (
+        f"no such resource in the inventory of account {A}, Region {REGION} (read completely)"
+    )
+    assert s.loc[ghost, ["account", "region", "service"]].tolist() == [A, REGION, "dynamodb"]
+    assert "account 444444444444 is not in the estate the params name" in s.loc[foreign].reason
+    assert "Region ap-south-1 is not in the params' regions" in s.loc[elsewhere].reason
+    assert review.headline()["value"]["not found in the estate"] == 3
+    assert "tag backup-tier=gold" in review.scope.describe()
+
+
+def test_an_unread_scope_or_resource_is_said_not_hidden(estate):
+    """An ARN in a scope the inventory could not read may exist: its NOT_FOUND row says so;
+    an inventory error naming a resource in scope (an undated export) is in its notes."""
+    import copy
+
+    inv = copy.copy(estate["inv"])
+    inv.errors = pd.DataFrame([
+        {"account": A, "region": REGION, "service": "dynamodb", "resource": "",
+         "error": "ClientError: AccessDenied (ListTables)"},
+        {"account": A, "region": REGION, "service": "logs", "resource": "/shop/app: export task t-1",
+         "error": "ExportUndated: when its data ends cannot be told"},
+    ])  # fmt: skip
+    ghost = f"arn:aws:dynamodb:{REGION}:{A}:table/ghost"
+    review = pi.review(ctx_for(estate), estate["start"].isoformat(), "", [ghost, APP_LOGS],
+                       inventory=inv, progress=False)  # fmt: skip
+    s = by_arn(review)
+    assert s.loc[ghost].status == pi.NOT_FOUND
+    assert (
+        "could not read dynamodb" in s.loc[ghost].reason and "AccessDenied" in s.loc[ghost].reason
+    )
+    assert "it may exist" in s.loc[ghost].reason
+    assert (
+        "inventory could not read /shop/app: export task t-1: ExportUndated"
+        in s.loc[APP_LOGS].notes
+    )
+
+
+def test_a_backup_is_on_the_timeline_when_it_started(estate, tmp_path):
+    """A backup holds the data of when it started: a backup begun before the incident and
+    completed during it is placed at its start, spanning to its completion."""
+    start = pd.Timestamp(estate["start"])
+    created, completed = start - pd.Timedelta(minutes=10), start + pd.Timedelta(minutes=5)
+    ctx = ctx_for(estate, ledger_dir=tmp_path)
+    ctx.ledger.append("backups", [
+        {"resource_arn": estate["arn"]["carts"], "resource_name": "carts", "service": "dynamodb",
+         "method": "dynamodb-backup", "created": created, "completed": completed,
+         "status": "COMPLETED"},
+    ], "bk-1")  # fmt: skip
+    review = pi.review(ctx, estate["start"].isoformat(), "", [estate["arn"]["carts"]],
+                       inventory=estate["inv"], progress=False)  # fmt: skip
+    ev = review.timeline[review.timeline.kind == "backup"]
+    assert len(ev) == 1
+    assert (ev.start.iloc[0], ev.end.iloc[0]) == (created, completed)
+    assert bool(ev.during_incident.iloc[0])
 
 
 @pytest.mark.parametrize(

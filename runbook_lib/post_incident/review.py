@@ -137,14 +137,98 @@ def _fmt(seconds: float | None) -> str:
 
 
 def select_scope(inv: Any, scope: ResourceFilter) -> tuple[pd.DataFrame, list[str]]:
-    """The inventory rows in scope, and the ARNs asked for that the estate does not hold."""
+    """The inventory rows in scope, and the ARNs asked for that the inventory does not hold.
+
+    A resource is in scope when its ARN is named OR it matches the tag filters (all of
+    them): naming ARNs next to a tag filter adds to it, it never narrows it."""
     t = inv.table()
-    if scope.arns:
-        t = t[t.arn.isin(scope.arns)]
-    for key, value in scope.tags.items():
-        t = t[t.tags.map(lambda tags, k=key, v=value: isinstance(tags, dict) and tags.get(k) == v)]
-    missing = [a for a in scope.arns if a not in set(inv.resources.arn)]
-    return t.reset_index(drop=True), missing
+    if scope.everything:
+        return t.reset_index(drop=True), []
+    keep = t.arn.isin(scope.arns)
+    if scope.tags:
+        keep |= t.tags.map(
+            lambda tags: (
+                isinstance(tags, dict) and all(tags.get(k) == v for k, v in scope.tags.items())
+            )
+        ).astype(bool)
+    held = set(t.arn)
+    missing = [a for a in scope.arns if a not in held]
+    return t[keep].reset_index(drop=True), missing
+
+
+#: ARN service -> the inventory's service names (for NOT_FOUND rows and inventory errors)
+ARN_SERVICES: dict[str, tuple[str, ...]] = {
+    "dynamodb": ("dynamodb",), "ec2": ("ebs",), "rds": ("rds", "aurora", "neptune"),
+    "elasticfilesystem": ("efs",), "s3": ("s3",), "elasticache": ("elasticache",),
+    "es": ("opensearch",), "logs": ("logs",),
+}  # fmt: skip
+
+
+def not_found_row(arn: str, params: Any, errors: pd.DataFrame) -> dict[str, Any]:
+    """The review row of an ARN the inventory does not hold, with why: outside the accounts
+    or Regions the params name, a scope the inventory could not read (it may exist), or not
+    there."""
+    _, _, svc, region, account, _ = arn.split(":", 5)
+    services = ARN_SERVICES.get(svc, ())
+    where = f"account {account}, Region {region}" if account else "the accounts x Regions read"
+    errs = errors
+    if errs is not None and not errs.empty:
+        errs = errs[
+            (errs.service.isin(services) | (errs.service == "*"))
+            & ((errs.account == account) if account else True)
+            & ((errs.region == region) if region else True)
+        ]
+    if account and account not in params.account_ids:
+        reason = (
+            f"not inventoried: account {account} is not in the estate the params name "
+            f"(accounts: {', '.join(params.account_ids)})"
+        )
+    elif region and region not in params.regions:
+        reason = (
+            f"not inventoried: Region {region} is not in the params' regions "
+            f"({', '.join(params.regions)})"
+        )
+    elif errs is not None and not errs.empty:
+        e = errs.iloc[0]
+        reason = (
+            f"not in the inventory, but the inventory could not read {svc} in {where} "
+            f"({len(errs)} error(s), e.g. {e.resource or 'the whole scope'}: {e.error}): "
+            "it may exist; re-run when the inventory is complete"
+        )
+    elif svc == "s3":
+        reason = (
+            "no bucket of that name in the accounts the params name (buckets outside "
+            "params.regions are not inventoried)"
+        )
+    else:
+        reason = f"no such resource in the inventory of {where} (read completely)"
+    return {
+        "account": account or None,
+        "region": region or None,
+        "service": services[0] if len(services) == 1 else None,
+        "arn": arn,
+        "name": arn.split(":")[-1],
+        "status": NOT_FOUND,
+        "reason": reason,
+        "notes": "",
+    }
+
+
+def _inventory_errors(errors: pd.DataFrame, row: dict) -> list[str]:
+    """Notes for one resource from the inventory's errors naming it (e.g. an export task
+    whose time cannot be told): evidence the review could not see."""
+    if errors is None or errors.empty:
+        return []
+    name = str(row.get("name"))
+    mine = errors[
+        (errors.account == row.get("account"))
+        & (errors.region == row.get("region"))
+        & (errors.service == row.get("service"))
+        & errors.resource.map(
+            lambda r: isinstance(r, str) and (r == name or r.startswith(f"{name}: "))
+        ).astype(bool)
+    ]
+    return [f"inventory could not read {e.resource}: {e.error}" for e in mine.itertuples()]
 
 
 def measured_rtos(ledger: Any, as_of: datetime) -> pd.DataFrame:
@@ -360,6 +444,7 @@ def review(
         )  # fmt: skip
         if note:
             res["notes"].append(note)
+        res["notes"] += _inventory_errors(inventory.errors, r)
         rto, basis, n = expected_rto(tests, r["arn"], r["service"], r["tier"])
         known = sorted(set(fails[fails.arn == r["arn"]].control_id)) if len(fails) else []
         row.update(res)
@@ -378,10 +463,7 @@ def review(
         )
         rows.append(row)
         log.info("post-incident: %s %s: %s", r["service"], r["name"], res["status"])
-    for arn in missing:
-        rows.append({"arn": arn, "name": arn.split(":")[-1], "status": NOT_FOUND,
-                     "reason": "not found in the estate the params name (accounts x Regions)",
-                     "notes": ""})  # fmt: skip
+    rows += [not_found_row(arn, params, inventory.errors) for arn in missing]
     summary = pd.DataFrame(rows, columns=COLUMNS)
     for col in ("recovery_point_time", "continuous_earliest", "continuous_latest", "audit_as_of"):
         summary[col] = pd.to_datetime(summary[col], utc=True)

@@ -43,8 +43,9 @@ class Source:
 
 #: Ledger tables that become events (only those the ledger knows are read).
 SOURCES = [
-    Source("backups", "backup", ("resource_arn",), ("completed", "created", "recorded_at"),
-           status_column="status", detail_columns=("method", "recovery_point_arn", "native_id")),
+    # a backup holds the data of when it started (created); completed ends the bar
+    Source("backups", "backup", ("resource_arn",), ("created", "completed", "recorded_at"),
+           ("completed",), status_column="status", detail_columns=("method", "recovery_point_arn", "native_id")),
     Source("restore_tests", "restore test", ("resource_arn",), ("restore_start", "recorded_at"),
            ("restore_end",), status_column="verdict", detail_columns=("rto_seconds", "recovery_point_id", "reason")),
     Source("protect_actions", "protect action", ("resource",), ("applied_at", "recorded_at"),

@@ -3,7 +3,8 @@
 - ``incident_start`` / ``incident_end``: ISO 8601 times (UTC when no offset). Empty start:
   24 hours before the end; empty end: ``as_of``.
 - ``resources``: ARNs of data resources, and/or tag filters ``key=value`` (``tag:key=value``
-  also accepted); empty: every data resource of the estate.
+  also accepted): a resource is in scope if its ARN is named OR it matches every tag
+  filter; empty: every data resource of the estate.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class IncidentWindow:
 
 @dataclass(frozen=True)
 class ResourceFilter:
-    """Which data resources are in scope: ARNs, tag filters (all must match), or all."""
+    """Which data resources are in scope: those named by ARN plus those matching every tag
+    filter (a union), or all."""
 
     arns: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
@@ -126,6 +128,8 @@ def parse_resources(resources: Any) -> ResourceFilter:
             continue
         item = item.strip()
         if item.startswith("arn:"):
+            if ":logs:" in item and item.endswith(":*"):  # describe_log_groups' `arn` form
+                item = item.removesuffix(":*")
             problem = _arn_problem(item)
             if problem:
                 problems.append(f"resources: {problem}")

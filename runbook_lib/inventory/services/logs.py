@@ -11,6 +11,9 @@ A scheduled export's copy Regions are those its destination bucket replicates to
 ENABLED schedule, and one ``get_bucket_location`` per distinct replication destination
 bucket. A rule counts for a schedule when it is Enabled, filters on no tags and its prefix
 is a prefix of the schedule's ``destinationPrefix``.
+
+A finished export task is a recovery point dated where its data ends
+(:func:`export_data_end`, shared with restore's finder), never when it was read.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runbook_lib.errors import AccessError
+from runbook_lib.errors import AccessError, RunbookError
 from runbook_lib.inventory.backup import schedule_interval
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
@@ -119,9 +123,16 @@ def _extras(scope: Scope) -> Extras:
         scope.client("logs"), "describe_export_tasks", "exportTasks", statusCode="COMPLETED"
     )
     now = datetime.now(UTC)
+    s3, sandbox = scope.client("s3"), scope.session.sandbox
     for t in tasks:
-        t = {**t, "_until": _exported_until(scope, t, now)}
-        out.exports.setdefault(t.get("logGroupName", ""), []).append(t)
+        until, basis = export_data_end(t, s3, sandbox, now)
+        group = t.get("logGroupName", "")
+        if until is None:  # never dated by the time we read it: not a recovery point
+            out.errors.append(
+                (f"{group}: export task {t.get('taskId', '?')}", ExportUndated(basis))
+            )
+            continue
+        out.exports.setdefault(group, []).append({**t, "_until": until, "_until_basis": basis})
     try:
         for sched in _export_schedules(scope):
             out.schedules.setdefault(sched[0], []).append(sched[1])
@@ -235,24 +246,63 @@ def _export_schedules(scope: Scope) -> list[tuple[str, ExportSchedule]]:
     return [f for f in found if f is not None]
 
 
-def _exported_until(scope: Scope, task: dict, now: datetime) -> datetime:
-    """The newest event time a finished export task holds: its ``to``, or when it finished
-    if ``to`` lies later (protect exports up to a far-future ``to``).
+class ExportUndated(RunbookError):
+    """A finished export task whose data end cannot be told (see :func:`export_data_end`)."""
 
-    moto returns no ``executionInfo`` (and names its objects by ids other than the task's):
-    there the newest object under the task's destination prefix stands in for the
-    completion time (one listing); if none can be read, the time of reading."""
-    to = as_utc(task["to"])
-    done = (task.get("executionInfo") or {}).get("completionTime")
-    if done or to <= now:
-        return min(to, as_utc(done) if done else to)
+
+def _written(task: dict, s3: Any, sandbox: bool) -> tuple[list[datetime], str]:
+    """When the objects of one export task were written, and where they were looked for.
+
+    AWS writes ``<prefix>/<taskId>/<stream>/...``; moto writes ``<prefix>/<random>/<stream>/``,
+    so on the sandbox every object under the prefix counts (a later export to the same prefix
+    would date this one later). The permission-check object ``aws-logs-write-test`` is not an
+    export."""
     prefix = (task.get("destinationPrefix") or "exportedlogs").strip("/")
+    where = f"{prefix}/" if sandbox else f"{prefix}/{task.get('taskId', '')}/"
     try:
-        listed = scope.client("s3").list_objects_v2(Bucket=task["destination"], Prefix=f"{prefix}/")
-        written = [as_utc(o["LastModified"]) for o in listed.get("Contents", [])]
-    except (ClientError, BotoCoreError, KeyError):
-        written = []
-    return min(to, max(written) if written else now)
+        objects = paginate(
+            s3, "list_objects_v2", "Contents", Bucket=task["destination"], Prefix=where
+        )
+        return [
+            as_utc(o["LastModified"])
+            for o in objects
+            if not o["Key"].endswith("aws-logs-write-test")
+        ], f"s3://{task['destination']}/{where}"
+    except (ClientError, BotoCoreError, KeyError) as err:
+        return [], f"s3://{task.get('destination')}/{where} unreadable ({type(err).__name__})"
+
+
+def export_data_end(
+    task: dict, s3: Any, sandbox: bool, now: datetime
+) -> tuple[datetime | None, str]:
+    """When the data a finished export task holds ends, and what told it; ``(None, why)``
+    when nothing can. Never the time of reading.
+
+    An export holds the events from ``from`` to ``to`` (ms since epoch) that existed when it
+    ran: its data ends at ``to``, or when it ran if ``to`` lies later (protect exports up to
+    2100). When it ran: ``executionInfo.completionTime`` (else ``creationTime``); without
+    ``executionInfo`` (moto), the newest object it wrote (one paginated listing). With none
+    of these, ``to`` only if it has passed: a task that finished before we read it cannot
+    hold events from after that."""
+    to = as_utc(task["to"])
+    info = task.get("executionInfo") or {}
+    for key in ("completionTime", "creationTime"):
+        if info.get(key) is not None:
+            ran = as_utc(info[key])
+            return (to, "to") if to <= ran else (ran, f"executionInfo.{key} (to lies later)")
+    written, where = _written(task, s3, sandbox)
+    if written:
+        newest = max(written)
+        if to <= newest:
+            return to, "to"
+        return newest, f"newest object it wrote under {where} (no executionInfo; to lies later)"
+    if to <= now:
+        return to, "to"
+    return None, (
+        f"export task {task.get('taskId', '?')}: to is {to:%Y-%m-%d}, after now; no "
+        f"executionInfo, and no object under {where}: when its data ends cannot be told, so "
+        "it is not counted as a recovery point (check the export's objects by hand)"
+    )
 
 
 def _describe(scope: Scope, group: dict, extras: Extras) -> Found:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import gzip
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from runbook_lib.fingerprint import Fingerprint, canonical
+from runbook_lib.inventory.services.logs import export_data_end
 from runbook_lib.restore.fp import add_digest
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored
 from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, restorer
+from runbook_lib.session import utcnow
 
 KIND = "log-export-events"
 
@@ -28,13 +30,10 @@ def _logs(session, account, region):
     return session.client("logs", account, region)
 
 
-def _ms(dt_ms: int) -> datetime:
-    return datetime.fromtimestamp(dt_ms / 1000, UTC)
-
-
 @finder("logs", "logs-export")
 def find_exports(session, ref: ResourceRef) -> list[RecoveryPoint]:
     logs = _logs(session, ref.account, ref.region)
+    s3 = session.client("s3", ref.account, ref.region)
     out = []
     kwargs: dict[str, Any] = {"statusCode": "COMPLETED"}
     while True:
@@ -45,13 +44,15 @@ def find_exports(session, ref: ResourceRef) -> list[RecoveryPoint]:
                 or (t.get("status") or {}).get("code") != "COMPLETED"
             ):
                 continue
+            # when its data ends (to, or when it ran), never when we read it; None if unknown
+            until, basis = export_data_end(t, s3, session.sandbox, utcnow())
             out.append(
                 RecoveryPoint(
                     id=t["taskId"],
                     resource_arn=ref.arn,
                     service="logs",
                     source="logs-export",
-                    created=_ms(min(int(t["to"]), int(time.time() * 1000))),
+                    created=until,
                     account=ref.account,
                     region=ref.region,
                     details={
@@ -59,6 +60,7 @@ def find_exports(session, ref: ResourceRef) -> list[RecoveryPoint]:
                         "prefix": t.get("destinationPrefix") or "exportedlogs",
                         "from": int(t["from"]),
                         "to": int(t["to"]),
+                        "dated_by": basis,
                     },
                 )
             )
@@ -133,6 +135,7 @@ def _line_record(stream: str, line: str) -> tuple[str, bytes] | None:
 @handler
 class Logs(ServiceHandler):
     service = "logs"
+    not_found = ("ResourceNotFoundException",)
     has_data = True
     makes_scratch = False
 
