@@ -307,6 +307,67 @@ def test_as_of_excludes_recovery_points_made_later(sandbox):
     assert inv.protection.newest_recovery_point.isna().all()
 
 
+# ------------------------------------------------------------------ s3 default encryption
+
+
+def test_s3_encryption_is_what_each_bucket_reports_and_unknown_when_unreadable():
+    """One bucket per kind of default encryption on an unseeded sandbox of its own, and one
+    whose get_bucket_encryption a botocore hook answers with AccessDenied."""
+    from runbook_lib.sandbox.server import running_sandbox
+
+    account, region = "111111111111", "eu-west-1"
+    with running_sandbox(None) as url:
+        session = AwsSession(load_params("sandbox"), endpoint_url=url)
+        s3 = session.client("s3", account, region)
+        cmk = session.client("kms", account, region).create_key()["KeyMetadata"]["Arn"]
+
+        def bucket(name: str, default: dict | None = None) -> None:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+            if default:
+                s3.put_bucket_encryption(
+                    Bucket=name,
+                    ServerSideEncryptionConfiguration={
+                        "Rules": [{"ApplyServerSideEncryptionByDefault": default}]
+                    },
+                )
+
+        bucket("enc-cmk", {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": cmk})
+        bucket("enc-dsse", {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": cmk})
+        bucket("enc-aws-managed", {"SSEAlgorithm": "aws:kms"})  # the aws/s3 key
+        bucket("enc-sse-s3", {"SSEAlgorithm": "AES256"})
+        bucket("enc-none")  # moto stores no configuration: S3's default, SSE-S3
+        bucket("enc-denied", {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": cmk})
+        asked: dict[str, int] = {}
+
+        def deny(params=None, **_):
+            asked[params["Bucket"]] = asked.get(params["Bucket"], 0) + 1
+            if params["Bucket"] == "enc-denied":
+                raise ClientError(
+                    {"Error": {"Code": "AccessDenied", "Message": "denied by the test"}},
+                    "GetBucketEncryption",
+                )
+
+        s3.meta.events.register("before-parameter-build.s3.GetBucketEncryption", deny)
+        inv = discover(session, services="s3", progress=False)
+
+    got = inv.resources.set_index("name")
+    seen = {
+        n: (got.loc[n, "encrypted"], got.loc[n, "kms_key"], got.loc[n, "cmk"]) for n in got.index
+    }
+    assert seen["enc-cmk"] == (True, cmk, True)
+    assert seen["enc-dsse"] == (True, cmk, True)
+    for name in ("enc-aws-managed", "enc-sse-s3", "enc-none"):
+        assert (seen[name][0], seen[name][2]) == (True, False) and pd.isna(seen[name][1]), name
+    assert all(pd.isna(v) for v in seen["enc-denied"])  # unknown, not assumed encrypted
+    assert asked == dict.fromkeys(got.index, 1)  # one get_bucket_encryption per bucket
+    gaps = inv.gaps()
+    assert "enc-denied" not in set(gaps[gaps.gap.isin(["not_encrypted", "no_cmk"])].name)
+    # the failed read is an errors row: the inventory is not called complete over it
+    denied = inv.errors[inv.errors.astype(str).apply(lambda r: "enc-denied" in " ".join(r), axis=1)]
+    assert len(denied) == 1 and "AccessDenied" in " ".join(denied.astype(str).iloc[0])
+    assert inv.partial
+
+
 # ------------------------------------------------------------------ scheduled log exports
 
 
@@ -526,3 +587,104 @@ def test_export_copy_regions_follow_the_rule_prefix():
     assert _rule_prefix({"Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "k"}]}}}) is None
     assert _rule_prefix({"Filter": {"Tag": {"Key": "k", "Value": "v"}}}) is None
     assert _rule_prefix({"Prefix": "old/"}) == "old/"
+
+
+# ------------------------------------------------------------------ log exports: their time
+
+
+@pytest.fixture(scope="module")
+def export_dating():
+    """An unseeded sandbox process of its own: one log group with events exported twice
+    (``to`` a few seconds ahead, and protect's far-future ``to``), one empty log group
+    exported with a far-future ``to``; read a few seconds later."""
+    import time
+
+    from runbook_lib.protect.native import FAR_FUTURE_MS
+    from runbook_lib.sandbox.server import running_sandbox
+
+    with running_sandbox(None) as url:
+        session = AwsSession(load_params("sandbox"), endpoint_url=url)
+        logs = session.client("logs", "111111111111", "eu-west-1")
+        s3 = session.client("s3", "111111111111", "eu-west-1")
+        s3.create_bucket(
+            Bucket="dating-exports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        now_ms = int(time.time() * 1000)
+        logs.create_log_group(logGroupName="/dating/app")
+        logs.create_log_stream(logGroupName="/dating/app", logStreamName="web-1")
+        logs.put_log_events(
+            logGroupName="/dating/app",
+            logStreamName="web-1",
+            logEvents=[{"timestamp": now_ms - 1000, "message": "hello"}],
+        )
+        logs.create_log_group(logGroupName="/dating/empty")
+        before = datetime.now(UTC).replace(microsecond=0)
+        tasks = {
+            "soon": ("/dating/app", now_ms + 3000),  # to: 3 s ahead; passed when read
+            "far": ("/dating/app", FAR_FUTURE_MS),
+            "empty": ("/dating/empty", FAR_FUTURE_MS),
+        }
+        ids = {
+            k: logs.create_export_task(
+                logGroupName=group, fromTime=0, to=to, destination="dating-exports",
+                destinationPrefix=f"exp-{k}",
+            )["taskId"]
+            for k, (group, to) in tasks.items()
+        }  # fmt: skip
+        exported = datetime.now(UTC)
+        time.sleep(4.5)  # every `to` but the far-future ones has passed when read
+        yield session, ids, before, exported
+
+
+def test_log_exports_are_dated_by_their_data_not_by_when_they_are_read(export_dating):
+    session, ids, before, exported = export_dating
+    inv = discover(session, services=["logs"], progress=False)
+    rps = inv.recovery_points
+    app = rps[rps.resource_arn.str.endswith("log-group:/dating/app")]
+    assert len(app) == 2
+    # both exports ran at `exported`: neither is dated at its passed `to` nor at the read
+    assert ((app.created >= pd.Timestamp(before)) & (app.created <= pd.Timestamp(exported))).all()
+    # the empty group's export wrote nothing and its `to` is in 2100: it cannot be dated,
+    # so it is no recovery point, and the run says why (never the time of reading)
+    assert rps[rps.resource_arn.str.endswith("log-group:/dating/empty")].empty
+    err = inv.errors[inv.errors.resource == f"/dating/empty: export task {ids['empty']}"]
+    assert len(err) == 1 and "cannot be told" in err.error.iloc[0] and inv.partial
+    r = by_name(inv)["/dating/app"]
+    assert pd.Timestamp(r["newest_recovery_point"]) <= pd.Timestamp(exported)
+
+
+def test_restore_finds_log_exports_dated_by_their_data(export_dating):
+    from runbook_lib.restore.model import ResourceRef
+    from runbook_lib.restore.services.logs import find_exports
+
+    session, ids, before, exported = export_dating
+
+    def ref(name):
+        arn = f"arn:aws:logs:eu-west-1:111111111111:log-group:{name}"
+        return ResourceRef(arn, "logs", "111111111111", "eu-west-1", name)
+
+    found = {p.id: p for p in find_exports(session, ref("/dating/app"))}
+    assert set(found) == {ids["soon"], ids["far"]}
+    for p in found.values():
+        assert before <= p.created <= exported, (p.id, p.created, p.details["dated_by"])
+    (empty,) = find_exports(session, ref("/dating/empty"))
+    assert empty.created is None and "cannot be told" in empty.details["dated_by"]
+
+
+def test_export_data_end_on_aws_shaped_tasks():
+    """AWS returns executionInfo: the data ends at `to`, or when the task ran if later."""
+    from runbook_lib.inventory.services.logs import export_data_end
+
+    def ms(t):
+        return int(t.timestamp() * 1000)
+
+    ran = datetime(2026, 11, 24, 2, 57, tzinfo=UTC)
+    now = ran + timedelta(hours=8)
+    far = {"taskId": "t", "from": 0, "to": 4102444800000}
+    s3 = None  # no listing is needed when executionInfo tells when the task ran
+    done = {"creationTime": ms(ran - timedelta(minutes=2)), "completionTime": ms(ran)}
+    assert export_data_end({**far, "executionInfo": done}, s3, False, now)[0] == ran
+    started = {"creationTime": ms(ran)}
+    assert export_data_end({**far, "executionInfo": started}, s3, False, now)[0] == ran
+    early = {**far, "to": ms(ran - timedelta(hours=1)), "executionInfo": done}
+    assert export_data_end(early, s3, False, now) == (ran - timedelta(hours=1), "to")

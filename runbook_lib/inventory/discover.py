@@ -149,6 +149,9 @@ def _run_service(
             return None
 
     found = [f for f in details.map(one, items) if f is not None]
+    for f in found:  # reads that failed while the resource itself was read
+        for what, err in f.errors:
+            errors.append(_error(scope.account, scope.region, svc.name, err, what))
     log.debug(
         "inventory: %s %s/%s: %d resources", svc.name, scope.account, scope.region, len(found)
     )

@@ -75,6 +75,9 @@ class Found:
     row: dict[str, Any]
     protections: list[Protection] = field(default_factory=list)
     recovery_points: list[RecoveryPoint] = field(default_factory=list)
+    # reads that failed without losing the resource (the row says unknown): (what, error);
+    # each becomes an errors row, so the inventory is never called complete over them
+    errors: list[tuple[str, Exception]] = field(default_factory=list)
 
 
 @dataclass

@@ -209,10 +209,20 @@ def plan_incident_restore(
         plan.blocked = choice
     elif (ref.service, rp.source) not in RESTORERS:
         plan.blocked = f"no restorer for {ref.service} from {rp.source}"
-    elif handler.makes_scratch and handler.exists(ctx.session, _as_restored(ref, target_name)):
-        plan.blocked = (
-            f"a {ref.service} named {target_name!r} already exists: choose another target_name"
-        )
+    elif handler.makes_scratch:
+        try:
+            taken = handler.exists(ctx.session, _as_restored(ref, target_name))
+        except Exception as err:  # noqa: BLE001 - throttled, denied, owned by another account
+            taken = None
+            plan.blocked = (
+                f"could not check whether a {ref.service} named {target_name!r} exists "
+                f"({type(err).__name__}: {str(err)[:200]}); choose another target_name or "
+                "fix access, then plan again"
+            )
+        if taken:
+            plan.blocked = (
+                f"a {ref.service} named {target_name!r} already exists: choose another target_name"
+            )
     if rp is not None and rp.source == "dynamodb-pitr" and ctx.session.sandbox:
         plan.notes.append(
             "sandbox: moto ignores the restore time of a DynamoDB point-in-time restore and copies the current items"

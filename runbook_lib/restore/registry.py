@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from runbook_lib.fingerprint import Fingerprint
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, RestoreError
 
@@ -68,6 +70,28 @@ class ServiceHandler:
     has_data = False  # True where a restored copy holds readable records
     makes_scratch = True  # False where a "restore" only reads an existing copy (log exports)
     wait_seconds = 1800.0
+    #: The error codes with which this service says "no such resource". Only these mean a
+    #: scratch resource is gone: a throttled, denied or failed call says nothing about it.
+    not_found: tuple[str, ...] = ()
+
+    def is_not_found(self, err: BaseException) -> bool:
+        """True if ``err`` is this service saying the resource does not exist."""
+        return (
+            isinstance(err, ClientError)
+            and err.response.get("Error", {}).get("Code") in self.not_found
+        )
+
+    def found(self, call: Callable[[], Any]) -> bool:
+        """Run ``call`` (a describe of one resource): True if it answers, False if the
+        service says the resource does not exist (``not_found``). Any other error is raised:
+        an existence check that could not be made must never read as "deleted"."""
+        try:
+            call()
+        except Exception as err:
+            if self.is_not_found(err):
+                return False
+            raise
+        return True
 
     def find_ref(self, session: Any, arn: str, account: str, region: str, name: str) -> ResourceRef:
         return ResourceRef(arn, self.service, account, region, name)
@@ -108,6 +132,7 @@ class ServiceHandler:
         raise NotImplementedError
 
     def exists(self, session: Any, restored: Restored) -> bool:
+        """False only when the service answers ``not_found``; other errors are raised."""
         return True
 
     def list_tagged(self, session: Any, account: str, region: str, tag_key: str) -> list[Restored]:

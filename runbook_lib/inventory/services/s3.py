@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from runbook_lib.inventory.model import NEVER, Found, Protection, Scope, error_code, tag_dict
 from runbook_lib.inventory.services import Service, register
 
+log = logging.getLogger("runbook_lib")
 MISSING = {
     "NoSuchTagSet",
-    "ServerSideEncryptionConfigurationNotFoundError",
     "ReplicationConfigurationNotFoundError",
     "NoSuchLifecycleConfiguration",
 }
@@ -32,6 +35,42 @@ def _get(s3, operation: str, bucket: str) -> dict:
         raise
 
 
+def default_encryption(s3, bucket: str) -> dict:
+    """``encrypted`` and ``kms_key`` as the bucket's default encryption reports them (one
+    get_bucket_encryption call); ``cmk`` is then judged from the key like every service's
+    (``Scope.row`` -> ``KeyResolver.is_cmk``).
+
+    - ``AES256`` (SSE-S3): encrypted, no key (S3-owned, not customer-managed);
+    - ``aws:kms`` / ``aws:kms:dsse``: encrypted with ``KMSMasterKeyID`` as given (an id, ARN
+      or alias); without one, the AWS-managed ``aws/s3`` key (not customer-managed);
+    - no configuration (``ServerSideEncryptionConfigurationNotFoundError``): S3's default,
+      SSE-S3 (AWS applies and reports it for every bucket since January 2023; moto stores
+      none until one is put);
+    - any other failure (AccessDenied, throttled after retries, ...): unknown (``encrypted``,
+      ``kms_key`` and ``cmk`` None), never assumed; the reason is logged."""
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"].get(
+            "Rules", []
+        )
+    except (ClientError, BotoCoreError) as err:
+        if error_code(err) == "ServerSideEncryptionConfigurationNotFoundError":
+            return {"encrypted": True, "kms_key": None}
+        log.warning(
+            "inventory: s3 %s: default encryption unknown, get_bucket_encryption failed: %s",
+            bucket,
+            err,
+        )
+        return {"encrypted": None, "kms_key": None, "cmk": None, "error": err}
+    default = (rules[0] if rules else {}).get("ApplyServerSideEncryptionByDefault") or {}
+    algorithm = default.get("SSEAlgorithm") or ""
+    if algorithm == "AES256":
+        return {"encrypted": True, "kms_key": None}
+    if algorithm.startswith("aws:kms"):  # aws:kms, aws:kms:dsse
+        return {"encrypted": True, "kms_key": default.get("KMSMasterKeyID")}
+    log.warning("inventory: s3 %s: default encryption unknown: rules %s", bucket, rules)
+    return {"encrypted": None, "kms_key": None, "cmk": None}
+
+
 def bucket_region(s3, bucket: str) -> str:
     loc = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
     return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(loc, loc)
@@ -45,23 +84,17 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
     scope = scope.in_region(region)
     s3 = scope.client("s3")
     tags = tag_dict(_get(s3, "get_bucket_tagging", name).get("TagSet"))
-    rules = _get(s3, "get_bucket_encryption", name).get("ServerSideEncryptionConfiguration", {})
-    default = (rules.get("Rules") or [{}])[0].get("ApplyServerSideEncryptionByDefault", {})
-    kms_key = (
-        default.get("KMSMasterKeyID")
-        if default.get("SSEAlgorithm", "").startswith("aws:kms")
-        else None
-    )
+    encryption = default_encryption(s3, name)
+    unread = encryption.pop("error", None)
     row = scope.row(
         "s3",
         "s3:bucket",
         f"arn:aws:s3:::{name}",
         name,
         size_bytes=None,  # only CloudWatch's daily BucketSizeBytes metric knows
-        encrypted=True,  # every bucket has default encryption (SSE-S3 at least) since 2023
-        kms_key=kms_key,
         tags=tags,
         created=bucket.get("CreationDate"),
+        **encryption,
     )
     protections = []
     lifecycle = _get(s3, "get_bucket_lifecycle_configuration", name).get("Rules", [])
@@ -107,7 +140,8 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
                 copy_accounts=(dest_account,) if dest_account != scope.account else (),
             )
         )
-    return Found(row, protections)
+    errors = [(f"{name} (default encryption)", unread)] if unread is not None else []
+    return Found(row, protections, errors=errors)
 
 
 register(

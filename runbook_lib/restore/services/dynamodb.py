@@ -206,6 +206,7 @@ def scan_fingerprint(
 class DynamoDB(ServiceHandler):
     service = "dynamodb"
     has_data = True
+    not_found = ("ResourceNotFoundException",)
 
     def is_ready(self, session, restored: Restored) -> bool:
         t = describe(session, restored.account, restored.region, restored.name)
@@ -247,11 +248,7 @@ class DynamoDB(ServiceHandler):
 
     def exists(self, session, restored: Restored) -> bool:
         ddb = _ddb(session, restored.account, restored.region)
-        try:
-            ddb.describe_table(TableName=restored.name)
-            return True
-        except ddb.exceptions.ResourceNotFoundException:
-            return False
+        return self.found(lambda: ddb.describe_table(TableName=restored.name))
 
     def delete(self, session, restored: Restored) -> None:
         ddb = _ddb(session, restored.account, restored.region)

@@ -78,6 +78,7 @@ def restore_snapshot(
 @handler
 class EBS(ServiceHandler):
     service = "ebs"
+    not_found = ("InvalidVolume.NotFound",)
 
     def find_ref(self, session, arn, account, region, name):
         vol_id = arn.rsplit("/", 1)[-1]
@@ -112,11 +113,9 @@ class EBS(ServiceHandler):
     def exists(self, session, restored: Restored) -> bool:
         if not restored.resource_id:
             return False
-        try:
-            _volume(session, restored.account, restored.region, restored.ident)
-            return True
-        except Exception:  # noqa: BLE001  (InvalidVolume.NotFound)
-            return False
+        return self.found(
+            lambda: _volume(session, restored.account, restored.region, restored.ident)
+        )
 
     def delete(self, session, restored: Restored) -> None:
         if self.exists(session, restored):

@@ -21,6 +21,7 @@ def _fs(session, account, region, fs_id):
 @handler
 class EFS(ServiceHandler):
     service = "efs"
+    not_found = ("FileSystemNotFound",)
 
     def find_ref(self, session, arn, account, region, name):
         fs_id = arn.rsplit("/", 1)[-1]
@@ -54,11 +55,7 @@ class EFS(ServiceHandler):
     def exists(self, session, restored):
         if not restored.resource_id:
             return False
-        try:
-            _fs(session, restored.account, restored.region, restored.ident)
-            return True
-        except Exception:  # noqa: BLE001  (FileSystemNotFound)
-            return False
+        return self.found(lambda: _fs(session, restored.account, restored.region, restored.ident))
 
     def delete(self, session, restored):
         if not self.exists(session, restored):

@@ -80,6 +80,7 @@ def restore_snapshot(session, rp, ref, target, tags, restore_time=None):
 @handler
 class ElastiCache(ServiceHandler):
     service = "elasticache"
+    not_found = ("ReplicationGroupNotFoundFault", "CacheClusterNotFound")
 
     def is_ready(self, session, restored):
         return (
@@ -113,8 +114,10 @@ class ElastiCache(ServiceHandler):
         """False once deletion is under way (AWS finishes it; moto leaves it 'deleting')."""
         try:
             g = _group(session, restored.account, restored.region, restored.name)
-        except Exception:  # noqa: BLE001  (ReplicationGroupNotFoundFault)
-            return False
+        except Exception as err:
+            if self.is_not_found(err):
+                return False
+            raise  # throttled, denied, ...: unknown, never "gone"
         return g.get("Status") != "deleting"
 
     def delete(self, session, restored):

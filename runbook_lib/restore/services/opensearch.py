@@ -28,6 +28,7 @@ def find_snapshots(session, ref: ResourceRef):
 @handler
 class OpenSearch(ServiceHandler):
     service = "opensearch"
+    not_found = ("ResourceNotFoundException",)
 
     def source_metadata(self, session, ref):
         d = _os(session, ref.account, ref.region).describe_domain(DomainName=ref.name)[

@@ -128,6 +128,7 @@ def restore_db_pitr(session, rp, ref, target, tags, restore_time=None):
 @handler
 class RDS(ServiceHandler):
     service = "rds"
+    not_found = ("DBInstanceNotFound",)
 
     def is_ready(self, session, restored):
         return (
@@ -160,11 +161,9 @@ class RDS(ServiceHandler):
         )
 
     def exists(self, session, restored):
-        try:
-            _instance(session, restored.account, restored.region, restored.name)
-            return True
-        except Exception:  # noqa: BLE001  (DBInstanceNotFound)
-            return False
+        return self.found(
+            lambda: _instance(session, restored.account, restored.region, restored.name)
+        )
 
     def delete(self, session, restored):
         if self.exists(session, restored):
@@ -213,6 +212,7 @@ def _tags_of(client, arn: str) -> dict[str, str]:
 
 class _Cluster(ServiceHandler):
     service = "aurora"
+    not_found = ("DBClusterNotFoundFault",)
 
     def _client(self, session, account, region):
         return _rds(session, account, region, self.service)
@@ -254,11 +254,9 @@ class _Cluster(ServiceHandler):
         )
 
     def exists(self, session, restored):
-        try:
-            self._cluster(session, restored.account, restored.region, restored.name)
-            return True
-        except Exception:  # noqa: BLE001  (DBClusterNotFoundFault)
-            return False
+        return self.found(
+            lambda: self._cluster(session, restored.account, restored.region, restored.name)
+        )
 
     def delete(self, session, restored):
         if not self.exists(session, restored):

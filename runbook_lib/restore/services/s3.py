@@ -197,6 +197,7 @@ def list_and_hash(s3, bucket: str, workers: int = 8) -> Content:
 class S3(ServiceHandler):
     service = "s3"
     has_data = True
+    not_found = ("NoSuchBucket", "404")  # head_bucket has no body: its code is the HTTP status
 
     def find_ref(self, session, arn: str, account: str, region: str, name: str) -> ResourceRef:
         if account and region:
@@ -240,11 +241,7 @@ class S3(ServiceHandler):
 
     def exists(self, session, restored: Restored) -> bool:
         s3 = _s3(session, restored.account, restored.region)
-        try:
-            s3.head_bucket(Bucket=restored.name)
-            return True
-        except s3.exceptions.ClientError:
-            return False
+        return self.found(lambda: s3.head_bucket(Bucket=restored.name))
 
     def delete(self, session, restored: Restored) -> None:
         s3 = _s3(session, restored.account, restored.region)
