@@ -373,3 +373,258 @@ def test_vault_policy_lock_and_recovery_points(sandbox, inv, tmp_path):
     scope_rows = t[(t.control_id == "vault_lock_enabled") & (t.name == "(none)")]
     assert (account, region) not in set(zip(scope_rows.account, scope_rows.region, strict=True))
     assert not pd.isna(f.by_control().loc["recovery_point_encrypted", "pass_rate_pct"])
+
+
+# ------------------------------------------------------------------ control logic on hand-built facts (no sandbox)
+
+AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+GOLD_ARN = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+SILVER_ARN = "arn:aws:dynamodb:eu-west-1:111111111111:table/carts"
+
+
+class _Rows:
+    """A ledger that holds given rows (the audit reads it with its real reader)."""
+
+    def __init__(self, **tables):
+        self.tables = tables
+
+    def read(self, table):
+        return pd.DataFrame(self.tables.get(table, []))
+
+
+def _resource(arn, tier, **kw):
+    name = arn.rsplit("/", 1)[-1]
+    row = {"account": arn.split(":")[4], "region": arn.split(":")[3], "service": arn.split(":")[2],
+           "arn": arn, "name": name, "tier": tier, "reproducible_from": None, "protected": True,
+           "mechanisms": [], "copy_regions": [], "copy_accounts": []}  # fmt: skip
+    row.update(kw)
+    return row
+
+
+def _evidence(resources, *, tests=(), points=(), detail=(), sandbox=False, scopes=None, **kw):
+    from runbook_lib.audit.evidence import (
+        RECOVERY_POINT_COLUMNS,
+        Evidence,
+        read_restore_tests,
+    )
+
+    pts = pd.DataFrame(list(points), columns=RECOVERY_POINT_COLUMNS)
+    pts["created"] = pd.to_datetime(pts["created"], utc=True)
+    return Evidence(
+        params=kw.pop("params", None) or load_params("sandbox"),
+        as_of=AS_OF,
+        sandbox=sandbox,
+        resources=pd.DataFrame(resources),
+        gaps=pd.DataFrame(columns=["arn", "gap", "closed_by"]),
+        inventory_errors=pd.DataFrame(),
+        problems={},
+        vaults=pd.DataFrame(),
+        recovery_points=pts,
+        restore_tests=read_restore_tests(_Rows(restore_tests=list(tests)), AS_OF),
+        protection_detail=pd.DataFrame(
+            list(detail), columns=["arn", "mechanism", "copy_regions", "copy_accounts", "status"]
+        ),
+        backup_scopes=scopes if scopes is not None else {},
+        **kw,
+    )
+
+
+def _judge(ev, control_id, arn):
+    out = [r for r in CONTROLS[control_id].evaluate(ev) if r.arn == arn]
+    assert len(out) == 1, out
+    return out[0].status, out[0].reason
+
+
+def _rt(arn, days_ago, status, content=None, rp="rp-1", copy="local", **kw):
+    when = AS_OF - timedelta(days=days_ago)
+    return _test_row(arn, "gold", when, test_id=f"t-{days_ago}d-{copy}", status=status,
+                     verdict=status, content_verdict=content or status, recovery_point_id=rp,
+                     copy=copy, **kw)  # fmt: skip
+
+
+def test_a_failed_restore_newer_than_a_pass_fails_bp04():
+    """The newest evidence decides: the recovery point passed on day -3 and was found
+    damaged on day -1; the day -3 PASS no longer makes the resource pass."""
+    damaged = "validation failed: expected 3000 records, found 2998; 2 missing"
+    ev = _evidence(
+        [_resource(GOLD_ARN, "gold")],
+        tests=[_rt(GOLD_ARN, 3, "PASS"), _rt(GOLD_ARN, 1, "FAIL", reason=damaged)],
+    )
+    st, reason = _judge(ev, "restore_tested_recently", GOLD_ARN)
+    assert st == "FAIL" and "t-1d-local" in reason and "was FAIL" in reason, reason
+    assert "2 missing" in reason and "outweighs the older PASS of test t-3d-local" in reason
+    st, reason = _judge(ev, "restore_content_validated", GOLD_ARN)
+    assert st == "FAIL" and "t-1d-local" in reason, reason
+    # a newer success (another recovery point) decides the other way
+    ev = _evidence(
+        [_resource(GOLD_ARN, "gold")],
+        tests=[
+            _rt(GOLD_ARN, 3, "PASS"),
+            _rt(GOLD_ARN, 2, "FAIL", reason=damaged),
+            _rt(GOLD_ARN, 1, "PASS", rp="rp-2"),
+        ],
+    )
+    assert _judge(ev, "restore_tested_recently", GOLD_ARN)[0] == "PASS"
+    st, reason = _judge(ev, "restore_content_validated", GOLD_ARN)
+    assert st == "PASS" and "t-1d-local" in reason
+
+
+def test_a_failed_restore_of_any_kind_outweighs_and_no_judgement_does_not():
+    for status in ("ERROR", "NO_RECOVERY_POINT"):
+        ev = _evidence(
+            [_resource(GOLD_ARN, "gold")],
+            tests=[_rt(GOLD_ARN, 3, "PASS"), _rt(GOLD_ARN, 1, status, reason="restore failed")],
+        )
+        assert _judge(ev, "restore_tested_recently", GOLD_ARN)[0] == "FAIL", status
+    # a newer test the sandbox could not run says nothing about the data
+    ev = _evidence(
+        [_resource(GOLD_ARN, "gold")],
+        tests=[_rt(GOLD_ARN, 3, "PASS"), _rt(GOLD_ARN, 1, "NOT_SUPPORTED_ON_SANDBOX")],
+    )
+    st, reason = _judge(ev, "restore_tested_recently", GOLD_ARN)
+    assert st == "PASS" and "t-3d-local" in reason
+
+
+def test_a_damaged_dr_copy_is_not_hidden_by_a_newer_local_pass():
+    """Local points and DR copies are different recovery points: the newest test of each
+    decides for it, so a damaged copy stays a FAIL until a newer test of the copy passes."""
+    tests = [_rt(GOLD_ARN, 2, "FAIL", rp="copy-1", copy="dr"), _rt(GOLD_ARN, 1, "PASS")]
+    ev = _evidence([_resource(GOLD_ARN, "gold")], tests=tests)
+    st, reason = _judge(ev, "restore_tested_recently", GOLD_ARN)
+    assert st == "FAIL" and "(DR copy) t-2d-dr" in reason, reason
+    tests.append(_rt(GOLD_ARN, 0.5, "PASS", rp="copy-2", copy="dr"))
+    ev = _evidence([_resource(GOLD_ARN, "gold")], tests=tests)
+    assert _judge(ev, "restore_tested_recently", GOLD_ARN)[0] == "PASS"
+
+
+def test_a_pass_of_a_recovery_point_later_found_damaged_no_longer_counts():
+    # both tests older than gold's 7d window: the message names the last success that counts
+    ev = _evidence(
+        [_resource(GOLD_ARN, "gold")],
+        tests=[_rt(GOLD_ARN, 20, "PASS"), _rt(GOLD_ARN, 10, "FAIL", content="FAIL")],
+    )
+    st, reason = _judge(ev, "restore_tested_recently", GOLD_ARN)
+    assert st == "FAIL" and "never tested successfully" in reason, reason
+
+
+PLAN = "aws backup plan runbook-gold / rule daily"
+
+
+def _copy_point(arn, account, region, hours_ago, vault="runbook-central"):
+    return {"account": account, "region": region, "vault": vault,
+            "arn": f"arn:aws:backup:{region}:{account}:recovery-point:{hours_ago}h",
+            "resource_arn": arn, "resource_type": "DynamoDB", "status": "COMPLETED",
+            "created": AS_OF - timedelta(hours=hours_ago), "encrypted": True,
+            "encryption_key_arn": None, "delete_after_days": 35}  # fmt: skip
+
+
+def test_a_plan_copy_action_is_not_a_copy():
+    """gold copies to eu-central-1 and to account 333333333333 (params/sandbox.yaml). The
+    inventory lists the plan rule's copy destinations as copy_regions/accounts: a setting.
+    Only a copy recovery point there, younger than the RPO (1 h), passes."""
+    res = _resource(GOLD_ARN, "gold", mechanisms=[PLAN], copy_regions=["eu-central-1"],
+                    copy_accounts=["333333333333"])  # fmt: skip
+    detail = [{"arn": GOLD_ARN, "mechanism": PLAN, "copy_regions": ["eu-central-1"],
+               "copy_accounts": ["333333333333"], "status": "ok"}]  # fmt: skip
+    ok = {
+        (a, r): "ok"
+        for a in ("111111111111", "333333333333")
+        for r in ("eu-west-1", "eu-central-1")
+    }
+
+    def judge(points, control_id="cross_region_copy", **kw):
+        ev = _evidence([res], points=points, detail=detail, scopes=kw.pop("scopes", ok), **kw)
+        return _judge(ev, control_id, GOLD_ARN)
+
+    st, reason = judge([])
+    assert st == "FAIL", reason
+    assert reason.startswith(
+        "plan copies to eu-central-1, but no copy recovery point exists there yet"
+    )
+    st, reason = judge([], "cross_account_copy")
+    assert st == "FAIL" and reason.startswith("plan copies to 333333333333, but no copy")
+    # a point in the resource's own Region, or in a Region that is not the copy Region, is no copy
+    assert judge([_copy_point(GOLD_ARN, "111111111111", "eu-west-1", 0.5),
+                  _copy_point(GOLD_ARN, "111111111111", "ap-northeast-1", 0.5)])[0] == "FAIL"  # fmt: skip
+    # a copy of another resource is not this one's
+    assert judge([_copy_point(SILVER_ARN, "111111111111", "eu-central-1", 0.5)])[0] == "FAIL"
+    # a copy there, within the RPO: PASS, naming where it was seen
+    st, reason = judge([_copy_point(GOLD_ARN, "111111111111", "eu-central-1", 0.5)])
+    assert st == "PASS" and "eu-central-1" in reason and "runbook-central" in reason, reason
+    st, reason = judge(
+        [_copy_point(GOLD_ARN, "333333333333", "eu-west-1", 0.5)], "cross_account_copy"
+    )
+    assert st == "PASS" and "333333333333/eu-west-1" in reason, reason
+    # the newest copy there is older than the RPO: FAIL with its age
+    st, reason = judge([_copy_point(GOLD_ARN, "111111111111", "eu-central-1", 48)])
+    assert st == "FAIL" and "2 d old" in reason and "RPO of 1 h" in reason, reason
+    # a copy made after as_of did not exist as of then
+    assert judge([_copy_point(GOLD_ARN, "111111111111", "eu-central-1", -24)])[0] == "FAIL"
+    # the copy Region's vaults could not be read: no evidence, said so
+    st, reason = judge(
+        [], scopes={**ok, ("111111111111", "eu-central-1"): "not read: AccessDenied"}
+    )
+    assert st == "FAIL" and "AccessDenied" in reason, reason
+
+
+def test_replication_copies_on_the_sandbox_are_not_claimed():
+    arn = "arn:aws:s3:::shop-assets"
+    mech = "s3 replication to shop-assets-dr"
+    res = _resource(arn, "gold", account="111111111111", region="eu-west-1", service="s3",
+                    mechanisms=[mech], copy_regions=["eu-central-1"])  # fmt: skip
+    detail = [{"arn": arn, "mechanism": mech, "copy_regions": ["eu-central-1"], "copy_accounts": [],
+               "status": "ok"}]  # fmt: skip
+    scopes = {("111111111111", "eu-central-1"): "ok"}
+    ev = _evidence([res], detail=detail, scopes=scopes, sandbox=True)
+    st, reason = _judge(ev, "cross_region_copy", arn)
+    assert st == "NOT_SUPPORTED_ON_SANDBOX" and "never replicates" in reason, reason
+    ev = _evidence([res], detail=detail, scopes=scopes, sandbox=False)
+    st, reason = _judge(ev, "cross_region_copy", arn)
+    assert st == "PASS" and mech in reason
+
+
+# ------------------------------------------------------------------ copies outside the estate (changes state: last)
+
+
+def test_copies_are_read_in_the_copy_region_outside_the_estate(sandbox, inv, tmp_path):
+    """gold copies to ap-northeast-1, a Region the estate does not list: the audit lists the
+    vaults there (once each) and a plan's copy counts only once its copy point exists."""
+    from runbook_lib.audit.evidence import gather
+
+    params = sandbox.params
+    gold = params.tiers["gold"].model_copy(update={"copy_region": "ap-northeast-1"})
+    params = params.model_copy(update={"tiers": {**params.tiers, "gold": gold}})
+    session = AwsSession(params, endpoint_url=sandbox.endpoint_url)
+    ctx = RunContext(params, session, Ledger(str(tmp_path)), "audit-test", datetime.now(UTC))
+    account, arn = "111111111111", inv.table().set_index("name").loc["orders", "arn"]
+    here = session.client("backup", account, "eu-west-1")
+    there = session.client("backup", account, "ap-northeast-1")
+    here.create_backup_vault(BackupVaultName="audit-copy-src")
+    there.create_backup_vault(BackupVaultName="audit-copy-dr")
+    role = f"arn:aws:iam::{account}:role/backup"
+    job = here.start_backup_job(BackupVaultName="audit-copy-src", ResourceArn=arn, IamRoleArn=role)
+    rp = here.describe_backup_job(BackupJobId=job["BackupJobId"])["RecoveryPointArn"]
+
+    ev = gather(ctx, inv, progress=False)
+    assert ("111111111111", "ap-northeast-1") in ev.copy_scopes
+    assert set(ev.copies_of(arn).region) == {"eu-west-1"}  # only source points, no copy yet
+    st, reason = _judge(ev, "cross_region_copy", arn)
+    assert st == "FAIL" and "ap-northeast-1" in reason, reason
+
+    dest = there.describe_backup_vault(BackupVaultName="audit-copy-dr")["BackupVaultArn"]
+    copy = here.start_copy_job(RecoveryPointArn=rp, SourceBackupVaultName="audit-copy-src",
+                               DestinationBackupVaultArn=dest, IamRoleArn=role)  # fmt: skip
+    assert here.describe_copy_job(CopyJobId=copy["CopyJobId"])["CopyJob"]["State"] == "COMPLETED"
+    session.counter.reset()
+    ev = gather(ctx, inv, progress=False)
+    st, reason = _judge(ev, "cross_region_copy", arn)
+    assert st == "PASS" and "111111111111/ap-northeast-1 vault audit-copy-dr" in reason, reason
+    # bounded: each vault of every scope read (estate and copy destinations) listed once
+    calls = session.counter.snapshot()
+    scopes = {*ev.backup_scopes, *ev.copy_scopes}
+    vaults = sum(
+        len(session.client("backup", a, r).list_backup_vaults()["BackupVaultList"])
+        for a, r in scopes
+    )
+    listed = sum(n for (s, op), n in calls.items() if "RecoveryPointsByBackupVault" in op)
+    assert listed == vaults, calls

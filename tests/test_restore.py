@@ -156,6 +156,9 @@ def test_restore_test_proves_content_measures_and_cleans_up(ctx, estate, backed_
     ).all()
     # clean-up always, nothing left, source untouched
     assert set(tests["cleanup_status"]) <= {"DELETED"}
+    # one row, one verdict: verdict is the outcome; content_verdict what the checks said
+    assert (tests["verdict"] == tests["status"]).all(), tests[["verdict", "status"]]
+    assert by.loc["orders", "content_verdict"] == R.PASS
     assert no_scratch_left(ctx).empty
     assert source_fp(ctx, "dynamodb", "111111111111", "eu-west-1", "orders").matches(ddb_before)
     assert source_fp(ctx, "s3", "111111111111", "eu-west-1", bucket).matches(s3_before)
@@ -184,6 +187,7 @@ def test_damaged_recovery_point_fails_with_the_differing_keys(ctx, estate, sandb
     ref = R.resource_ref(ctx.session, arn, tier="silver")
     row = R.restore_one(ctx, ref, recovery_point=rp)
     assert row["status"] == R.FAIL and row["verdict"] == R.FAIL
+    assert row["content_verdict"] == R.FAIL
     assert "expected 801 records, found 799" in row["reason"]
     assert (
         "2 missing (first: pk=" in row["reason"] and "1 changed (first: pk=order#" in row["reason"]
@@ -226,8 +230,9 @@ def test_backup_older_than_the_rpo_fails(ctx, estate, backed_up):
     ref = R.resource_ref(ctx.session, arn_of(estate, "orders"), tier="gold")
     later = utcnow() + timedelta(days=2)  # the same recovery point, two days on
     row = R.restore_one(ctx, ref, as_of=later, sources=["aws-backup"])
-    assert row["verdict"] == R.PASS  # the content is fine...
+    assert row["content_verdict"] == R.PASS  # the content is fine...
     assert row["status"] == R.FAIL and row["rpo_met"] is False  # ...but it is too old
+    assert row["verdict"] == row["status"]  # one row, one verdict: the test FAILed
     assert "older than the gold RPO of 1.0 h" in row["reason"]
     assert row["rpo_seconds"] > 2 * 86400 - 600
 

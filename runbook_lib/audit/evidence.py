@@ -4,6 +4,9 @@
 - AWS Backup vaults per (account, Region): key, lock, access policy, and their recovery
   points (encryption, lifecycle) — read here because the inventory keeps only when a
   point was made;
+- AWS Backup recovery points in the tiers' copy destinations outside the estate (the
+  ``copy_region`` of every account, the ``copy_account`` in every Region): the evidence that
+  a copy exists, each vault read once per run;
 - the ``restore_tests`` ledger table (what restore tests proved, and when).
 
 A table missing from the ledger is an empty frame: no evidence, which evidence-based
@@ -61,6 +64,9 @@ RESTORE_TEST_COLUMNS = [
     "tier",
     "status",
     "verdict",
+    "content_verdict",
+    "copy",
+    "recovery_point_id",
     "reason",
     "tested_at",
     "rto_seconds",
@@ -88,6 +94,12 @@ class Evidence:
     protection_detail: pd.DataFrame = field(default_factory=pd.DataFrame)  # per mechanism
     backup_scopes: dict[tuple[str, str], str] = field(default_factory=dict)  # -> ok | why not
     aws_backup_services: frozenset[str] = frozenset()
+    #: AWS Backup points read in copy destinations outside the estate (RECOVERY_POINT_COLUMNS)
+    copy_recovery_points: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=RECOVERY_POINT_COLUMNS)
+    )
+    #: (account, Region) -> ok | why not, for the copy destinations outside the estate
+    copy_scopes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # ------------------------------------------------------------ helpers for controls
     def tier(self, name: str | None) -> Tier:
@@ -106,6 +118,27 @@ class Evidence:
     def tests_for(self, arn: str) -> pd.DataFrame:
         t = self.restore_tests
         return t[t.resource_arn == arn].sort_values("tested_at") if len(t) else t
+
+    def copies_of(self, arn: str) -> pd.DataFrame:
+        """Completed AWS Backup recovery points of ``arn`` in any scope read (the estate's
+        and the copy destinations'), made by ``as_of``; newest last."""
+        frames = [f for f in (self.recovery_points, self.copy_recovery_points) if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=RECOVERY_POINT_COLUMNS)
+        points = pd.concat(frames, ignore_index=True)
+        points = points[
+            (points.resource_arn == arn)
+            & points.status.fillna("COMPLETED").isin(["COMPLETED", ""])
+            & points.created.notna()
+            & (points.created <= ledger_cutoff(self.as_of))
+        ]
+        return points.sort_values("created", ignore_index=True)
+
+    def scope_read(self, account: str, region: str) -> str:
+        """``ok``, or why AWS Backup in (account, Region) was not read."""
+        return self.copy_scopes.get((account, region)) or self.backup_scopes.get(
+            (account, region), "not read: outside the estate and no tier copies there"
+        )
 
     def window(self, tier: str | None) -> tuple[pd.Timestamp, str]:
         every = self.tier(tier).restore_test_every
@@ -142,6 +175,7 @@ def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidenc
         inventory = discover(ctx, progress=progress)
     session, params = ctx.session, ctx.params
     vaults, points, scopes = _backup(session, params)
+    copy_points, copy_status = _copy_destinations(session, params, scopes)
     keys = _key_resolver(session)
     if keys is not None and len(vaults):
         vaults["cmk"] = [
@@ -161,6 +195,8 @@ def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidenc
         restore_tests=read_restore_tests(ctx.ledger, ctx.as_of),
         protection_detail=getattr(inventory, "protection_detail", pd.DataFrame()),
         backup_scopes=scopes,
+        copy_recovery_points=copy_points,
+        copy_scopes=copy_status,
         aws_backup_services=frozenset(n for n, s in SERVICES.items() if s.aws_backup),
     )
 
@@ -183,11 +219,39 @@ def _safe_cmk(keys, key, account, region) -> bool | None:
 
 def _backup(session, params: Params):
     scopes = [(a, r) for a in params.account_ids for r in params.regions]
+    return _read_scopes(session, params, scopes, policies=True)
+
+
+def copy_destinations(params: Params) -> list[tuple[str, str]]:
+    """Every (account, Region) a tier's copy may live in: the ``copy_region`` in each
+    account, the ``copy_account`` in each Region of the estate and in the copy Region."""
+    out: dict[tuple[str, str], None] = {}
+    for tier in params.tiers.values():
+        if tier.copy_region:
+            for account in params.account_ids:
+                out[(account, tier.copy_region)] = None
+        if tier.copy_account:
+            for region in [*params.regions, *([tier.copy_region] if tier.copy_region else [])]:
+                out[(tier.copy_account, region)] = None
+    return list(out)
+
+
+def _copy_destinations(session, params: Params, done: dict[tuple[str, str], str]):
+    """The recovery points of the copy destinations the estate's scopes did not cover
+    (each vault listed once), and whether each such scope was read."""
+    todo = [s for s in copy_destinations(params) if s not in done]
+    if not todo:
+        return pd.DataFrame(columns=RECOVERY_POINT_COLUMNS), {}
+    _vaults, points, status = _read_scopes(session, params, todo, policies=False)
+    return points, status
+
+
+def _read_scopes(session, params: Params, scopes: list[tuple[str, str]], *, policies: bool):
     vaults: list[dict] = []
     points: list[dict] = []
     status: dict[tuple[str, str], str] = {}
     with ThreadPoolExecutor(params.target.max_workers, thread_name_prefix="audit") as pool:
-        futures = {s: pool.submit(_backup_scope, session, *s) for s in scopes}
+        futures = {s: pool.submit(_backup_scope, session, *s, policies=policies) for s in scopes}
         for scope, fut in futures.items():
             try:
                 v, p, st = fut.result()
@@ -205,7 +269,7 @@ def _backup(session, params: Params):
     return vdf, pdf, status
 
 
-def _backup_scope(session, account: str, region: str):
+def _backup_scope(session, account: str, region: str, *, policies: bool = True):
     backup = session.client("backup", account, region)
     vaults, points, status = [], [], OK
     for page in backup.get_paginator("list_backup_vaults").paginate():
@@ -213,7 +277,10 @@ def _backup_scope(session, account: str, region: str):
             name = v["BackupVaultName"]
             policy, policy_status = None, OK
             try:
-                policy = backup.get_backup_vault_access_policy(BackupVaultName=name).get("Policy")
+                if policies:
+                    policy = backup.get_backup_vault_access_policy(BackupVaultName=name).get(
+                        "Policy"
+                    )
             except backup.exceptions.ResourceNotFoundException:
                 policy = None
             except _ERRORS as err:

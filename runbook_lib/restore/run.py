@@ -21,7 +21,6 @@ from runbook_lib.restore.model import (
     NOT_RESTORABLE,
     NOT_SUPPORTED,
     PASS,
-    PASS_WEAK,
     NotRestorable,
     NotSupportedOnSandbox,
     RecoveryPoint,
@@ -46,7 +45,7 @@ LEDGER_COLUMNS = [
     "recovery_point_id", "recovery_point_source", "recovery_point_time", "recovery_point_choice",
     "copy", "recovery_point_region", "recovery_point_copy_of",
     "restore_start", "restore_end", "restore_seconds", "validation_seconds",
-    "verdict", "verdict_detail", "evidence", "checks", "records_found",
+    "verdict", "content_verdict", "verdict_detail", "evidence", "checks", "records_found",
     "rto_seconds", "rto_objective_seconds", "rto_met",
     "rpo_seconds", "rpo_objective_seconds", "rpo_met",
     "canary_time", "canary_freshness_seconds",
@@ -319,7 +318,7 @@ def restore_one(
     except Exception as err:  # noqa: BLE001
         row.update(
             status=ERROR,
-            verdict=row.get("verdict") or ERROR,
+            verdict=ERROR,
             reason=f"validation failed to run: {type(err).__name__}: {err}",
         )
     finally:
@@ -329,6 +328,9 @@ def restore_one(
             row["cleanup_status"] = "NOTHING_CREATED"
     if row.get("status") is None:
         _overall(row)
+    # one row, one verdict: ``verdict`` is the test's outcome (= ``status``); what the
+    # content checks alone said is ``content_verdict``
+    row["verdict"] = row["status"]
     return row
 
 
@@ -336,7 +338,7 @@ def _fill_validation(row: dict[str, Any], v, ref_time: datetime) -> None:
     row["validation_seconds"] = v.seconds
     row["rto_seconds"] = (row["restore_seconds"] or 0.0) + v.seconds
     row["rto_met"] = row["rto_seconds"] <= row["rto_objective_seconds"]
-    row["verdict"] = v.verdict
+    row["content_verdict"] = v.verdict
     row["verdict_detail"] = v.detail
     row["evidence"] = v.evidence
     row["checks"] = [c.as_row() for c in v.checks]
@@ -348,7 +350,8 @@ def _fill_validation(row: dict[str, Any], v, ref_time: datetime) -> None:
 
 def _overall(row: dict[str, Any]) -> None:
     reasons = []
-    if row["verdict"] == FAIL:
+    content = row["content_verdict"]
+    if content == FAIL:
         reasons.append(f"validation failed: {row['verdict_detail']}")
     if row.get("rpo_met") is False:
         reasons.append(
@@ -364,10 +367,10 @@ def _overall(row: dict[str, Any]) -> None:
     if reasons:
         row["status"], row["reason"] = FAIL, "; ".join(reasons)
     else:
-        row["status"] = row["verdict"] if row["verdict"] in (PASS, PASS_WEAK) else row["verdict"]
+        row["status"] = content
         row["reason"] = (
             "content proven by the backup-time fingerprint; RTO and RPO met"
-            if row["verdict"] == PASS
+            if content == PASS
             else f"restored and checked without a backup-time fingerprint ({', '.join(row['evidence'] or [])}); RTO and RPO met"
         )
 
@@ -440,9 +443,12 @@ def _cleanup(
                 cleanup_detail=f"{deleted} deleted",
             )
     except Exception as err:  # noqa: BLE001  (record it; the sweep will retry by tag)
+        # a delete or an existence check that failed (throttled, denied): the copy may still
+        # exist, so never DELETED / NOTHING_CREATED; it keeps its tags for the sweep
         row.update(
             cleanup_status="FAILED",
-            cleanup_detail=f"{type(err).__name__}: {err}; the sweep deletes it after its expiry",
+            cleanup_detail=f"{ref.service} {target}: {type(err).__name__}: {err}; it keeps its "
+            f"{key}={test_id} tag and the sweep deletes it after its expiry",
         )
         log.warning("restore test %s: clean-up failed: %s", test_id, err)
 

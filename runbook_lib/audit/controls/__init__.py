@@ -10,12 +10,13 @@ import pkgutil
 from typing import Any
 
 from runbook_lib.audit.model import Result
-from runbook_lib.params import PROJECT_ROOT, format_duration
+from runbook_lib.package_data import data_dir
+from runbook_lib.params import format_duration
 
 
 def runbook(name: str) -> str:
     """``notebooks/02_protect.ipynb`` for ``protect`` (the runbook an SRE opens to fix it)."""
-    found = sorted((PROJECT_ROOT / "notebooks").glob(f"*_{name}.ipynb"))
+    found = sorted(data_dir("notebooks").glob(f"*_{name}.ipynb"))
     return f"notebooks/{found[0].name}" if found else f"the {name} runbook"
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pandas as pd
+
 from runbook_lib.audit.controls import days, duration, human, result, runbook
 from runbook_lib.audit.evidence import Evidence, as_list, reproducible
-from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, PASS, Result, control
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
 
 BP = "REL09-BP03"
 #: services whose automated recovery points the AWS API cannot list (restore tests prove them)
@@ -200,13 +202,38 @@ def last_recovery_point_within_rpo(ev: Evidence) -> Iterator[Result]:
             )
 
 
+def _copy_mechanisms(ev: Evidence, arn: str, kind: str, wanted) -> tuple[list[str], list[str]]:
+    """(AWS Backup plan rules, other mechanisms) whose settings copy ``arn`` to a place
+    ``wanted`` accepts: a setting, not a copy; only a copy recovery point is evidence."""
+    detail = getattr(ev, "protection_detail", None)
+    if detail is None or detail.empty:
+        return [], []
+    hit = detail[(detail.arn == arn) & (detail.status == "ok")]
+    plans, other = [], []
+    for mechanism, dests in zip(hit.mechanism, hit[f"copy_{kind}s"], strict=True):
+        if any(wanted(d) for d in as_list(dests)):
+            (plans if mechanism.startswith("aws backup plan") else other).append(mechanism)
+    return plans, other
+
+
+def _copy_scopes(ev: Evidence, row: dict[str, Any], kind: str, want: str) -> list[tuple[str, str]]:
+    """Where a copy of ``row`` in ``want`` would be listed."""
+    if kind == "region":
+        return [(row["account"], want)]
+    copy_region = ev.tier(row.get("tier")).copy_region
+    return [(want, r) for r in dict.fromkeys([row["region"], copy_region]) if r]
+
+
 def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
     def evaluate(ev: Evidence) -> Iterator[Result]:
         for row in ev.rows():
             tier = ev.tier(row.get("tier"))
             want = tier.copy_region if kind == "region" else tier.copy_account
             own = row["region"] if kind == "region" else row["account"]
-            exp = f"copy_{kind}={want}" if want else f"copy_{kind} not set"
+            rpo = tier.rpo.total_seconds()
+            exp = (
+                f"copy_{kind}={want}, rpo={duration(tier.rpo)}" if want else f"copy_{kind} not set"
+            )
             na = _needs_backup(row)
             if not want:
                 yield result(
@@ -215,55 +242,128 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
                     f"tier {row.get('tier')} asks for no copy in another {kind}",
                     expected=exp,
                 )
-            elif na:
+                continue
+            if na:
                 yield result(row, NOT_APPLICABLE, na, expected=exp)
-            elif want == own and kind == "account":
+                continue
+            if want == own and kind == "account":
                 yield result(
                     row, NOT_APPLICABLE, f"the resource is in the copy account {want}", expected=exp
                 )
-            else:
-                have = set(as_list(row.get(f"copy_{kind}s"))) - {own}
-                gap = "no_copy_region" if kind == "region" else "no_copy_account"
-                if have:
-                    yield result(row, PASS, f"copies in {', '.join(sorted(have))}", expected=exp)
-                elif not row.get("protected"):
+                continue
+            where = want if want != own else f"another {kind}"
+
+            def wanted(dest: str, want: str = want, own: str = own) -> bool:
+                return dest == want if want != own else bool(dest) and dest != own
+
+            copies = ev.copies_of(row["arn"])
+            copies = copies[copies[kind].map(wanted)] if len(copies) else copies
+            plans, other = _copy_mechanisms(ev, row["arn"], kind, wanted)
+            gap = "no_copy_region" if kind == "region" else "no_copy_account"
+            if len(copies):
+                newest = copies.iloc[-1]
+                age = (pd.Timestamp(ev.as_of) - newest.created).total_seconds()
+                at = f"{newest.account}/{newest.region} vault {newest.vault}"
+                if age <= rpo:
                     yield result(
                         row,
-                        FAIL,
-                        "no backup, so no copy",
+                        PASS,
+                        f"copy recovery point in {where} {human(max(age, 0.0))} old ({at})",
                         expected=exp,
-                        remediation=ev.fix(row["arn"], "no_backup"),
                     )
                 else:
-                    where = want if want != own else f"another {kind}"
                     yield result(
                         row,
                         FAIL,
-                        f"no copy in {where}",
+                        f"newest copy recovery point in {where} is {human(age)} old ({at}), "
+                        f"older than the {row.get('tier') or ev.params.default_tier} RPO of {human(rpo)}",
                         expected=exp,
                         remediation=ev.fix(row["arn"], gap),
                     )
+                continue
+            unread = {
+                s: ev.scope_read(*s)
+                for s in (_copy_scopes(ev, row, kind, want) if want != own else [])
+                if ev.scope_read(*s) != "ok"
+            }
+            if unread:
+                why = "; ".join(f"{a}/{r}: {w}" for (a, r), w in unread.items())
+                status = (
+                    NOT_SUPPORTED
+                    if ev.sandbox and all(NOT_SUPPORTED in w for w in unread.values())
+                    else FAIL
+                )
+                yield result(
+                    row,
+                    status,
+                    f"no copy recovery point found in {where}, and AWS Backup there was not read ({why})",
+                    expected=exp,
+                )
+            elif other:
+                mech = ", ".join(other)
+                if ev.sandbox:
+                    yield result(
+                        row,
+                        NOT_SUPPORTED,
+                        f"{mech} copies to {where}, but the sandbox never replicates objects: "
+                        "no copy can exist here",
+                        expected=exp,
+                    )
+                else:
+                    yield result(
+                        row,
+                        PASS,
+                        f"{mech} copies to {where} (continuous replication to a destination "
+                        "that exists; its content is not counted)",
+                        expected=exp,
+                    )
+            elif plans:
+                yield result(
+                    row,
+                    FAIL,
+                    f"plan copies to {where}, but no copy recovery point exists there yet "
+                    f"({', '.join(plans)})",
+                    expected=exp,
+                    remediation=f"{runbook('backup_now')} (a backup whose plan copies it), or "
+                    "find why the plan's copy jobs did not run",
+                )
+            elif not row.get("protected"):
+                yield result(
+                    row,
+                    FAIL,
+                    "no backup, so no copy",
+                    expected=exp,
+                    remediation=ev.fix(row["arn"], "no_backup"),
+                )
+            else:
+                yield result(
+                    row,
+                    FAIL,
+                    f"no copy in {where}",
+                    expected=exp,
+                    remediation=ev.fix(row["arn"], gap),
+                )
 
     return evaluate
 
 
 control(
     "cross_region_copy",
-    description="A Regional outage must not take the backups with it: tiers with copy_region keep a copy there (from backup plan copy actions, replication, or recovery points found in another Region).",
-    title="Backups are copied to the tier's copy Region",
+    description="A Regional outage must not take the backups with it: tiers with copy_region keep a copy there. Evidence is an AWS Backup recovery point of the resource in the copy Region's vaults, younger than the tier's RPO; a plan rule's copy action alone is a setting, not a copy.",
+    title="A recent copy of the backups exists in the tier's copy Region",
     practice=BP,
     severity="high",
-    parameters=("copy_region",),
+    parameters=("copy_region", "rpo"),
     remediation=f"{runbook('protect')}: backup plan rule copy action to the vault in the copy Region",
     parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION (cross-Region copy)",
 )(_copy_control("region"))
 control(
     "cross_account_copy",
-    description="A compromised workload account must not be able to destroy its own backups: tiers with copy_account keep a copy in that account.",
-    title="Backups are copied to the tier's copy account",
+    description="A compromised workload account must not be able to destroy its own backups: tiers with copy_account keep a copy in that account. Evidence is an AWS Backup recovery point of the resource in that account's vaults, younger than the tier's RPO.",
+    title="A recent copy of the backups exists in the tier's copy account",
     practice=BP,
     severity="high",
-    parameters=("copy_account",),
+    parameters=("copy_account", "rpo"),
     remediation=f"{runbook('protect')}: backup plan rule copy action to the central backup account's vault",
     parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT (cross-account copy)",
 )(_copy_control("account"))

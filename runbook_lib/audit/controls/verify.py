@@ -27,6 +27,64 @@ def _last(tests: pd.DataFrame) -> str:
     return f"newest test {_when(r.tested_at)} was {r.status}{reason}"
 
 
+#: statuses that say nothing about the data (the sandbox could not run it, nothing to test)
+NO_JUDGEMENT = ("NOT_SUPPORTED_ON_SANDBOX", "SKIPPED")
+
+
+def content_of(tests: pd.DataFrame) -> pd.Series:
+    """The content-validation result of each test: ``content_verdict``; rows recorded
+    before that column existed kept it in ``verdict``."""
+    content = tests["content_verdict"] if "content_verdict" in tests else None
+    verdict = tests["verdict"] if "verdict" in tests else pd.Series(None, index=tests.index)
+    return verdict if content is None else content.where(content.notna(), verdict)
+
+
+def _lineage(tests: pd.DataFrame) -> pd.Series:
+    """Which recovery points a test is about: ``local`` or ``dr`` (its copy)."""
+    if "copy" not in tests:
+        return pd.Series("local", index=tests.index)
+    return tests["copy"].where(tests["copy"].notna() & (tests["copy"] != ""), "local")
+
+
+def _discredited(tests: pd.DataFrame) -> pd.Series:
+    """True for a test whose recovery point a later test found damaged (content FAIL)."""
+    out = pd.Series(False, index=tests.index)
+    if "recovery_point_id" not in tests or not len(tests):
+        return out
+    content = content_of(tests)
+    for i, (rp, when) in enumerate(zip(tests.recovery_point_id, tests.tested_at, strict=True)):
+        if not isinstance(rp, str) or not rp:
+            continue
+        later = (tests.recovery_point_id == rp) & (tests.tested_at > when) & (content == "FAIL")
+        out.iloc[i] = bool(later.any())
+    return out
+
+
+def newest_evidence(tests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the newest judged test of each lineage (local, dr), the successful tests that still
+    count). The newest evidence decides: a FAIL (or ERROR, nothing found) newer than a PASS
+    of the same lineage outweighs it, and a PASS of a recovery point that a later test found
+    damaged no longer counts."""
+    if not len(tests):
+        return tests, tests
+    judged = tests[~tests.status.isin(NO_JUDGEMENT)]
+    newest = judged.groupby(_lineage(judged), sort=False).tail(1).sort_values("tested_at")
+    ok = tests[tests.status.isin(RESTORED) & ~_discredited(tests)]
+    return newest, ok
+
+
+def _against(newest: pd.DataFrame) -> pd.DataFrame:
+    """The newest judged tests that did not restore and check out."""
+    return newest[~newest.status.isin(RESTORED)] if len(newest) else newest
+
+
+def _failed(bad: pd.DataFrame) -> str:
+    r = bad.iloc[-1]
+    reason = f": {r.reason}" if isinstance(r.reason, str) and r.reason else ""
+    copy = " (DR copy)" if r.get("copy") == "dr" else ""
+    return f"newest test{copy} {r.test_id} {_when(r.tested_at)} was {r.status}{reason}"
+
+
 def _in_window(ev: Evidence, row: dict) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(every test of the resource, those inside its tier's restore_test_every, the window text)."""
     tests = ev.tests_for(row["arn"])
@@ -64,8 +122,19 @@ def restore_tested_recently(ev: Evidence) -> Iterator[Result]:
             continue
         tests, recent, every = _in_window(ev, row)
         exp = f"restore_test_every={every}"
-        ok = recent[recent.status.isin(RESTORED)] if len(recent) else recent
-        if len(ok):
+        newest, ok = newest_evidence(recent)
+        bad = _against(newest)
+        if len(bad):
+            passed = recent[recent.status.isin(RESTORED)]
+            outweighed = passed[passed.tested_at <= bad.tested_at.iloc[-1]]
+            tail = (
+                f"; it outweighs the older {outweighed.status.iloc[-1]} of test "
+                f"{outweighed.test_id.iloc[-1]} ({_when(outweighed.tested_at.iloc[-1])})"
+                if len(outweighed)
+                else ""
+            )
+            yield result(row, FAIL, f"{_failed(bad)}{tail}", expected=exp)
+        elif len(ok):
             r = ok.iloc[-1]
             yield result(
                 row,
@@ -88,7 +157,7 @@ def restore_tested_recently(ev: Evidence) -> Iterator[Result]:
                 expected=exp,
             )
         elif len(tests):
-            passed = tests[tests.status.isin(RESTORED)]
+            _newest, passed = newest_evidence(tests)
             last = (
                 f"last successful test {_when(passed.tested_at.iloc[-1])}"
                 if len(passed)
@@ -119,8 +188,17 @@ def restore_content_validated(ev: Evidence) -> Iterator[Result]:
             yield early
             continue
         _tests, recent, every = _in_window(ev, row)
-        exp = f"verdict PASS within {every}"
-        ok = recent[recent.status.isin(RESTORED)] if len(recent) else recent
+        exp = f"content_verdict PASS within {every}"
+        newest, ok = newest_evidence(recent)
+        bad = _against(newest)
+        if len(bad):
+            yield result(
+                row,
+                FAIL,
+                f"{_failed(bad)}: no older success outweighs it",
+                expected=exp,
+            )
+            continue
         if not len(ok):
             if len(recent) and recent.status.isin(NOT_SUPPORTED_WORDS).all():
                 yield result(
@@ -135,7 +213,8 @@ def restore_content_validated(ev: Evidence) -> Iterator[Result]:
                 )
             continue
         r = ok.iloc[-1]
-        verdict = r.verdict if isinstance(r.verdict, str) and r.verdict else r.status
+        content = content_of(ok).iloc[-1]
+        verdict = content if isinstance(content, str) and content else r.status
         if verdict == "PASS":
             yield result(
                 row,
