@@ -8,6 +8,7 @@ the first apply, the following ones start from the protected estate it leaves.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -401,3 +402,230 @@ def test_log_export_buckets_replicate_to_the_copy_region(sandbox, tmp_path):
     frame = plan(make_ctx(sandbox, tmp_path)).frame(only_open=False)
     rows = frame[frame.setting.str.startswith("replication of logs/")]
     assert len(rows) == len(wanted) and set(rows.action) == {"none"}
+
+
+# --------------------------------------------------------------------------- one rule per judgement
+
+
+def test_key_judgement_from_describe_key_answers():
+    """The one customer-managed rule (inventory.keys) on hand-built DescribeKey answers."""
+    from runbook_lib.inventory.keys import judge_key
+
+    assert judge_key({"KeyId": "k1", "KeyManager": "CUSTOMER"}) is True
+    assert judge_key({"KeyId": "k1", "KeyManager": "AWS"}) is False
+    # the sandbox answers CUSTOMER for alias/aws/* keys: the alias listing decides
+    assert judge_key({"KeyId": "k1", "KeyManager": "CUSTOMER"}, {"k1"}) is False
+    assert judge_key(None) is None  # the key could not be described: unknown, not a CMK
+    assert judge_key({"KeyId": "k1"}) is None
+
+
+def test_one_schedule_parser_reads_cron_and_rate():
+    from runbook_lib.inventory.backup import ScheduleError, parse_schedule
+    from runbook_lib.inventory.backup import schedule_interval as inventory_interval
+
+    cases = {
+        "rate(1 hour)": timedelta(hours=1),
+        "rate(12 hours)": timedelta(hours=12),
+        "rate(1 day)": timedelta(days=1),
+        "cron(0 5/6 ? * * *)": timedelta(hours=6),
+        "cron(0 5 ? * MON-FRI *)": timedelta(days=3),
+        "cron(0 5 ? * 2#1 *)": timedelta(days=35),  # first Monday (AWS: 2 = Monday, #1 kept)
+        "cron(0 5 ? * 6L *)": timedelta(days=35),  # last Friday of the month
+    }
+    for expression, interval in cases.items():
+        assert parse_schedule(expression) == interval, expression
+        assert schedule_interval(expression) == interval, expression  # protect's: the same rule
+        assert inventory_interval(expression) == interval, expression
+    for bad in ("cron(0 5 LW * ? *)", "rate(2 weeks)", "cron(0 5 ? *)", ""):
+        with pytest.raises(ScheduleError, match=re.escape(repr(bad))):
+            schedule_interval(bad)
+        assert inventory_interval(bad) is None  # the inventory reads it as "RPO unknown"
+
+
+def test_weakening_check_reads_rate_schedules_and_names_unreadable_ones():
+    daily = {"ScheduleExpression": "cron(0 5 ? * * *)", "Lifecycle": {"DeleteAfterDays": 14}}
+    hourly = {"ScheduleExpression": "rate(1 hour)", "Lifecycle": {"DeleteAfterDays": 14}}
+    assert central.weakenings(hourly, daily) == [
+        "schedule rate(1 hour) -> cron(0 5 ? * * *) (less often)"
+    ]
+    assert central.weakenings(daily, {**hourly, "ScheduleExpression": "rate(1 hour)"}) == []
+    odd = {**daily, "ScheduleExpression": "cron(0 5 LW * ? *)"}
+    (why,) = central.weakenings(odd, daily, "nightly")
+    assert "rule nightly" in why and "cron(0 5 LW * ? *)" in why and "unknown" in why
+
+
+L = "444444444444"  # an account of its own: the other tests' plans never see it
+
+
+@pytest.fixture(scope="module")
+def lone(sandbox):
+    """A workload account with resources the demo estate lacks (same in-process sandbox)."""
+    data = with_params(
+        sandbox,
+        accounts=[{"id": L, "name": "lone", "kind": "workload"}],
+        **{"tiers.gold.copy_account": None},
+    )
+    session = AwsSession(data, endpoint_url=sandbox.endpoint_url)
+    rds = session.client("rds", L, R1)
+    kms = session.client("kms", L, R1)
+    aws_rds_key = kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+    aws_s3_key = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["Arn"]
+    own_key = kms.create_key(Description="lone cmk")["KeyMetadata"]["Arn"]
+    missing_key = f"arn:aws:kms:{R1}:{L}:key/00000000-0000-0000-0000-000000000000"
+    for name, tier, key in (
+        ("lone-aws-managed", "gold", aws_rds_key),
+        ("lone-unknown-key", "silver", missing_key),
+        ("lone-own-key", "gold", own_key),
+    ):
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername="admin1",
+            MasterUserPassword="password-123",
+            StorageEncrypted=True,
+            KmsKeyId=key,
+            BackupRetentionPeriod=35,
+            PreferredBackupWindow="05:00-05:30",
+            Tags=[{"Key": "backup-tier", "Value": tier}],
+        )
+    s3 = session.client("s3", L, R1)
+    for bucket, key in (("lone-aws-managed", aws_s3_key), ("lone-unknown-key", missing_key)):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": R1})
+        s3.put_bucket_tagging(
+            Bucket=bucket, Tagging={"TagSet": [{"Key": "backup-tier", "Value": "gold"}]}
+        )
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": key,
+                        }
+                    }
+                ]
+            },
+        )
+    cache = session.client("elasticache", L, R1).create_cache_cluster(
+        CacheClusterId="lone-cache",
+        Engine="redis",
+        CacheNodeType="cache.t3.micro",
+        NumCacheNodes=1,
+        SnapshotRetentionLimit=0,
+        Tags=[{"Key": "backup-tier", "Value": "silver"}],
+    )["CacheCluster"]
+    backup = session.client("backup", L, R1)
+    # the tiers' own retention: the schedule (or the second rule) is the only weakening
+    for tier, rules in (
+        ("silver", [("silver-existing", "rate(12 hours)", 14)]),
+        ("bronze", [("bronze-existing", "cron(0 5 LW * ? *)", 7)]),
+        ("gold", [("gold-hourly", "rate(1 hour)", 35), ("gold-monthly", "cron(0 5 1 * ? *)", 365)]),
+    ):
+        backup.create_backup_plan(
+            BackupPlan={
+                "BackupPlanName": f"runbook-{tier}",
+                "Rules": [
+                    {
+                        "RuleName": name,
+                        "TargetBackupVaultName": "runbook-central",
+                        "ScheduleExpression": schedule,
+                        "Lifecycle": {"DeleteAfterDays": keep},
+                    }
+                    for name, schedule, keep in rules
+                ],
+            }
+        )
+    return session, {"cache": cache["ARN"], "aws_rds_key": aws_rds_key}
+
+
+def _row(frame, resource_end: str, setting: str):
+    rows = frame[frame.resource.str.endswith(resource_end) & (frame.setting == setting)]
+    return rows.iloc[0] if len(rows) == 1 else None
+
+
+def test_aws_managed_or_unknown_key_gets_a_manual_row(lone, tmp_path):
+    session, made = lone
+    frame = plan(make_ctx(session, tmp_path)).frame()
+    row = _row(frame, "db:lone-aws-managed", "customer-managed key")
+    assert row is not None, "a database on the aws/rds key is not on a customer-managed key"
+    assert row.action == "manual" and row.current == made["aws_rds_key"]
+    assert "AWS-managed" in row.note
+    row = _row(frame, "db:lone-unknown-key", "customer-managed key")
+    assert row is not None and row.action == "manual"
+    assert "could not describe" in row.note and "not assumed" in row.note
+    assert _row(frame, "db:lone-own-key", "customer-managed key") is None
+    # S3: an AWS-managed default key is replaced by the protect CMK; an unknown one is a
+    # person's decision (it may be another account's CMK), never left as "CMK, fine"
+    row = _row(frame, ":::lone-aws-managed", "default encryption")
+    assert row.action == "update" and "AWS-managed" in row.note
+    row = _row(frame, ":::lone-unknown-key", "default encryption")
+    assert row.action == "manual" and "could not describe" in row.note
+    # protect and the inventory judge the keys the same way
+    inv = discover(session, progress=False).resources
+    cmk = dict(zip(inv.name, inv.cmk, strict=True))
+    assert cmk["lone-aws-managed"] is False and cmk["lone-own-key"] is True
+    assert cmk["lone-unknown-key"] is None
+
+
+def test_rate_and_unreadable_schedules_are_weakening_checked(lone, tmp_path):
+    session, _ = lone
+    p = plan(make_ctx(session, tmp_path))
+    refused = {(s.region, s.resource): s.note for s in p.refused}
+    silver = refused[(R1, "runbook-silver")]
+    assert "schedule rate(12 hours) -> cron(0 5 ? * * *) (less often)" in silver
+    assert "retention" not in silver
+    bronze = refused[(R1, "runbook-bronze")]
+    assert "rule bronze-existing" in bronze and "cron(0 5 LW * ? *)" in bronze
+    # a plan of two rules is checked rule by rule: one rule in their place drops the monthly one
+    assert "rule gold-monthly: retention 365d -> 35d" in refused[(R1, "runbook-gold")]
+    with pytest.raises(WeakeningRefused, match="runbook-bronze"):
+        apply(make_ctx(session, tmp_path), p, approve=True)
+
+
+def _modify_cache_cluster(self):
+    """AWS's ModifyCacheCluster for SnapshotRetentionLimit, which moto 5.2.5 lacks (tests only)."""
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("CacheClusterId")
+    cluster = self.elasticache_backend.describe_cache_clusters(cache_cluster_id=name)[0]
+    limit = self._get_int_param("SnapshotRetentionLimit")
+    if limit is not None:
+        cluster.snapshot_retention_limit = limit
+    return ActionResult({"CacheCluster": cluster})
+
+
+def test_standalone_redis_cluster_gets_snapshot_retention(lone, tmp_path, monkeypatch):
+    from moto.elasticache.responses import ElastiCacheResponse
+
+    from runbook_lib.protect import native
+    from runbook_lib.protect.model import Plan
+
+    session, made = lone
+    arn, setting = made["cache"], "snapshot retention (days)"
+    gaps = discover(session, progress=False).gaps()
+    assert "no_backup" in set(gaps[gaps.arn == arn].gap)
+    # the sandbox cannot modify a cache cluster: the step shows, marked, never silently absent
+    row = _row(plan(make_ctx(session, tmp_path)).frame(), arn, setting)
+    assert row is not None and row.action == "not_supported"
+    assert "modify_cache_cluster" in row.note
+
+    # with moto taught ModifyCacheCluster, the step is applied as on AWS
+    monkeypatch.setattr(ElastiCacheResponse, "modify_cache_cluster", _modify_cache_cluster, False)
+    monkeypatch.delitem(native.SANDBOX_CANNOT, "elasticache_cluster_retention")
+    ctx = make_ctx(session, tmp_path, run_id="cache")
+    p = plan(ctx)
+    row = _row(p.frame(), arn, setting)
+    assert (row.current, row.desired, row.action) == ("0", "14", "update")
+    mine = [s for s in p.steps if s.resource == arn]
+    out = apply(ctx, Plan(p.run_id, p.created, mine, p.keys), approve=True)
+    assert set(out[out.setting == setting].status) == {"APPLIED"}
+    ec = session.client("elasticache", L, R1)
+    got = ec.describe_cache_clusters(CacheClusterId="lone-cache")["CacheClusters"][0]
+    assert got["SnapshotRetentionLimit"] == 14
+    again = plan(make_ctx(session, tmp_path)).frame(only_open=False)
+    assert _row(again, arn, setting).action == "none"
+    gaps = discover(session, progress=False).gaps()
+    assert not set(gaps[gaps.arn == arn].gap) & {"no_backup", "retention_short"}

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from croniter import croniter
 
+from runbook_lib.errors import RunbookError
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
     NEVER,
@@ -112,7 +113,12 @@ class BackupScope:
                         rule.retention_days,
                         rule.copy_regions,
                         rule.copy_accounts,
-                        detail=f"selection {sel.name}; schedule {rule.schedule or 'none'}",
+                        detail=f"selection {sel.name}; schedule {rule.schedule or 'none'}"
+                        + (
+                            " (cannot be read: RPO unknown)"
+                            if rule.schedule and rule.rpo is None and not rule.continuous
+                            else ""
+                        ),
                     )
                 )
         if self.not_supported and self.plans:
@@ -130,38 +136,91 @@ class BackupScope:
 # ------------------------------------------------------------------ schedules
 
 
-def schedule_interval(expression: str, start: datetime | None = None) -> timedelta | None:
-    """The longest gap between two runs of an AWS schedule (``cron(...)`` or ``rate(...)``)."""
-    expression = (expression or "").strip()
-    m = re.fullmatch(r"rate\((\d+)\s+(minute|hour|day)s?\)", expression)
+class ScheduleError(RunbookError, ValueError):
+    """An AWS schedule expression that cannot be read (the message names it and why)."""
+
+
+_RATE = re.compile(r"rate\(\s*(\d+)\s+(minute|hour|day)s?\s*\)", re.IGNORECASE)
+_CRON = re.compile(r"cron\((.*)\)", re.IGNORECASE | re.DOTALL)
+
+
+def _aws_day_of_week(field: str) -> str:
+    """AWS numbers days 1-7 from Sunday, croniter 0-6: ``2-6`` -> ``1-5``; ``6#3`` (third
+    Friday) -> ``5#3``; ``6L`` (last Friday) -> ``L5``. Names (MON-FRI) are the same."""
+
+    def day(m: re.Match) -> str:
+        n = int(m.group(1))
+        if not 1 <= n <= 7:
+            raise ValueError(f"day of week {n} is not 1-7")
+        return str(n - 1)
+
+    out = re.sub(r"(?<![#\d])(\d+)", day, field)
+    return re.sub(r"^(\d|[A-Za-z]{3})L$", r"L\1", out)
+
+
+def parse_schedule(expression: str, start: datetime | None = None) -> timedelta:
+    """The longest gap between two runs of an AWS schedule: ``rate(N unit)`` (minute, hour,
+    day) or ``cron(minutes hours day-of-month month day-of-week year)`` as AWS Backup and
+    EventBridge read it (``?``, ``L``, ``W``, ``#``, days numbered 1-7 from Sunday).
+
+    Raises :class:`ScheduleError` naming the expression when it cannot be read: callers
+    that compare schedules must not treat an unreadable one as "no change".
+    """
+    text = (expression or "").strip()
+    m = _RATE.fullmatch(text)
     if m:
-        return timedelta(**{f"{m.group(2)}s": int(m.group(1))})
-    m = re.fullmatch(r"cron\((.+)\)", expression)
+        value = int(m.group(1))
+        if value < 1:
+            raise ScheduleError(f"schedule {expression!r}: a rate must be at least 1")
+        return timedelta(**{f"{m.group(2).lower()}s": value})
+    m = _CRON.fullmatch(text)
     if not m:
-        return None
+        raise ScheduleError(
+            f"schedule {expression!r} is neither cron(...) nor rate(N minute|hour|day)"
+        )
     fields = m.group(1).split()
     if len(fields) == 6:
-        fields = fields[:5]  # AWS adds a year field
+        if fields[5] not in ("*", "?"):
+            raise ScheduleError(
+                f"schedule {expression!r}: a year other than * runs only in some years; "
+                "its interval cannot be judged"
+            )
+        fields = fields[:5]
     if len(fields) != 5:
-        return None
-    fields = [f.replace("?", "*") for f in fields]
-    fields[4] = re.sub(r"\d", lambda d: str((int(d.group()) - 1) % 7), fields[4])  # AWS 1=SUN
+        raise ScheduleError(
+            f"schedule {expression!r}: cron needs 6 fields (minutes hours day-of-month "
+            f"month day-of-week year), found {len(fields)}"
+        )
+    fields = ["*" if f == "?" else f for f in fields]
     start = start or datetime(2026, 1, 1, tzinfo=UTC)
     try:
+        fields[4] = _aws_day_of_week(fields[4])
         it = croniter(" ".join(fields), start)
-    except (ValueError, KeyError):
-        log.info("aws backup: cannot read schedule %s", expression)
+        prev = it.get_next(datetime)
+        # a year covers monthly rules (28-35 days apart); more than daily runs repeat weekly,
+        # so 8 days show their longest gap (and croniter is slow: ~0.2 ms a run)
+        end, week = start + timedelta(days=366), start + timedelta(days=8)
+        longest = timedelta(0)
+        for runs in range(1, 3000):
+            nxt = it.get_next(datetime)
+            longest = max(longest, nxt - prev)
+            prev = nxt
+            if nxt > end or (nxt > week and runs > 16):
+                break
+    except (ValueError, KeyError, TypeError) as err:  # croniter's errors are ValueErrors
+        raise ScheduleError(f"schedule {expression!r} cannot be read: {err}") from err
+    if not longest:
+        raise ScheduleError(f"schedule {expression!r} never runs twice")
+    return longest
+
+
+def schedule_interval(expression: str, start: datetime | None = None) -> timedelta | None:
+    """:func:`parse_schedule`, or None (logged) when the expression cannot be read."""
+    try:
+        return parse_schedule(expression, start)
+    except ScheduleError as err:
+        log.info("aws backup: %s", err)
         return None
-    end = start + timedelta(days=63)
-    prev = it.get_next(datetime)
-    longest = timedelta(0)
-    for _ in range(3000):
-        nxt = it.get_next(datetime)
-        longest = max(longest, nxt - prev)
-        prev = nxt
-        if nxt > end:
-            break
-    return longest or None
 
 
 # ------------------------------------------------------------------ collection

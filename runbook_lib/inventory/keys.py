@@ -1,15 +1,18 @@
 """Is a KMS key customer-managed? One describe_key per key, one list_aliases per scope.
 
-A key behind an ``alias/aws/*`` alias is AWS-managed whatever describe_key says (the
-sandbox reports ``KeyManager=CUSTOMER`` for ``alias/aws/ebs``); otherwise ``KeyManager``
-decides. Results are cached per key ARN for the life of the resolver and shared by threads.
+The one rule of the project (inventory, audit and protect all use it): a key behind an
+``alias/aws/*`` alias is AWS-managed whatever describe_key says (the sandbox reports
+``KeyManager=CUSTOMER`` for ``alias/aws/ebs``); otherwise ``KeyManager`` decides
+(:func:`judge_key`). A key that cannot be described is unknown (None), never assumed
+customer-managed. Results are cached per key ARN for the life of the resolver and shared by
+threads.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -40,6 +43,17 @@ class _Once:
             return value
 
 
+def judge_key(meta: dict | None, aws_managed_ids: Collection[str] = ()) -> bool | None:
+    """Customer-managed, from a DescribeKey ``KeyMetadata``: True for ``KeyManager=CUSTOMER``,
+    False for ``AWS`` or a key an ``alias/aws/*`` alias points at (``aws_managed_ids``), None
+    when there is no answer or it says neither."""
+    if not meta:
+        return None
+    if meta.get("KeyId") in aws_managed_ids:
+        return False
+    return {"CUSTOMER": True, "AWS": False}.get(meta.get("KeyManager") or "")
+
+
 class KeyResolver:
     def __init__(self, session) -> None:
         self.session = session
@@ -66,9 +80,9 @@ class KeyResolver:
         except (ClientError, BotoCoreError) as err:
             log.info("kms: cannot describe key %s (%s); customer-managed unknown", key, err)
             return None
-        if meta["KeyId"] in self._aws_managed_ids(client, account, region):
-            return False
-        return meta.get("KeyManager") == "CUSTOMER"
+        if meta.get("KeyManager") == "AWS":
+            return False  # no alias listing needed
+        return judge_key(meta, self._aws_managed_ids(client, account, region))
 
     def _aws_managed_ids(self, client, account: str, region: str) -> frozenset[str]:
         def load() -> frozenset[str]:

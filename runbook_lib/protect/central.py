@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from runbook_lib.inventory.backup import ScheduleError
 from runbook_lib.params import Params
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect.model import (
@@ -608,8 +609,12 @@ def _rule_view(rule: dict) -> dict:
     return out
 
 
-def weakenings(current: dict, desired: dict) -> list[str]:
-    """How ``desired`` would weaken ``current`` (a rule in _rule_view form)."""
+def weakenings(current: dict, desired: dict, rule_name: str = "") -> list[str]:
+    """How ``desired`` would weaken ``current`` (a rule in _rule_view form).
+
+    A current schedule that cannot be read is reported as a possible weakening (naming the
+    rule and the expression): whether the new one runs less often cannot be judged.
+    """
     out = []
     cur_del = (current.get("Lifecycle") or {}).get("DeleteAfterDays")
     new_del = (desired.get("Lifecycle") or {}).get("DeleteAfterDays")
@@ -622,15 +627,18 @@ def weakenings(current: dict, desired: dict) -> list[str]:
     }
     if removed:
         out.append("copy removed to " + ", ".join(sorted(removed)))
-    try:
-        if obj.schedule_interval(desired["ScheduleExpression"]) > obj.schedule_interval(
-            current["ScheduleExpression"]
-        ):
+    cur_sched, new_sched = current.get("ScheduleExpression"), desired.get("ScheduleExpression")
+    if cur_sched and new_sched:  # no current schedule: nothing to compare with
+        try:
+            cur_interval = obj.schedule_interval(cur_sched)
+        except ScheduleError as err:
             out.append(
-                f"schedule {current['ScheduleExpression']} -> {desired['ScheduleExpression']} (less often)"
+                f"rule {rule_name or '(unnamed)'}: {err}; whether {new_sched} runs less often "
+                "is unknown"
             )
-    except (KeyError, ValueError):
-        pass
+        else:
+            if obj.schedule_interval(new_sched) > cur_interval:
+                out.append(f"schedule {cur_sched} -> {new_sched} (less often)")
     if current.get("EnableContinuousBackup") and not desired.get("EnableContinuousBackup"):
         out.append("continuous backup turned off")
     return out
@@ -670,9 +678,14 @@ def plan_backup_plans(
                 if current_view == desired:
                     action = NONE
                 else:
-                    weak = weakenings(
-                        current_view if isinstance(current_view, dict) else {}, desired
-                    )
+                    # every current rule counts: replacing two rules by one must not
+                    # drop the stronger one unnoticed
+                    weak = []
+                    for r in rules:
+                        label = f"rule {r.get('RuleName', '(unnamed)')}: "
+                        for w in weakenings(_rule_view(r), desired, r.get("RuleName", "")):
+                            w = label + w if len(rules) > 1 and not w.startswith(label) else w
+                            weak += [w] if w not in weak else []
                     if weak and not params.protect.allow_weakening:
                         action = REFUSED
                         notes.insert(0, "would weaken: " + "; ".join(weak))

@@ -9,8 +9,10 @@ objectives. Where the inventory already holds the fact (the listed item, or a
 
 Each service is read the inventory's way (``list``, its per-scope ``extras``, ``describe``)
 but only in the workload accounts, only where something is listed, and without the AWS
-Backup collection and KMS key lookups of ``discover``, which protect does not use (protect decides customer-managed keys
-from the key id, ``native.is_cmk``). Resources that carry the restore-test tag (scratch
+Backup collection of ``discover``, which protect does not use. Whether a resource's key is
+customer-managed is the inventory's judgement (``inventory.keys.KeyResolver``: KMS
+DescribeKey, ``alias/aws/*`` keys are AWS-managed, unknown when the key cannot be
+described), in ``DataResource.cmk``. Resources that carry the restore-test tag (scratch
 copies) are left out.
 """
 
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook_lib.inventory.keys import KeyResolver
 from runbook_lib.inventory.model import Found, Scope, error_code
 from runbook_lib.inventory.services import SERVICES
 from runbook_lib.params import Params
@@ -44,13 +47,8 @@ class DataResource:
     kms_key: str | None
     current: dict[str, Any] = field(default_factory=dict)
     id: str = ""  # the service's own id when it differs from the name (EBS volume, EFS)
-
-
-class _NoKeyLookups:
-    """Stands in for the inventory's KMS resolver: protect does not use the ``cmk`` column."""
-
-    def is_cmk(self, key: str | None, account: str, region: str) -> None:
-        return None
+    # customer-managed key: True, False (AWS-managed or AWS-owned), None (KMS could not tell)
+    cmk: bool | None = None
 
 
 def _protection(found: Found, mechanism: str):
@@ -145,14 +143,15 @@ def _efs(scope: Scope, fs: dict, found: Found) -> dict:
     }
 
 
-def _elasticache(scope: Scope, item: dict, found: Found) -> dict | None:
-    if item.get("_kind") != "replicationgroup":
-        return None  # standalone clusters: protect sets retention on replication groups only
+def _elasticache(scope: Scope, item: dict, found: Found) -> dict:
+    # replication groups and standalone Redis/Valkey clusters (the inventory lists both;
+    # the retention is set with ModifyReplicationGroup or ModifyCacheCluster)
     return {
         "current": {
+            "standalone": item.get("_kind") != "replicationgroup",
             "snapshot_retention": item.get("SnapshotRetentionLimit") or 0,
             "snapshot_window": item.get("SnapshotWindow"),
-        }
+        },
     }
 
 
@@ -189,7 +188,7 @@ def read_resources(
     tier_key, test_key = params.tag_keys.tier, params.tag_keys.restore_test
     accounts = accounts or params.workload_accounts or params.account_ids
     order = {scope: i for i, scope in enumerate(session.scopes(accounts))}
-    keys = _NoKeyLookups()
+    keys = KeyResolver(session)
     out: list[tuple[tuple[int, int], DataResource]] = []
     errors: list[dict] = []
     for account in accounts:
@@ -197,7 +196,7 @@ def read_resources(
             svc = SERVICES[service]
             # per-account services (S3) are listed once; each item carries its Region
             for region in [params.regions[0]] if svc.per_account else params.regions:
-                scope = Scope(session, account, region, keys)  # type: ignore[arg-type]
+                scope = Scope(session, account, region, keys)
                 try:
                     items = svc.list(scope)
                     extras = svc.extras(scope) if items else None
@@ -209,6 +208,12 @@ def read_resources(
                         if extra is None:
                             continue
                         res = _resource(found.row, extra, tier_key, params)
+                        # the key protect compares (S3: the bucket default read above)
+                        res.cmk = (
+                            False
+                            if res.encrypted is False
+                            else keys.is_cmk(res.kms_key, res.account, res.region)
+                        )
                         out.append(((order.get((account, res.region), len(order)), rank), res))
                 except Exception as err:  # one service failing must not hide the others
                     errors.append(_error(session, account, region, service, err))

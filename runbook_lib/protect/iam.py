@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.params import PROJECT_ROOT
+from runbook_lib.package_data import data_dir
 
-POLICIES_DIR = PROJECT_ROOT / "policies"
+POLICIES_DIR = data_dir("policies")
 
 # signing name (as the call counter records it) -> IAM service prefix
 PREFIXES = {"tagging": "tag", "monitoring": "cloudwatch"}
@@ -109,6 +109,8 @@ NOT_CALLED_ON_SANDBOX = {
     "protect": {
         "elasticfilesystem:PutBackupPolicy": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX)",
         "backup:UpdateBackupPlan": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX)",
+        "elasticache:ModifyCacheCluster": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX; "
+        "no standalone cluster in the demo estate either)",
         "es:UpdateDomainConfig": "only when a domain has no automated snapshot hour (none in the demo estate)",
         "es:AddTags": "classification of an untagged OpenSearch domain (none in the demo estate)",
         "rds:AddTagsToResource": "classification of an untagged database (none in the demo estate)",

@@ -42,6 +42,8 @@ FAR_FUTURE_MS = 4102444800000  # 2100-01-01: "export everything still retained"
 # Writes the sandbox (moto) does not implement, known before trying (see MOTO_NOTES).
 SANDBOX_CANNOT = {
     "efs_backup_policy": "moto does not implement efs put_backup_policy (only Backup=True at creation)",
+    "elasticache_cluster_retention": "moto does not implement elasticache modify_cache_cluster "
+    "(standalone clusters; replication groups work)",
 }
 
 
@@ -53,8 +55,17 @@ def is_managed(res: DataResource) -> bool:
     return all(res.tags.get(k) == v for k, v in MANAGED_TAG.items())
 
 
-def is_cmk(key: str | None) -> bool:
-    return bool(key) and "alias/aws/" not in str(key)
+def key_judgement(res: DataResource) -> str:
+    """Why ``res`` does not count as encrypted with a customer-managed key (``res.cmk`` is the
+    inventory's judgement: ``inventory.keys``), for the plan's note."""
+    if not res.kms_key:
+        return "encrypted with an AWS-owned key (no KMS key named)"
+    if res.cmk is None:
+        return (
+            f"KMS could not describe {res.kms_key}: whether it is customer-managed is unknown "
+            "(not assumed); check the key and the role's kms:DescribeKey"
+        )
+    return f"{res.kms_key} is an AWS-managed key (KMS KeyManager=AWS or an alias/aws/* key)"
 
 
 def _step(
@@ -208,7 +219,7 @@ def plan_native(session: AwsSession, params: Params, resources: list[DataResourc
                     "and switch over (a planned change, not done by this runbook)",
                 )
             )
-        elif tier.require_cmk and res.service not in ("s3",) and not is_cmk(res.kms_key):
+        elif tier.require_cmk and res.service not in ("s3",) and res.cmk is not True:
             steps.append(
                 _step(
                     res,
@@ -217,7 +228,8 @@ def plan_native(session: AwsSession, params: Params, resources: list[DataResourc
                     "CMK",
                     MANUAL,
                     "manual",
-                    note="the tier requires a CMK; changing a resource's key is a planned migration. "
+                    note=f"{key_judgement(res)}; "
+                    "the tier requires a CMK; changing a resource's key is a planned migration. "
                     "Backups in the vault are still encrypted with the vault's CMK where AWS Backup "
                     "manages the encryption (DynamoDB advanced, EFS, S3)",
                 )
@@ -332,6 +344,7 @@ def _plan_elasticache(
 ) -> list[Step]:
     want = min(obj.ELASTICACHE_MAX_RETENTION_DAYS, obj.days(tier.retention))
     cur = res.current["snapshot_retention"]
+    standalone = res.current.get("standalone", False)
     return [
         _step(
             res,
@@ -339,8 +352,9 @@ def _plan_elasticache(
             cur,
             want,
             NONE if cur >= want else UPDATE,
-            "elasticache_retention",
+            "elasticache_cluster_retention" if standalone else "elasticache_retention",
             {"days": want},
+            note="standalone cache cluster" if standalone else "",
         )
     ]
 
@@ -396,16 +410,21 @@ def _plan_s3(session: AwsSession, params: Params, res: DataResource, tier: Tier)
         )
     )
     if tier.require_cmk:
-        ok = c["sse"] == "aws:kms" and is_cmk(res.kms_key)
+        kms = c["sse"] == "aws:kms"
+        ok = kms and res.cmk is True
+        # a key KMS cannot describe may be someone's CMK: a person decides, protect does not
+        # replace it; an AWS-managed key is replaced by the protect CMK
+        unknown = kms and res.kms_key and res.cmk is None
         steps.append(
             _step(
                 res,
                 "default encryption",
                 f"{c['sse']} {res.kms_key or ''}".strip() if c["sse"] else "none",
                 "aws:kms with the protect CMK" if not ok else "aws:kms (CMK)",
-                NONE if ok else UPDATE,
-                "s3_encryption",
+                NONE if ok else MANUAL if unknown else UPDATE,
+                "manual" if unknown else "s3_encryption",
                 {"kms": True},
+                note="" if ok or not kms else key_judgement(res),
             )
         )
     else:
@@ -742,6 +761,16 @@ def _apply_efs(session: AwsSession, step: Step, state: ApplyState) -> str:
 def _apply_elasticache(session: AwsSession, step: Step, state: ApplyState) -> int:
     session.client("elasticache", step.account, step.region).modify_replication_group(
         ReplicationGroupId=step.args["name"],
+        SnapshotRetentionLimit=step.args["days"],
+        ApplyImmediately=True,
+    )
+    return step.args["days"]
+
+
+@applier("elasticache_cluster_retention")
+def _apply_elasticache_cluster(session: AwsSession, step: Step, state: ApplyState) -> int:
+    session.client("elasticache", step.account, step.region).modify_cache_cluster(
+        CacheClusterId=step.args["name"],
         SnapshotRetentionLimit=step.args["days"],
         ApplyImmediately=True,
     )

@@ -7,10 +7,10 @@ and the tests agree.
 from __future__ import annotations
 
 import math
-import re
 from datetime import timedelta
 from typing import Any
 
+from runbook_lib.inventory.backup import parse_schedule
 from runbook_lib.params import Params, Tier
 
 # AWS Backup runs a schedule at most hourly; these intervals divide a day evenly.
@@ -74,27 +74,13 @@ def schedule_for_rpo(rpo: timedelta, hour_utc: int = 5) -> str:
     return f"cron(0 {hour_utc % hours}/{hours} ? * * *)"
 
 
-_CRON_RE = re.compile(r"^cron\((.+)\)$")
-
-
 def schedule_interval(expression: str) -> timedelta:
-    """The largest gap between two runs of an AWS cron expression (over two days)."""
-    from datetime import UTC, datetime
+    """The longest gap between two runs of an AWS schedule (``cron(...)`` or ``rate(...)``).
 
-    from croniter import croniter
-
-    m = _CRON_RE.match(expression.strip())
-    if not m:
-        raise ValueError(f"{expression!r} is not an AWS cron expression")
-    minute, hour, dom, month, dow, *_year = m.group(1).split()
-    fields = [minute, hour, dom, month, dow]
-    fields = ["*" if f == "?" else re.sub(r"^0/", "*/", f) for f in fields]
-    fields[1] = re.sub(r"^(\d+)/(\d+)$", r"\1-23/\2", fields[1])
-    it = croniter(" ".join(fields), datetime(2026, 1, 1, tzinfo=UTC))
-    runs = [it.get_next(datetime) for _ in range(60)]
-    runs = [r for r in runs if r < runs[0] + timedelta(days=2)] or runs
-    gaps = [b - a for a, b in zip(runs, runs[1:], strict=False)]
-    return max(gaps) if gaps else timedelta(days=1)
+    The inventory's parser (one rule for both); raises ``ScheduleError`` (a ValueError)
+    naming the expression when it cannot be read.
+    """
+    return parse_schedule(expression)
 
 
 def completion_window_minutes(rpo: timedelta) -> int:
