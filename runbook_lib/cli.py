@@ -118,7 +118,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     import subprocess
 
-    from runbook_lib.params import PROJECT_ROOT
+    from runbook_lib.package_data import data_dir
     from runbook_lib.sandbox import ENV_URL
     from runbook_lib.sandbox.server import running_sandbox
 
@@ -131,7 +131,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
             "jupyter",
             "lab",
             "--notebook-dir",
-            str(PROJECT_ROOT / "notebooks"),
+            str(data_dir("notebooks")),
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # containers and CI machines often run as root

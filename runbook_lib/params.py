@@ -30,7 +30,7 @@ from pydantic import (
 
 from runbook_lib.errors import ParamsError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout; see package_data
 
 # --------------------------------------------------------------------------- durations
 
@@ -316,9 +316,15 @@ class Params(_Model):
         return self.tiers.get(name or self.default_tier) or self.tiers[self.default_tier]
 
     def resolve_path(self, value: str) -> str:
-        """Local relative paths are relative to the parameter file's folder."""
+        """Local relative paths are relative to the parameter file's folder, except for a
+        template shipped inside the installed package: there, as if the working directory
+        were the project's root (``../runs/ledger`` -> ``./runs/ledger``)."""
+        from runbook_lib.package_data import is_shipped
+
         if value.startswith("s3://") or os.path.isabs(value) or self.source == "<dict>":
             return value
+        if is_shipped(Path(self.source)):
+            return str((Path.cwd() / "params" / value).resolve())
         return str((Path(self.source).parent / value).resolve())
 
 
@@ -326,7 +332,9 @@ class Params(_Model):
 
 
 def params_dir() -> Path:
-    return Path(os.environ.get("RUNBOOK_PARAMS_DIR", PROJECT_ROOT / "params"))
+    from runbook_lib.package_data import data_dir
+
+    return Path(os.environ.get("RUNBOOK_PARAMS_DIR") or data_dir("params"))
 
 
 def find_params_file(name_or_path: str | os.PathLike) -> Path:

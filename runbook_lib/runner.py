@@ -23,11 +23,12 @@ from typing import Any
 from runbook_lib import arguments
 from runbook_lib.errors import ParamsError, RunbookError
 from runbook_lib.ledger import new_run_id
-from runbook_lib.params import PROJECT_ROOT, find_params_file, load_params
+from runbook_lib.package_data import data_dir
+from runbook_lib.params import find_params_file, load_params
 from runbook_lib.progress import BATCH_ENV
 
 log = logging.getLogger("runbook_lib")
-NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+NOTEBOOK_DIR = data_dir("notebooks")
 
 
 @dataclass

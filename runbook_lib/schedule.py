@@ -23,7 +23,8 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from runbook_lib.errors import ParamsError
-from runbook_lib.params import PROJECT_ROOT, _format_loc, params_dir
+from runbook_lib.package_data import data_dir
+from runbook_lib.params import _format_loc, params_dir
 
 log = logging.getLogger("runbook_lib")
 
@@ -214,7 +215,7 @@ def airflow_dag(schedule: Schedule, output_dir: str, source: str = "params/sched
     ]
     return DAG_TEMPLATE.format(
         source=source,
-        notebook_dir=str(PROJECT_ROOT / "notebooks"),
+        notebook_dir=str(data_dir("notebooks")),
         output_dir=output_dir,
         jobs=jobs,
     )

@@ -31,3 +31,36 @@ def test_required_packages_are_declared():
     names = {_name(r) for r in py["dependencies"]}
     assert {"jupyterlab", "papermill", "boto3", "pandas", "plotly", "nbval", "moto"} <= names
     assert py["scripts"]["runbook"] == "runbook_lib.cli:main"
+
+
+def test_wheel_ships_notebooks_params_and_policies(tmp_path):
+    """A regular install finds the runbooks' files through importlib.resources."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(PROJECT_ROOT), "--no-deps",
+         "-q", "-w", str(tmp_path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    [wheel] = tmp_path.glob("runbook_lib-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for kind, folder in (
+        ("notebooks", "notebooks"),
+        ("params", "params"),
+        ("policies", "policies"),
+    ):
+        shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"runbook_lib/_data/{kind}/")}
+        in_checkout = {p.name for p in (PROJECT_ROOT / folder).iterdir() if p.is_file()}
+        assert shipped == in_checkout, kind
+
+
+def test_a_shipped_template_resolves_paths_from_the_working_directory(monkeypatch, tmp_path):
+    from runbook_lib import package_data
+    from runbook_lib.params import load_params
+
+    monkeypatch.setattr(package_data, "is_shipped", lambda path: True)
+    monkeypatch.chdir(tmp_path)
+    p = load_params("sandbox")  # its ledger is ../runs/ledger, relative to params/
+    assert p.resolve_path(p.ledger) == str(tmp_path / "runs" / "ledger")
