@@ -497,7 +497,8 @@ def _assigned_names(source: str) -> list[str]:
 
 def from_namespace(ns: dict[str, Any]) -> BaseModel:
     """Validate a running notebook's parameters and replace each variable by its validated
-    value. The declaration is the parameters cell as the kernel ran it (IPython's ``In``);
+    value. The declaration is the parameters cell as the kernel ran it (IPython's ``In``,
+    or, where cells run without history as under nbval, the namespace's annotations);
     names papermill injected (its ``# Parameters`` cell) that the cell does not declare are
     errors, where papermill would only warn."""
     history = [s for s in ns.get("In", []) if isinstance(s, str) and s.strip()]
@@ -508,6 +509,13 @@ def from_namespace(ns: dict[str, Any]) -> BaseModel:
             injected += _assigned_names(src)
         elif _is_declaration(src):
             declared = parse_declaration(src)
+    if declared is None:  # nbval runs cells without history: the annotations are the declaration
+        annotations = ns.get("__annotations__") or {}
+        declared = [
+            Declared(name, getattr(kind, "__name__", str(kind)), ns.get(name), "")
+            for name, kind in annotations.items()
+            if name in TYPES
+        ] or None
     if declared is None:
         raise RunbookError(
             "start(globals()): no parameters cell was run in this kernel; run the notebook's "

@@ -267,3 +267,14 @@ def test_approve_given_as_text_changes_nothing(fresh_sandbox, tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="servces: unknown parameter"):
         _run("inventory", tmp_path, ledger_location=ledger, servces="ebs")
     assert _estate(fresh_sandbox) == before
+
+
+def test_kernel_without_history_uses_the_annotations():
+    """nbval runs cells without storing history: the parameters cell's annotations are
+    the declaration there."""
+    ns = {"In": [], "__annotations__": {"params_file": str, "approve": bool},
+          "params_file": "sandbox", "approve": "FALSE"}  # fmt: skip
+    assert arguments.from_namespace(ns).approve is False and ns["approve"] is False
+    ns["approve"] = "0"
+    with pytest.raises(ParamsError, match="approve: '0' is not a boolean"):
+        arguments.from_namespace(ns)
