@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,sandbox,lab]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -25,7 +25,7 @@ demo: install
 	$(BIN)/runbook run --params sandbox --approve -p source_arn=$(DEMO_INCIDENT_SOURCE)
 
 test: install browser
-	$(BIN)/ruff check runbook_lib tests bench
+	$(BIN)/ruff check runbook_lib runbook_sandbox tests bench
 	$(BIN)/python -m pytest
 
 # Headless Chromium (Debian's package) checks that the HTML reports render. Installed when
@@ -42,11 +42,11 @@ sweep: install
 	$(BIN)/runbook sweep --params sandbox
 
 lint: install
-	$(BIN)/ruff check runbook_lib tests bench
-	$(BIN)/ruff format --check runbook_lib tests bench
+	$(BIN)/ruff check runbook_lib runbook_sandbox tests bench
+	$(BIN)/ruff format --check runbook_lib runbook_sandbox tests bench
 
 format: install
-	$(BIN)/ruff format runbook_lib tests bench
+	$(BIN)/ruff format runbook_lib runbook_sandbox tests bench
 
 clean:
 	rm -rf runs .pytest_cache

@@ -26,9 +26,9 @@ from runbook_lib.inventory.keys import KeyResolver
 from runbook_lib.inventory.model import Scope
 from runbook_lib.inventory.report import build
 from runbook_lib.params import load_params, validate_params
-from runbook_lib.sandbox.seed import demo_estate
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession
+from runbook_sandbox.seed import demo_estate
+from runbook_sandbox.server import running_sandbox
 
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "us-west-2"]
 LATENCY = 0.05

@@ -29,8 +29,8 @@ from runbook_lib.restore.recorded import BackupRecords
 from runbook_lib.restore.registry import RESTORERS, get_handler
 from runbook_lib.restore.run import resource_ref
 from runbook_lib.restore.validate import validate
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession, utcnow
+from runbook_sandbox.server import running_sandbox
 
 ACCOUNT, REGION = "111111111111", "eu-west-1"
 

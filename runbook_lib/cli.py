@@ -109,9 +109,9 @@ def cmd_params_check(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
-    from runbook_lib.sandbox.server import serve
+    from runbook_lib.targets import sandbox
 
-    serve(args.host, args.port, args.seed_params)
+    sandbox().serve(args.host, args.port, args.seed_params)
     return 0
 
 
@@ -119,8 +119,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
     import subprocess
 
     from runbook_lib.package_data import data_dir
-    from runbook_lib.sandbox import ENV_URL
-    from runbook_lib.sandbox.server import running_sandbox
+    from runbook_lib.targets import ENV_URL, sandbox
+
+    running_sandbox = sandbox().running_sandbox
 
     with running_sandbox(args.params) as url:
         os.environ[ENV_URL] = url

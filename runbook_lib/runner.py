@@ -217,14 +217,12 @@ def upload_folder(params: Any, folder: Path, target: str) -> list[str]:
 
 @contextlib.contextmanager
 def _sandbox_for(params):
-    from runbook_lib.sandbox import ENV_URL
+    from runbook_lib.targets import ENV_URL, sandbox
 
     if params.target.kind != "sandbox" or params.target.endpoint_url or os.environ.get(ENV_URL):
         yield params.target.endpoint_url or os.environ.get(ENV_URL)
         return
-    from runbook_lib.sandbox.server import running_sandbox
-
-    with running_sandbox(params.source) as url:
+    with sandbox().running_sandbox(params.source) as url:
         os.environ[ENV_URL] = url
         try:
             yield url

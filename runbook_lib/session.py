@@ -91,9 +91,9 @@ class AwsSession:
         self.latency = latency  # seconds slept before each HTTP request (benchmarks only)
         self.endpoint_url = endpoint_url or params.target.endpoint_url
         if params.target.kind == "sandbox" and not self.endpoint_url:
-            from runbook_lib.sandbox import ensure_sandbox
+            from runbook_lib.targets import sandbox
 
-            self.endpoint_url = ensure_sandbox(params)
+            self.endpoint_url = sandbox().ensure_sandbox(params)
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._sessions: dict[str, boto3.Session] = {}

@@ -18,7 +18,7 @@ import os
 import pytest
 
 from runbook_lib.progress import BATCH_ENV
-from runbook_lib.sandbox import ENV_URL, prepare_moto_environment
+from runbook_sandbox import ENV_URL, prepare_moto_environment
 
 prepare_moto_environment()
 os.environ.setdefault(BATCH_ENV, "1")  # nbval/papermill kernels inherit it: no progress widgets
@@ -26,7 +26,7 @@ _stack = contextlib.ExitStack()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    from runbook_lib.sandbox.server import running_sandbox
+    from runbook_sandbox.server import running_sandbox
 
     if os.environ.get(ENV_URL):
         return  # a sandbox given from outside (e.g. `runbook sandbox serve`)
@@ -42,7 +42,7 @@ def fresh_sandbox(monkeypatch: pytest.MonkeyPatch):
     """A sandbox server of its own, seeded with the demo estate, for tests that change
     things (so they never disturb the shared one). Kernels started while it is active
     (papermill) use it too."""
-    from runbook_lib.sandbox.server import running_sandbox
+    from runbook_sandbox.server import running_sandbox
 
     with running_sandbox("sandbox") as url:
         monkeypatch.setenv(ENV_URL, url)

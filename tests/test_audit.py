@@ -17,9 +17,9 @@ from runbook_lib.errors import ParamsError
 from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
-from runbook_lib.sandbox import start_server
-from runbook_lib.sandbox.seed import demo_estate, seed_demo_estate
 from runbook_lib.session import AwsSession
+from runbook_sandbox import start_server
+from runbook_sandbox.seed import demo_estate, seed_demo_estate
 
 AUDIT_MANAGER = {
     "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN",

@@ -16,10 +16,10 @@ from runbook_lib.fingerprint import fingerprint_dynamodb_items
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
 from runbook_lib.protect.iam import iam_action, is_read_only
-from runbook_lib.sandbox import reset, start_server
-from runbook_lib.sandbox.backup_ext import clear_faults, set_job_seconds
-from runbook_lib.sandbox.seed import seed_demo_estate
 from runbook_lib.session import AwsSession
+from runbook_sandbox import reset, start_server
+from runbook_sandbox.backup_ext import clear_faults, set_job_seconds
+from runbook_sandbox.seed import seed_demo_estate
 
 A, R1 = "111111111111", "eu-west-1"
 

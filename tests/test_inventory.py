@@ -16,9 +16,9 @@ from runbook_lib.inventory import COLUMNS, classify, discover, record
 from runbook_lib.inventory.backup import schedule_interval
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params, validate_params
-from runbook_lib.sandbox import start_server
-from runbook_lib.sandbox.seed import demo_estate, seed_demo_estate
 from runbook_lib.session import AwsSession, is_not_supported
+from runbook_sandbox import start_server
+from runbook_sandbox.seed import demo_estate, seed_demo_estate
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +313,7 @@ def test_as_of_excludes_recovery_points_made_later(sandbox):
 def test_s3_encryption_is_what_each_bucket_reports_and_unknown_when_unreadable():
     """One bucket per kind of default encryption on an unseeded sandbox of its own, and one
     whose get_bucket_encryption a botocore hook answers with AccessDenied."""
-    from runbook_lib.sandbox.server import running_sandbox
+    from runbook_sandbox.server import running_sandbox
 
     account, region = "111111111111", "eu-west-1"
     with running_sandbox(None) as url:
@@ -374,7 +374,7 @@ def test_s3_encryption_is_what_each_bucket_reports_and_unknown_when_unreadable()
 @pytest.fixture(scope="module")
 def logs_sandbox():
     """A seeded sandbox process of its own: these tests add Scheduler schedules."""
-    from runbook_lib.sandbox.server import running_sandbox
+    from runbook_sandbox.server import running_sandbox
 
     with running_sandbox("sandbox") as url:
         yield AwsSession(load_params("sandbox"), endpoint_url=url), url
@@ -600,7 +600,7 @@ def export_dating():
     import time
 
     from runbook_lib.protect.native import FAR_FUTURE_MS
-    from runbook_lib.sandbox.server import running_sandbox
+    from runbook_sandbox.server import running_sandbox
 
     with running_sandbox(None) as url:
         session = AwsSession(load_params("sandbox"), endpoint_url=url)

@@ -9,7 +9,7 @@ import pytest
 
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
-from runbook_lib.sandbox.seed import demo_estate
+from runbook_sandbox.seed import demo_estate
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_inventory.ipynb"
 

@@ -16,7 +16,8 @@ def _name(req: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     py = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_name(r) for r in py["dependencies"] + py["optional-dependencies"]["dev"]}
+    extras = [r for reqs in py["optional-dependencies"].values() for r in reqs]
+    wanted = {_name(r) for r in py["dependencies"] + extras}
     env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
     pip_extra = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
@@ -29,7 +30,12 @@ def test_environment_yml_matches_pyproject():
 def test_required_packages_are_declared():
     py = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     names = {_name(r) for r in py["dependencies"]}
-    assert {"jupyterlab", "papermill", "boto3", "pandas", "plotly", "nbval", "moto"} <= names
+    extras = {k: {_name(r) for r in v} for k, v in py["optional-dependencies"].items()}
+    assert {"papermill", "boto3", "pandas", "plotly"} <= names
+    # the sandbox, JupyterLab and nbval are extras: `pip install .` installs no moto
+    assert not {"moto", "jupyterlab", "nbval"} & names
+    assert "moto" in extras["sandbox"] and "jupyterlab" in extras["lab"]
+    assert "nbval" in extras["dev"]
     assert py["scripts"]["runbook"] == "runbook_lib.cli:main"
 
 
@@ -64,3 +70,23 @@ def test_a_shipped_template_resolves_paths_from_the_working_directory(monkeypatc
     monkeypatch.chdir(tmp_path)
     p = load_params("sandbox")  # its ledger is ../runs/ledger, relative to params/
     assert p.resolve_path(p.ledger) == str(tmp_path / "runs" / "ledger")
+
+
+def test_the_library_never_imports_moto_or_the_sandbox():
+    """runbook_sandbox depends on runbook_lib, never the reverse: the library finds it by its
+    entry point (runbook_lib.targets) only when a sandbox is asked for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runbook_lib.inventory, runbook_lib.protect, runbook_lib.restore, "
+        "runbook_lib.audit, runbook_lib.post_incident, runbook_lib.context, runbook_lib.runner, "
+        "runbook_lib.cli, runbook_lib.trends, runbook_lib.backup_now\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('moto', 'runbook_sandbox')]\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    for path in (PROJECT_ROOT / "runbook_lib").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "import moto" not in text and "from moto" not in text, path
+        assert "runbook_sandbox" not in text, path

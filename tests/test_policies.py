@@ -31,10 +31,10 @@ from runbook_lib.protect.iam import (
     load_policy,
     policy_actions,
 )
-from runbook_lib.sandbox import reset, start_server
-from runbook_lib.sandbox.seed import seed_demo_estate
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession
+from runbook_sandbox import reset, start_server
+from runbook_sandbox.seed import seed_demo_estate
+from runbook_sandbox.server import running_sandbox
 
 TAG = load_params("sandbox").tag_keys.restore_test
 

@@ -19,9 +19,9 @@ from runbook_lib.errors import ParamsError
 from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
-from runbook_lib.sandbox import ENV_URL
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession
+from runbook_sandbox import ENV_URL
+from runbook_sandbox.server import running_sandbox
 
 NB = Path(__file__).resolve().parents[1] / "notebooks" / "08_post_incident.ipynb"
 A, REGION = "111111111111", "eu-west-1"

@@ -31,9 +31,9 @@ from runbook_lib.protect import (
     schedule_interval,
 )
 from runbook_lib.protect.iam import iam_action, is_read_only
-from runbook_lib.sandbox import reset, start_server
-from runbook_lib.sandbox.seed import seed_demo_estate
 from runbook_lib.session import AwsSession
+from runbook_sandbox import reset, start_server
+from runbook_sandbox.seed import seed_demo_estate
 
 A, B, BACKUP = "111111111111", "222222222222", "333333333333"
 R1, R2 = "eu-west-1", "eu-central-1"

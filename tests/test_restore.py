@@ -18,9 +18,9 @@ from runbook_lib.fingerprint import fingerprint_dynamodb_items, fingerprint_s3_o
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
 from runbook_lib.restore.naming import RULES, new_test_id, scratch_name
-from runbook_lib.sandbox.backup_ext import damage_recovery_point
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession, utcnow
+from runbook_sandbox.backup_ext import damage_recovery_point
+from runbook_sandbox.server import running_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from runbook_lib.params import load_params
-from runbook_lib.sandbox import is_up
-from runbook_lib.sandbox.seed import demo_estate, is_seeded
 from runbook_lib.session import AwsSession
+from runbook_sandbox import is_up
+from runbook_sandbox.seed import demo_estate, is_seeded
 
 
 def test_demo_estate_covers_every_service_and_has_gaps():
@@ -84,7 +84,7 @@ def test_sandbox_server_process_stops_when_its_parent_is_killed(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import time\n"
-        "from runbook_lib.sandbox.server import running_sandbox\n"
+        "from runbook_sandbox.server import running_sandbox\n"
         "with running_sandbox(None) as url:\n"
         "    print(url, flush=True)\n"
         "    time.sleep(600)\n"

@@ -10,10 +10,10 @@ import yaml
 
 from runbook_lib.context import start
 from runbook_lib.params import params_dir, validate_params
-from runbook_lib.sandbox import ENV_URL
-from runbook_lib.sandbox.seed import ensure_seeded
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession
+from runbook_sandbox import ENV_URL
+from runbook_sandbox.seed import ensure_seeded
+from runbook_sandbox.server import running_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
 from runbook_lib.restore.naming import new_test_id
 from runbook_lib.restore.run import PAUSE_ENV
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession, utcnow
+from runbook_sandbox.server import running_sandbox
 
 ACCOUNT, REGION = "111111111111", "eu-west-1"
 

@@ -15,8 +15,8 @@ from runbook_lib.context import RunContext
 from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import validate_params
-from runbook_lib.sandbox.server import running_sandbox
 from runbook_lib.session import AwsSession
+from runbook_sandbox.server import running_sandbox
 
 ACCT, R1, R2 = "424242424242", "ap-northeast-1", "us-east-1"
 TAG = "data-class"

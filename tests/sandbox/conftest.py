@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from runbook_lib.sandbox.backup_ext import clear_faults, install
+from runbook_sandbox.backup_ext import clear_faults, install
 
 ACCOUNT = "123456789012"
 PRIMARY = "us-east-1"

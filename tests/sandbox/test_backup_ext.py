@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from runbook_lib.sandbox.backup_ext import (
+from runbook_sandbox.backup_ext import (
     damage_recovery_point,
     run_plan_now,
     set_fault,
@@ -717,7 +717,7 @@ def test_server_in_another_process_after_install(backup_env: None, tmp_path: Any
     import boto3
 
     script = (
-        "from runbook_lib.sandbox.backup_ext import install\n"
+        "from runbook_sandbox.backup_ext import install\n"
         "install()\n"
         "from moto.server import ThreadedMotoServer\n"
         "import threading\n"

@@ -435,11 +435,11 @@ def _cluster_finders(service: str) -> None:
 
 
 def _moto_version() -> str:
-    try:
-        import moto
+    from importlib.metadata import PackageNotFoundError, version
 
-        return moto.__version__
-    except ImportError:  # pragma: no cover
+    try:  # read from the installed package's metadata: the library never imports moto
+        return version("moto")
+    except PackageNotFoundError:  # pragma: no cover
         return "?"
 
 

@@ -1,4 +1,4 @@
-"""The sandbox as its own process: ``runbook sandbox serve`` or ``python -m runbook_lib.sandbox.server``.
+"""The sandbox as its own process: ``runbook sandbox serve`` or ``python -m runbook_sandbox.server``.
 
 Prints ``RUNBOOK_SANDBOX_URL=<url>`` on one line once it answers, then serves until
 stopped. ``running_sandbox()`` starts one as a child process for the length of a block,
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 
 from runbook_lib.errors import SandboxError
-from runbook_lib.sandbox import ENV_URL, start_server
+from runbook_sandbox import ENV_URL, start_server
 
 
 def serve(
@@ -29,7 +29,7 @@ def serve(
     server, url = start_server(host, port)
     if params_file:
         from runbook_lib.params import load_params
-        from runbook_lib.sandbox.seed import ensure_seeded
+        from runbook_sandbox.seed import ensure_seeded
 
         ensure_seeded(load_params(params_file), url)
     print(f"{ENV_URL}={url}", flush=True)
@@ -52,7 +52,7 @@ def serve(
 @contextlib.contextmanager
 def running_sandbox(params_file: str | None = "sandbox", timeout: float = 120) -> Iterator[str]:
     """Start a sandbox server process (seeded from ``params_file``); yields its URL."""
-    cmd = [sys.executable, "-m", "runbook_lib.sandbox.server", "--port", "0", "--exit-with-stdin"]
+    cmd = [sys.executable, "-m", "runbook_sandbox.server", "--port", "0", "--exit-with-stdin"]
     if params_file:
         cmd += ["--seed-params", str(params_file)]
     proc = subprocess.Popen(

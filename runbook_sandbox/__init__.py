@@ -20,8 +20,10 @@ import urllib.error
 import urllib.request
 
 from runbook_lib.errors import SandboxError
+from runbook_lib.targets import ENV_URL
 
-ENV_URL = "RUNBOOK_SANDBOX_URL"
+__all__ = ["ENV_URL", "ensure_sandbox", "is_up", "prepare_moto_environment", "reset"]
+
 _lock = threading.Lock()
 _in_process: dict[str, object] = {}
 
@@ -35,7 +37,7 @@ def prepare_moto_environment() -> None:
     ):
         os.environ.setdefault(key, value)
     try:
-        from runbook_lib.sandbox.backup_ext import install
+        from runbook_sandbox.backup_ext import install
     except ImportError:  # the AWS Backup extension is optional for the core sandbox
         return
     install()
@@ -76,7 +78,7 @@ def ensure_sandbox(params, *, seed: bool = True) -> str:
     """The URL of the sandbox to use. A server named by ``target.endpoint_url`` or
     RUNBOOK_SANDBOX_URL is used as it is (never seeded: it may hold someone's data);
     otherwise one is started in this process and, with ``seed``, given the demo estate."""
-    from runbook_lib.sandbox.seed import ensure_seeded
+    from runbook_sandbox.seed import ensure_seeded
 
     url = params.target.endpoint_url or os.environ.get(ENV_URL)
     if url:
