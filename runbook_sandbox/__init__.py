@@ -41,6 +41,9 @@ def prepare_moto_environment() -> None:
     except ImportError:  # the AWS Backup extension is optional for the core sandbox
         return
     install()
+    from runbook_sandbox import elasticache_ext
+
+    elasticache_ext.install()
 
 
 def start_server(host: str = "127.0.0.1", port: int = 0):

@@ -585,36 +585,15 @@ def test_rate_and_unreadable_schedules_are_weakening_checked(lone, tmp_path):
         apply(make_ctx(session, tmp_path), p, approve=True)
 
 
-def _modify_cache_cluster(self):
-    """AWS's ModifyCacheCluster for SnapshotRetentionLimit, which moto 5.2.5 lacks (tests only)."""
-    from moto.core.responses import ActionResult
-
-    name = self._get_param("CacheClusterId")
-    cluster = self.elasticache_backend.describe_cache_clusters(cache_cluster_id=name)[0]
-    limit = self._get_int_param("SnapshotRetentionLimit")
-    if limit is not None:
-        cluster.snapshot_retention_limit = limit
-    return ActionResult({"CacheCluster": cluster})
-
-
-def test_standalone_redis_cluster_gets_snapshot_retention(lone, tmp_path, monkeypatch):
-    from moto.elasticache.responses import ElastiCacheResponse
-
-    from runbook_lib.protect import native
+def test_standalone_redis_cluster_gets_snapshot_retention(lone, tmp_path):
+    """moto lacks ModifyCacheCluster; the sandbox's extension (runbook_sandbox.elasticache_ext)
+    models it, so the step is planned and applied as on AWS."""
     from runbook_lib.protect.model import Plan
 
     session, made = lone
     arn, setting = made["cache"], "snapshot retention (days)"
     gaps = discover(session, progress=False).gaps()
     assert "no_backup" in set(gaps[gaps.arn == arn].gap)
-    # the sandbox cannot modify a cache cluster: the step shows, marked, never silently absent
-    row = _row(plan(make_ctx(session, tmp_path)).frame(), arn, setting)
-    assert row is not None and row.action == "not_supported"
-    assert "modify_cache_cluster" in row.note
-
-    # with moto taught ModifyCacheCluster, the step is applied as on AWS
-    monkeypatch.setattr(ElastiCacheResponse, "modify_cache_cluster", _modify_cache_cluster, False)
-    monkeypatch.delitem(native.SANDBOX_CANNOT, "elasticache_cluster_retention")
     ctx = make_ctx(session, tmp_path, run_id="cache")
     p = plan(ctx)
     row = _row(p.frame(), arn, setting)

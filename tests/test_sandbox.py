@@ -98,3 +98,27 @@ def test_sandbox_server_process_stops_when_its_parent_is_killed(tmp_path):
     while is_up(url, timeout=1) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert not is_up(url, timeout=1), "the sandbox server outlived its parent"
+
+
+def test_sandbox_models_modify_cache_cluster_and_refuses_what_it_does_not_model():
+    import boto3
+    import pytest
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from runbook_sandbox import prepare_moto_environment
+
+    prepare_moto_environment()
+    with mock_aws():
+        ec = boto3.client("elasticache", region_name="eu-west-1")
+        ec.create_cache_cluster(CacheClusterId="c1", Engine="redis", CacheNodeType="cache.t3.micro",
+                                NumCacheNodes=1)  # fmt: skip
+        ec.modify_cache_cluster(
+            CacheClusterId="c1", SnapshotRetentionLimit=7, ApplyImmediately=True
+        )
+        got = ec.describe_cache_clusters(CacheClusterId="c1")["CacheClusters"][0]
+        assert got["SnapshotRetentionLimit"] == 7
+        with pytest.raises(ClientError, match="InvalidParameterValue"):
+            ec.modify_cache_cluster(CacheClusterId="c1", CacheNodeType="cache.m5.large")
+        with pytest.raises(ClientError, match="allowed 0 to 35"):
+            ec.modify_cache_cluster(CacheClusterId="c1", SnapshotRetentionLimit=99)

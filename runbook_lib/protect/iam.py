@@ -109,8 +109,8 @@ NOT_CALLED_ON_SANDBOX = {
     "protect": {
         "elasticfilesystem:PutBackupPolicy": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX)",
         "backup:UpdateBackupPlan": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX)",
-        "elasticache:ModifyCacheCluster": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX; "
-        "no standalone cluster in the demo estate either)",
+        "elasticache:ModifyCacheCluster": "no standalone cache cluster in the demo estate "
+        "(tests/test_protect.py applies it to one)",
         "es:UpdateDomainConfig": "only when a domain has no automated snapshot hour (none in the demo estate)",
         "es:AddTags": "classification of an untagged OpenSearch domain (none in the demo estate)",
         "rds:AddTagsToResource": "classification of an untagged database (none in the demo estate)",

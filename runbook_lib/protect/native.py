@@ -42,8 +42,6 @@ FAR_FUTURE_MS = 4102444800000  # 2100-01-01: "export everything still retained"
 # Writes the sandbox (moto) does not implement, known before trying (see MOTO_NOTES).
 SANDBOX_CANNOT = {
     "efs_backup_policy": "moto does not implement efs put_backup_policy (only Backup=True at creation)",
-    "elasticache_cluster_retention": "moto does not implement elasticache modify_cache_cluster "
-    "(standalone clusters; replication groups work)",
 }
 
 
