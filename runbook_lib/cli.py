@@ -157,6 +157,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     if not args.apply and len(table):
         print("\nDry run: nothing deleted. Run again with --apply to delete these.")
+    errors = int((table["action"] == "ERROR").sum()) if len(table) else 0
+    if errors:  # a scheduler must see that scratch copies may be left behind
+        print(
+            f"\n{errors} resource(s) could not be checked or deleted: see ERROR rows",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -315,3 +315,18 @@ def test_the_sweep_reports_an_error_not_a_deletion_when_its_check_is_denied(ctx,
     again = R.sweep(ctx, dry_run=False)  # the check answers again: found by tag, removed
     assert list(again[again["test_id"] == test_id]["action"]) == ["DELETED"]
     assert not exists()
+
+
+def test_runbook_sweep_exits_non_zero_when_a_resource_could_not_be_handled(monkeypatch, capsys):
+    """cron and the scheduler must see ERROR rows: a scratch copy may be left behind."""
+    import pandas as pd
+
+    from runbook_lib import cli
+
+    rows = [{"test_id": "rt-x", "action": "ERROR", "detail": "AccessDenied"}]
+    monkeypatch.setattr("runbook_lib.context.start", lambda *a, **k: object())
+    monkeypatch.setattr("runbook_lib.restore.sweep", lambda ctx, dry_run: pd.DataFrame(rows))
+    assert cli.main(["sweep", "--apply"]) == 1
+    assert "could not be checked or deleted" in capsys.readouterr().err
+    rows[0]["action"] = "DELETED"
+    assert cli.main(["sweep", "--apply"]) == 0
