@@ -9,7 +9,8 @@ then an atomic rename on local disk; one PUT on S3), so a write never touches ea
 rows and two runs at once never collide. Read with pandas
 (``pd.read_parquet("<base>/inventory")``) or DuckDB
 (``SELECT * FROM read_parquet('<base>/inventory/*/*.parquet', hive_partitioning=true)``).
-Columns per table are documented in ``docs/ledger.md``.
+Columns per table are declared in ``runbook_lib.ledger_schema`` (enforced on every append)
+and documented from it in ``docs/ledger.md``.
 """
 
 from __future__ import annotations
@@ -22,22 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runbook_lib.errors import RunbookError
+from runbook_lib.ledger_schema import SCHEMA, conform
 
-TABLES = (
-    "inventory",
-    "errors",
-    "gaps",
-    "findings",
-    "protect_actions",
-    "backups",
-    "restore_tests",
-    "post_incident",
-    "incident_restores",
-)
+TABLES = tuple(SCHEMA)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -70,7 +61,8 @@ class Ledger:
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         name = f"{table}/date={day}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
         buf = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), buf, compression="zstd")
+        # the declared schema: same columns and types in every file of a table
+        pq.write_table(conform(table, df), buf, compression="zstd")
         if self.is_s3:
             bucket, _, prefix = self.location[5:].partition("/")
             key = f"{prefix}/{name}" if prefix else name
