@@ -51,7 +51,13 @@ def test_wheel_ships_notebooks_params_and_policies(tmp_path):
         check=True, capture_output=True,
     )  # fmt: skip
     [wheel] = tmp_path.glob("runbook_lib-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    zf = zipfile.ZipFile(wheel)
+    names = set(zf.namelist())
+    meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    moto = [line for line in meta.splitlines() if line.startswith("Requires-Dist: moto")]
+    assert moto and all('extra == "sandbox"' in line for line in moto)  # `pip install .`: no moto
+    entry_points = zf.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
+    assert b"[runbook_lib.sandbox]" in entry_points
     for kind, folder in (
         ("notebooks", "notebooks"),
         ("params", "params"),
