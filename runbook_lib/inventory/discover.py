@@ -96,6 +96,8 @@ def discover(
                 found.extend(result)
         bar.close()
 
+    for account, region, what, err in keys.failures:  # customer-managed left unknown
+        errors.append(_error(account, region, "kms", err, what))
     inv = build(session.params, found, backups, errors, as_of)
     inv.calls = session.counter.total - calls_before
     inv.seconds = time.perf_counter() - started

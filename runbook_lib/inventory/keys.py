@@ -59,6 +59,14 @@ class KeyResolver:
         self.session = session
         self._keys = _Once()
         self._aws_managed = _Once()
+        # reads that failed: (account, Region, key or 'aliases', error); the inventory
+        # turns each into an errors row (a verdict left unknown is never a complete run)
+        self.failures: list[tuple[str, str, str, Exception]] = []
+        self._failures_lock = threading.Lock()
+
+    def _failed(self, account: str, region: str, what: str, err: Exception) -> None:
+        with self._failures_lock:
+            self.failures.append((account, region, what, err))
 
     def is_cmk(self, key: str | None, account: str, region: str) -> bool | None:
         """True customer-managed, False AWS-managed or AWS-owned (no key named), None unknown."""
@@ -79,6 +87,7 @@ class KeyResolver:
             meta = client.describe_key(KeyId=key)["KeyMetadata"]
         except (ClientError, BotoCoreError) as err:
             log.info("kms: cannot describe key %s (%s); customer-managed unknown", key, err)
+            self._failed(account, region, key, err)
             return None
         if meta.get("KeyManager") == "AWS":
             return False  # no alias listing needed
@@ -94,6 +103,7 @@ class KeyResolver:
                             ids.add(a["TargetKeyId"])
             except (ClientError, BotoCoreError) as err:
                 log.info("kms: cannot list aliases in %s/%s (%s)", account, region, err)
+                self._failed(account, region, "aliases", err)
             return frozenset(ids)
 
         return self._aws_managed.get((account, region), load)
