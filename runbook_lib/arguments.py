@@ -121,26 +121,20 @@ def _items(value: Any) -> list[Any]:
 
 
 def check_time(value: Any) -> str:
-    """'' -> ''; ISO 8601 text or a datetime -> ISO 8601 text in UTC."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str) and len(value) <= 64:
-        try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            dt = None
-        if dt is None:
-            raise ValueError(
-                f"{_show(value)} is not a time; use ISO 8601, e.g. 2026-11-24T10:00:00Z"
-            )
-    else:
+    """'' -> ''; ISO 8601 text or a datetime -> ISO 8601 text in UTC (the project's one time
+    parser, ``restore.model.parse_time``, decides what is a time)."""
+    from runbook_lib.restore.model import parse_time
+
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if (
+        value is not None
+        and not isinstance(value, str | datetime)
+        or (isinstance(value, str) and len(value) > 64)
+    ):
         raise ValueError(f"{_show(value)} is not a time; use ISO 8601, e.g. 2026-11-24T10:00:00Z")
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    dt = _params_error_to_value(parse_time, value, field_name="time")
+    return "" if dt is None else dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def check_duration_text(value: Any) -> str:
@@ -371,13 +365,6 @@ def parse_declaration(source: str) -> list[Declared]:
     return out
 
 
-def _is_declaration(source: str) -> bool:
-    try:
-        return bool(parse_declaration(source))
-    except RunbookError:
-        return False
-
-
 def parameters_cell(notebook: str | Path) -> str:
     """The source of the notebook's cell tagged ``parameters``."""
     import nbformat
@@ -507,8 +494,11 @@ def from_namespace(ns: dict[str, Any]) -> BaseModel:
     for src in history:
         if src.lstrip().startswith("# Parameters"):
             injected += _assigned_names(src)
-        elif _is_declaration(src):
-            declared = parse_declaration(src)
+        else:
+            try:  # the parameters cell: every statement `name: type = literal`
+                declared = parse_declaration(src) or declared
+            except RunbookError:
+                pass
     if declared is None:  # nbval runs cells without history: the annotations are the declaration
         annotations = ns.get("__annotations__") or {}
         declared = [
