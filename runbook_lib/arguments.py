@@ -168,7 +168,7 @@ def _nonempty_text(value: Any) -> str:
 
 
 def _services(value: Any) -> list[str]:
-    from runbook_lib.inventory.services import SERVICES
+    from runbook_lib.inventory import SERVICES
 
     items = _items(value)
     bad = [s for s in items if not isinstance(s, str) or s not in SERVICES]
@@ -422,15 +422,13 @@ def _cross_checks(values: dict[str, Any]) -> list[str]:
     if name and not source and "source_arn" in values:
         problems.append("target_name: given without source_arn; name the resource to restore")
     if name and source:
-        from runbook_lib.restore.incident import NAME_RULES
+        from runbook_lib.restore.incident import target_name_problem
         from runbook_lib.restore.model import service_of_arn
 
         service, _ = service_of_arn(source, field_name="source_arn")
-        rule = NAME_RULES.get(service)
-        if rule and not re.match(rule[0], name):
-            problems.append(
-                f"target_name: {_show(name)} is not a valid {service} name; allowed: {rule[1]}"
-            )
+        problem = target_name_problem(service, name)
+        if problem:
+            problems.append(problem)
     start, end = values.get("incident_start"), values.get("incident_end")
     if start and end and start >= end:
         problems.append(f"incident_start: {start} is not before incident_end {end}")

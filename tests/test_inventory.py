@@ -575,7 +575,7 @@ def test_export_bucket_replication_gives_the_log_group_its_copy_region(logs_sand
 
 
 def test_export_copy_regions_follow_the_rule_prefix():
-    from runbook_lib.inventory.services.logs import ExportSchedule, _rule_prefix
+    from runbook_lib.services.logs.inventory import ExportSchedule, _rule_prefix
 
     silver = ExportSchedule("default", "s", "rate(1 day)", "ENABLED", "b", "logs/silver/app/x")
     rules = {
@@ -655,7 +655,7 @@ def test_log_exports_are_dated_by_their_data_not_by_when_they_are_read(export_da
 
 def test_restore_finds_log_exports_dated_by_their_data(export_dating):
     from runbook_lib.restore.model import ResourceRef
-    from runbook_lib.restore.services.logs import find_exports
+    from runbook_lib.services.logs.restore import find_exports
 
     session, ids, before, exported = export_dating
 
@@ -673,7 +673,7 @@ def test_restore_finds_log_exports_dated_by_their_data(export_dating):
 
 def test_export_data_end_on_aws_shaped_tasks():
     """AWS returns executionInfo: the data ends at `to`, or when the task ran if later."""
-    from runbook_lib.inventory.services.logs import export_data_end
+    from runbook_lib.services.logs.inventory import export_data_end
 
     def ms(t):
         return int(t.timestamp() * 1000)

@@ -17,7 +17,7 @@ from runbook_lib.errors import ParamsError
 from runbook_lib.fingerprint import fingerprint_dynamodb_items, fingerprint_s3_objects
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
-from runbook_lib.restore.naming import RULES, new_test_id, scratch_name
+from runbook_lib.restore.naming import new_test_id, rules, scratch_name
 from runbook_lib.session import AwsSession, utcnow
 from runbook_sandbox.backup_ext import damage_recovery_point
 from runbook_sandbox.server import running_sandbox
@@ -76,7 +76,7 @@ def test_scratch_names_respect_each_service_rules():
     test_id = new_test_id(utcnow())
     assert re.match(r"^rt-\d{8}t\d{6}-[0-9a-f]{6}$", test_id)
     long = "Shop_Orders.Archive--2024 / ü" * 5
-    for service, (limit, bad, lower, letter_first) in RULES.items():
+    for service, (limit, bad, lower, letter_first) in rules().items():
         name = scratch_name(service, long, test_id)
         assert len(name) <= limit, (service, name)
         assert test_id[-6:] in name  # unique per test

@@ -11,8 +11,11 @@ import pandas as pd
 
 from runbook_lib.inventory.discover import check_services, discover
 from runbook_lib.inventory.model import COLUMNS
+from runbook_lib.inventory.plugin import SERVICES, Service, register
 from runbook_lib.inventory.report import Inventory, classify
-from runbook_lib.inventory.services import SERVICES, Service, register
+from runbook_lib.services import load as _load
+
+_load("inventory")  # every service's inventory module registers itself in SERVICES
 
 
 def record(ctx, inventory: Inventory) -> dict[str, str | None]:

@@ -21,8 +21,8 @@ from runbook_lib.errors import AccessError, ParamsError
 from runbook_lib.inventory import backup as aws_backup
 from runbook_lib.inventory.keys import KeyResolver
 from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.plugin import SERVICES, Service
 from runbook_lib.inventory.report import Inventory, build
-from runbook_lib.inventory.services import SERVICES, Service
 from runbook_lib.progress import progress as tqdm
 
 log = logging.getLogger("runbook_lib")

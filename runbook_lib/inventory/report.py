@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from runbook_lib.inventory.backup import BackupScope
 from runbook_lib.inventory.model import COLUMNS, NOT_SUPPORTED, SUPPORTED, Found, RecoveryPoint
-from runbook_lib.inventory.services import SERVICES
+from runbook_lib.inventory.plugin import SERVICES
 from runbook_lib.params import Params, format_duration
 
 ERROR_COLUMNS = ["account", "region", "service", "resource", "error"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib import services as registry
 from runbook_lib.params import format_duration
 from runbook_lib.post_incident.continuous import Window, read_window
 from runbook_lib.post_incident.window import (
@@ -156,20 +157,12 @@ def select_scope(inv: Any, scope: ResourceFilter) -> tuple[pd.DataFrame, list[st
     return t[keep].reset_index(drop=True), missing
 
 
-#: ARN service -> the inventory's service names (for NOT_FOUND rows and inventory errors)
-ARN_SERVICES: dict[str, tuple[str, ...]] = {
-    "dynamodb": ("dynamodb",), "ec2": ("ebs",), "rds": ("rds", "aurora", "neptune"),
-    "elasticfilesystem": ("efs",), "s3": ("s3",), "elasticache": ("elasticache",),
-    "es": ("opensearch",), "logs": ("logs",),
-}  # fmt: skip
-
-
 def not_found_row(arn: str, params: Any, errors: pd.DataFrame) -> dict[str, Any]:
     """The review row of an ARN the inventory does not hold, with why: outside the accounts
     or Regions the params name, a scope the inventory could not read (it may exist), or not
     there."""
     _, _, svc, region, account, _ = arn.split(":", 5)
-    services = ARN_SERVICES.get(svc, ())
+    services = registry.arn_services().get(svc, ())
     where = f"account {account}, Region {region}" if account else "the accounts x Regions read"
     errs = errors
     if errs is not None and not errs.empty:

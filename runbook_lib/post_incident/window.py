@@ -14,22 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runbook_lib import services as registry
 from runbook_lib.errors import ParamsError
 
 DEFAULT_LENGTH = timedelta(hours=24)
 TIME_HELP = "use ISO 8601, e.g. 2026-11-24T10:00:00Z (UTC when no offset is given)"
 
-#: ARN service -> resource-type prefixes of the data resources the inventory lists.
-DATA_ARNS: dict[str, tuple[str, ...]] = {
-    "dynamodb": ("table/",),
-    "ec2": ("volume/",),
-    "rds": ("db:", "cluster:"),
-    "elasticfilesystem": ("file-system/",),
-    "s3": ("",),
-    "elasticache": ("replicationgroup:", "cluster:"),
-    "es": ("domain/",),
-    "logs": ("log-group:",),
-}
 _ARN_RE = re.compile(r"^arn:aws[a-z-]*:([a-z0-9-]+):([a-z0-9-]*):(\d{12})?:(.+)$")
 _TAG_RE = re.compile(r"^(?:tag:)?([^=\s][^=]{0,127})=(.*)$")
 
@@ -154,7 +144,8 @@ def parse_resources(resources: Any) -> ResourceFilter:
 
 def _arn_problem(arn: str) -> str | None:
     allowed = ", ".join(
-        f"{s} ({'|'.join(p for p in pre if p) or 'bucket'})" for s, pre in DATA_ARNS.items()
+        f"{s} ({'|'.join(p for p in pre if p) or 'bucket'})"
+        for s, pre in registry.data_arn_prefixes().items()
     )
     m = _ARN_RE.match(arn)
     if not m:
@@ -163,16 +154,19 @@ def _arn_problem(arn: str) -> str | None:
             "e.g. arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
         )
     service, region, account, resource = m.groups()
-    if service not in DATA_ARNS:
+    data_arns = registry.data_arn_prefixes()
+    if service not in data_arns:
         return f"{arn!r}: {service!r} is not a data resource service; allowed: {allowed}"
-    if service == "s3":
+    if service in registry.global_arn_services():
         return (
             None
             if not region and not account and "/" not in resource
-            else (f"{arn!r}: an S3 bucket ARN is arn:aws:s3:::BUCKET (no Region, account or key)")
+            else (
+                f"{arn!r}: a {service} ARN is arn:aws:{service}:::NAME (no Region, account or path)"
+            )
         )
     if not region or not account:
         return f"{arn!r}: the ARN must name a Region and a 12-digit account"
-    if not resource.startswith(DATA_ARNS[service]):
+    if not resource.startswith(data_arns[service]):
         return f"{arn!r}: {resource!r} is not a data resource of {service}; allowed: {allowed}"
     return None

@@ -2,7 +2,7 @@
 
 Which resources exist and their common columns (account, region, service, resource_type,
 arn, name, tags, encrypted, kms_key) come from the inventory's service modules
-(``runbook_lib.inventory.services``: the same listing and describe calls as
+(``runbook_lib.services.<package>.inventory``: the same listing and describe calls as
 ``inventory.discover``). Protect adds ``current``: the settings it compares with the
 objectives. Where the inventory already holds the fact (the listed item, or a
 ``Protection`` it found) it is reused; the rest is read here, per service (``CURRENT``).
@@ -25,7 +25,7 @@ from typing import Any
 
 from runbook_lib.inventory.keys import KeyResolver
 from runbook_lib.inventory.model import Found, Scope, error_code
-from runbook_lib.inventory.services import SERVICES
+from runbook_lib.inventory.plugin import SERVICES
 from runbook_lib.params import Params
 from runbook_lib.session import AwsSession, is_not_supported
 

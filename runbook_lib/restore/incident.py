@@ -35,33 +35,23 @@ log = logging.getLogger("runbook_lib")
 LEDGER_TABLE = "incident_restores"
 COMPLETED, FAILED = "COMPLETED", "FAILED"
 
-#: Sources that restore to any time in a window (the others are fixed copies).
-CONTINUOUS = {"dynamodb-pitr", "rds-pitr", "rds-cluster-pitr", "s3-versions"}
-NAME_RULES = {
-    "dynamodb": (r"^[a-zA-Z0-9_.-]{3,255}$", "3-255 letters, digits, '_', '-', '.'"),
-    "s3": (
-        r"^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-        "3-63 lowercase letters, digits, '-', '.'",
-    ),
-    "rds": (
-        r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$",
-        "1-63 letters, digits, '-'; a letter first; no '--' or trailing '-'",
-    ),
-    "aurora": (
-        r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$",
-        "1-63 letters, digits, '-'; a letter first; no '--' or trailing '-'",
-    ),
-    "neptune": (
-        r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$",
-        "1-63 letters, digits, '-'; a letter first; no '--' or trailing '-'",
-    ),
-    "elasticache": (
-        r"^[a-z](?!.*--)[a-z0-9-]{0,39}(?<!-)$",
-        "1-40 lowercase letters, digits, '-'; a letter first",
-    ),
-    "ebs": (r"^.{1,128}$", "1-128 characters (the Name tag)"),
-    "efs": (r"^.{1,128}$", "1-128 characters (the Name tag)"),
-}
+
+def continuous_sources() -> set[str]:
+    """Sources that restore to any time in a window (the others are fixed copies)."""
+    from runbook_lib import services as registry
+
+    return {src for s in registry.specs().values() for src in s.continuous_sources}
+
+
+def target_name_problem(service: str, name: str) -> str | None:
+    """Why ``name`` cannot name a restored ``service`` resource, or None if it can."""
+    from runbook_lib import services as registry
+
+    rule = registry.spec(service).names
+    if rule.valid and not re.match(rule.valid, name):
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        return f"target_name: {shown} is not a valid {service} name; allowed: {rule.help}"
+    return None
 
 
 @dataclass
@@ -136,17 +126,9 @@ def plan_incident_restore(
     when = parse_time(restore_time, field_name="restore_time")
     if source_arn:
         service, _ = service_of_arn(source_arn, field_name="source_arn")
-        if (
-            target_name
-            and service in NAME_RULES
-            and not re.match(NAME_RULES[service][0], target_name)
-        ):
-            raise ParamsError(
-                "target_name",
-                [
-                    f"target_name: {target_name!r} is not a valid {service} name; allowed: {NAME_RULES[service][1]}"
-                ],
-            )
+        problem = target_name and target_name_problem(service, target_name)
+        if problem:
+            raise ParamsError("target_name", [problem])
     notes: list[str] = []
     example = not source_arn
     if example:  # shown as an example, never restored: a real restore names its source
@@ -164,12 +146,9 @@ def plan_incident_restore(
         base = re.sub(r"[^a-z0-9-]", "-", ref.name.lower()).strip("-")[:40].rstrip("-")
         target_name = f"{base}-restored-{now:%Y%m%d%H%M}"
         notes.append("no target_name given: a name was derived from the source and the time")
-    rule = NAME_RULES.get(ref.service)
-    if rule and not re.match(rule[0], target_name):
-        raise ParamsError(
-            "target_name",
-            [f"target_name: {target_name!r} is not a valid {ref.service} name; allowed: {rule[1]}"],
-        )
+    problem = target_name_problem(ref.service, target_name)
+    if problem:
+        raise ParamsError("target_name", [problem])
     points, finder_notes = find_recovery_points(ctx.session, ref)
     notes += finder_notes
     rp, choice = _choose(points, when, recovery_point)
@@ -187,7 +166,7 @@ def plan_incident_restore(
         ref,
         rp,
         target_name,
-        when if rp and rp.source in CONTINUOUS else None,
+        when if rp and rp.source in continuous_sources() else None,
         choice,
         tags,
         notes=notes,
@@ -251,14 +230,15 @@ def _choose(
         return None, "no recovery point exists for this resource"
     if when is None:
         return points[0], "newest recovery point"
+    continuous = continuous_sources()
     for p in points:
-        if p.source in CONTINUOUS:
+        if p.source in continuous:
             earliest = p.details.get("earliest")
             if (earliest is None or earliest <= when) and (
                 p.created is None or when <= p.created or p.source == "s3-versions"
             ):
                 return p, f"continuous backup ({p.source}) covers {when:%Y-%m-%dT%H:%M:%SZ}"
-    before = [p for p in points if p.created and p.created <= when and p.source not in CONTINUOUS]
+    before = [p for p in points if p.created and p.created <= when and p.source not in continuous]
     if before:
         return before[0], f"newest recovery point at or before {when:%Y-%m-%dT%H:%M:%SZ}"
     return None, f"no recovery point at or before {when:%Y-%m-%dT%H:%M:%SZ}"

@@ -30,19 +30,13 @@ SOURCES = (
     "logs-export",
 )
 
-#: Services a restore test knows (the inventory's ``service`` column).
-SERVICES = (
-    "dynamodb",
-    "s3",
-    "ebs",
-    "rds",
-    "aurora",
-    "neptune",
-    "efs",
-    "elasticache",
-    "opensearch",
-    "logs",
-)
+
+#: Services a restore test knows (the inventory's ``service`` column): the service registry.
+def services() -> tuple[str, ...]:
+    from runbook_lib import services as registry
+
+    return registry.names()
+
 
 # Outcome words (the ``status`` column of ``restore_tests``).
 PASS = "PASS"  # restored, content proven by the fingerprint taken at backup time, objectives met
@@ -182,34 +176,18 @@ def parse_arn(arn: str, *, field_name: str = "source_arn") -> dict[str, str]:
 
 def service_of_arn(arn: str, *, field_name: str = "source_arn") -> tuple[str, str]:
     """(service, name or id) for an ARN of a data resource this runbook restores."""
+    from runbook_lib import services as registry
     from runbook_lib.errors import ParamsError
 
     p = parse_arn(arn, field_name=field_name)
-    svc, rest = p["service"], p["resource"]
-    if svc == "dynamodb" and rest.startswith("table/"):
-        return "dynamodb", rest.split("/")[1]
-    if svc == "s3":
-        return "s3", rest.split("/")[0]
-    if svc == "ec2" and rest.startswith("volume/"):
-        return "ebs", rest.split("/")[1]
-    if svc == "rds" and rest.startswith("db:"):
-        return "rds", rest[3:]
-    if svc == "rds" and rest.startswith("cluster:"):
-        return "aurora", rest[8:]  # may be Neptune: the caller asks the engine
-    if svc == "elasticfilesystem" and rest.startswith("file-system/"):
-        return "efs", rest.split("/")[1]
-    if svc == "elasticache" and rest.startswith("replicationgroup:"):
-        return "elasticache", rest.split(":", 1)[1]
-    if svc == "es" and rest.startswith("domain/"):
-        return "opensearch", rest.split("/")[1]
-    if svc == "logs" and rest.startswith("log-group:"):
-        return "logs", rest.split(":", 1)[1].removesuffix(":*")
+    found = registry.restorable_from_arn(p["service"], p["resource"])
+    if found:
+        return found  # a cluster ARN reads as the first cluster service: the caller asks the engine
     raise ParamsError(
         field_name,
         [
-            f"{field_name}: {arn!r} is not a data resource this runbook restores; allowed: DynamoDB table, "
-            "S3 bucket, EBS volume, RDS instance, Aurora/Neptune cluster, EFS file system, ElastiCache "
-            "replication group, OpenSearch domain, CloudWatch Logs log group"
+            f"{field_name}: {arn!r} is not a data resource this runbook restores; allowed: "
+            f"{registry.restorable_titles()}"
         ],
     )
 

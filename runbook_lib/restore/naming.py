@@ -23,24 +23,23 @@ def new_test_id(now: datetime) -> str:
     return f"{PREFIX}-{now.strftime('%Y%m%dt%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-# service -> (max length, allowed characters, lowercase only, must start with a letter)
-RULES: dict[str, tuple[int, str, bool, bool]] = {
-    "dynamodb": (255, r"[^a-zA-Z0-9_.-]", False, False),
-    "s3": (63, r"[^a-z0-9-]", True, False),
-    "rds": (63, r"[^a-z0-9-]", True, True),
-    "aurora": (63, r"[^a-z0-9-]", True, True),
-    "neptune": (63, r"[^a-z0-9-]", True, True),
-    "elasticache": (40, r"[^a-z0-9-]", True, True),
-    "opensearch": (28, r"[^a-z0-9-]", True, True),
-    "ebs": (128, r"[^a-zA-Z0-9_.:/ -]", False, False),  # a Name tag
-    "efs": (128, r"[^a-zA-Z0-9_.:/ -]", False, False),  # a Name tag
-    "logs": (512, r"[^a-zA-Z0-9_./#-]", False, False),
-}
+def rules() -> dict[str, tuple[int, str, bool, bool]]:
+    """service -> (max length, a refused character, lowercase only, letter first), from each
+    service's :class:`~runbook_lib.services.NameRule`."""
+    from runbook_lib import services as registry
+
+    return {
+        name: (s.names.max_length, s.names.bad, s.names.lower, s.names.letter_first)
+        for name, s in registry.specs().items()
+    }
 
 
 def scratch_name(service: str, source_name: str, test_id: str) -> str:
     """A valid, unique name for the scratch copy of ``source_name`` made by ``test_id``."""
-    limit, bad, lower, letter_first = RULES.get(service, (63, r"[^a-z0-9-]", True, True))
+    from runbook_lib import services as registry
+
+    rule = registry.spec(service).names
+    limit, bad, lower = rule.max_length, rule.bad, rule.lower
     tail = test_id.removeprefix(f"{PREFIX}-").replace("t", "", 1)  # 20261124230712-1a2b3c
     tail = tail[2:]  # 261124230712-1a2b3c: the century adds nothing
     base = source_name.lower() if lower else source_name
@@ -49,9 +48,7 @@ def scratch_name(service: str, source_name: str, test_id: str) -> str:
     room = limit - len(PREFIX) - len(tail) - 2
     base = base[: max(room, 0)].rstrip("-._/ ")
     name = f"{PREFIX}-{base}-{tail}" if base else f"{PREFIX}-{tail}"
-    if service == "logs":
-        name = "/" + name
-    return name[:limit]
+    return (rule.leading + name)[:limit]
 
 
 def scratch_tags(

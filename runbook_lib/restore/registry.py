@@ -2,7 +2,7 @@
 handler per service for what comes after a restore (wait, read, describe, delete, sweep).
 
 Adding a source is one ``@finder`` and one ``@restorer``; adding a service is one module
-in ``runbook_lib/restore/services/`` with a ``ServiceHandler`` subclass.
+in ``runbook_lib/services/<package>/restore.py`` with a ``ServiceHandler`` subclass.
 """
 
 from __future__ import annotations
@@ -145,7 +145,9 @@ class ServiceHandler:
 
 
 def get_handler(service: str) -> ServiceHandler:
-    from runbook_lib.restore import services  # noqa: F401  (registers every service)
+    from runbook_lib.services import load
+
+    load("restore")  # every service's restore module registers its handler
 
     try:
         return HANDLERS[service]

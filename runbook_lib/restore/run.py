@@ -75,7 +75,9 @@ def find_recovery_points(
 ) -> tuple[list[RecoveryPoint], list[str]]:
     """Every recovery point of ``ref`` from every registered source (or ``sources``),
     newest first; and notes on sources that could not be asked."""
-    from runbook_lib.restore import services  # noqa: F401
+    from runbook_lib.services import load
+
+    load("restore")
 
     points: list[RecoveryPoint] = []
     notes: list[str] = []
@@ -129,7 +131,9 @@ def resource_ref(
     field_name: str = "arn",
 ) -> ResourceRef:
     """A ResourceRef for an ARN (validated before any AWS call)."""
-    from runbook_lib.restore import services  # noqa: F401
+    from runbook_lib.services import load
+
+    load("restore")
     from runbook_lib.restore.model import parse_arn
 
     svc, ident = service_of_arn(arn, field_name=field_name)
@@ -390,7 +394,7 @@ def _find_dr(
 ) -> tuple[list[RecoveryPoint], list[str]]:
     """``ref``'s AWS Backup copies in ``region``, newest first (only AWS Backup copies
     across Regions; native backups and PITR stay in the resource's Region)."""
-    from runbook_lib.restore.services.aws_backup import find_copies
+    from runbook_lib.services.backup.restore import find_copies
 
     if sources and "aws-backup" not in sources:
         return [], [f"copy='dr' reads only aws-backup copies; sources {sources} exclude them"]

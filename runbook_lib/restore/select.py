@@ -16,7 +16,8 @@ import pandas as pd
 
 from runbook_lib.errors import ParamsError
 from runbook_lib.params import parse_duration
-from runbook_lib.restore.model import SERVICES, service_of_arn
+from runbook_lib.restore.model import service_of_arn
+from runbook_lib.restore.model import services as known_services
 from runbook_lib.restore.recorded import last_tested
 
 MODES = ("due", "sample", "arns")
@@ -51,9 +52,11 @@ def select_resources(
         raise ParamsError(
             "mode", [f"mode: {mode!r} is not a selection mode; allowed: {list(MODES)}"]
         )
-    bad = sorted(set(services or []) - set(SERVICES))
+    bad = sorted(set(services or []) - set(known_services()))
     if bad:
-        raise ParamsError("services", [f"services: unknown {bad}; allowed: {list(SERVICES)}"])
+        raise ParamsError(
+            "services", [f"services: unknown {bad}; allowed: {list(known_services())}"]
+        )
     for a in arns or []:
         service_of_arn(a, field_name="arns")
     if mode == "arns" and not arns:

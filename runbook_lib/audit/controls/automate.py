@@ -8,16 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib import services as registry
 from runbook_lib.audit.controls import days, duration, human, result, runbook
 from runbook_lib.audit.evidence import Evidence, as_list, reproducible
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
 
 BP = "REL09-BP03"
-#: services whose automated recovery points the AWS API cannot list (restore tests prove them)
-UNLISTABLE = {
-    "opensearch": "OpenSearch automated snapshots are listed only by the domain's _snapshot "
-    "REST API, not by an AWS API",
-}
 
 
 def _needs_backup(row: dict[str, Any]) -> str | None:
@@ -172,11 +168,12 @@ def last_recovery_point_within_rpo(ev: Evidence) -> Iterator[Result]:
             ev.tier(row.get("tier")).rpo.total_seconds(),
         )
         if age is None or age != age:
-            if row["service"] in UNLISTABLE:
+            unlistable = registry.spec(row["service"]).unlistable_points
+            if unlistable:
                 yield result(
                     row,
                     NOT_APPLICABLE,
-                    UNLISTABLE[row["service"]] + "; the restore-test controls give the evidence",
+                    unlistable + "; the restore-test controls give the evidence",
                     expected=exp,
                 )
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runbook_lib.inventory.model import Found, RecoveryPoint, Scope, paginate, tag_dict
-from runbook_lib.inventory.services import Service, register
+from runbook_lib.inventory.plugin import Service, register
 
 
 def _list(scope: Scope) -> list[dict]:

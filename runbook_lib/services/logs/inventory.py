@@ -41,8 +41,8 @@ from runbook_lib.inventory.model import (
     error_code,
     paginate,
 )
-from runbook_lib.inventory.services import Service, register
-from runbook_lib.inventory.services.s3 import bucket_region
+from runbook_lib.inventory.plugin import Service, register
+from runbook_lib.services.s3.inventory import bucket_region
 from runbook_lib.session import is_not_supported
 
 log = logging.getLogger("runbook_lib")

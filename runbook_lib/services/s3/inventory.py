@@ -8,7 +8,7 @@ from datetime import timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbook_lib.inventory.model import NEVER, Found, Protection, Scope, error_code, tag_dict
-from runbook_lib.inventory.services import Service, register
+from runbook_lib.inventory.plugin import Service, register
 
 log = logging.getLogger("runbook_lib")
 MISSING = {

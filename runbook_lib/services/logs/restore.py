@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from runbook_lib.fingerprint import Fingerprint, canonical
-from runbook_lib.inventory.services.logs import export_data_end
 from runbook_lib.restore.fp import add_digest
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored
 from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, restorer
+from runbook_lib.services.logs.inventory import export_data_end
 from runbook_lib.session import utcnow
 
 KIND = "log-export-events"

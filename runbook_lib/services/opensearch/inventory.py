@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from runbook_lib.inventory.model import Found, Protection, Scope, tag_dict
-from runbook_lib.inventory.services import Service, register
+from runbook_lib.inventory.plugin import Service, register
 
 AUTOMATED_RPO = timedelta(hours=1)
 AUTOMATED_RETENTION_DAYS = 14.0

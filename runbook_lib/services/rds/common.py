@@ -13,7 +13,7 @@ from runbook_lib.inventory.model import (
     paginate,
     tag_dict,
 )
-from runbook_lib.inventory.services import Service
+from runbook_lib.inventory.plugin import Service
 
 FIXES = {
     "no_backup": "protect: {service} backup retention (automated backups)",

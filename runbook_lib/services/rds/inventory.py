@@ -1,4 +1,6 @@
-"""RDS DB instances (not cluster members: those are inventoried with their cluster)."""
+"""RDS DB instances (not cluster members: those are inventoried with their cluster), and
+Aurora and Neptune clusters. Neptune is listed through the RDS API: it shares RDS's control
+plane, and only the RDS shape of DescribeDBClusters carries the cluster's tags."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from runbook_lib.inventory.model import (
     paginate,
     tag_dict,
 )
-from runbook_lib.inventory.services import Service, register
-from runbook_lib.inventory.services.rds_common import FIXES, automated
+from runbook_lib.inventory.plugin import Service, register
+from runbook_lib.services.rds.common import FIXES, automated, cluster_service
 
 
 def _list(scope: Scope) -> list[dict]:
@@ -65,3 +67,8 @@ register(
         fixes={k: v.replace("{service}", "rds") for k, v in FIXES.items()},
     )
 )
+
+#: Aurora clusters (MySQL and PostgreSQL compatible)
+register(cluster_service("aurora", "rds", lambda engine: engine.startswith("aurora")))
+#: Neptune clusters
+register(cluster_service("neptune", "rds", lambda engine: engine == "neptune"))

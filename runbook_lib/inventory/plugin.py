@@ -1,4 +1,5 @@
-"""One module per service; each registers a :class:`Service`. Adding a service is one file.
+"""How a service plugs into the inventory: its ``runbook_lib/services/<package>/inventory.py``
+registers a :class:`Service` here when imported (``runbook_lib.services.load("inventory")``).
 
 A service lists its resources with as few calls as the API allows (``list``: paginated,
 many resources per call), makes batched per-scope lookups once (``extras``: e.g. every
@@ -8,8 +9,6 @@ snapshot in the account/Region), then turns each listed item into a :class:`Foun
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +41,3 @@ def register(service: Service) -> Service:
 def item_region(item: Any, scope: Scope) -> str:
     """Region of a listed item (per-account services put it in ``item['_region']``)."""
     return item.get("_region", scope.region) if isinstance(item, dict) else scope.region
-
-
-for _mod in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_mod.name}")

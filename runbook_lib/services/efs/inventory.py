@@ -11,7 +11,7 @@ from runbook_lib.inventory.model import (
     paginate,
     tag_dict,
 )
-from runbook_lib.inventory.services import Service, register
+from runbook_lib.inventory.plugin import Service, register
 
 DEFAULT_PLAN_RETENTION_DAYS = 35.0  # aws/efs/automatic-backup-vault: daily, kept 35 days
 

@@ -11,7 +11,7 @@ from runbook_lib.inventory.model import (
     paginate,
     tag_dict,
 )
-from runbook_lib.inventory.services import Service, register
+from runbook_lib.inventory.plugin import Service, register
 
 
 def _list(scope: Scope) -> list[str]:

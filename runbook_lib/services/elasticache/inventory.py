@@ -11,7 +11,7 @@ from runbook_lib.inventory.model import (
     paginate,
     tag_dict,
 )
-from runbook_lib.inventory.services import Service, register
+from runbook_lib.inventory.plugin import Service, register
 
 SNAPSHOT_ENGINES = ("redis", "valkey")  # memcached has no snapshots: not data to back up
 

@@ -1,0 +1,189 @@
+"""One home per AWS service: everything the product knows about a service is in its package.
+
+``runbook_lib/services/<package>/`` holds, for one AWS service (or a family sharing one API,
+as RDS, Aurora and Neptune do):
+
+- ``__init__.py``: ``SPECS``, one :class:`ServiceSpec` per inventory ``service`` value: ARN
+  shapes, name rules, how backup_now and restore tests reach it, and what it cannot do
+  (``unsupported``: capability -> reason);
+- one module per capability, each plugging into its flow's registry when imported:
+  ``inventory`` (list, current settings, protections, recovery points), ``restore``
+  (recovery point finders, restorers, the handler that waits, reads, deletes, sweeps and
+  hands over), ``protect`` (plan and apply steps), ``backup_now`` (start an on-demand
+  backup), ``continuous`` (the window a continuous backup can restore into).
+
+The generic flows (inventory, protect, backup_now, restore, sweep, audit, post_incident)
+name no service: they ask this registry. ``load(capability)`` imports every package's
+module for that capability; ``tests/test_service_registry.py`` checks that each service
+either provides each capability or declares why not (docs/services.md: adding a service).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, ModuleType
+
+#: What a service can provide; each is a module name inside a service package.
+CAPABILITIES = ("inventory", "protect", "backup_now", "restore", "continuous")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArnShape:
+    """The ARN of one kind of data resource: ``arn:<partition>:<service>:...:<prefix><name>``."""
+
+    service: str  # the ARN's service field: ec2, rds, elasticfilesystem, es, ...
+    prefix: str  # the resource part before the name: "volume/", "db:", "" (S3)
+    restorable: bool = True  # False: listed by the inventory, not a restore-test source
+    #: False where the ARN names no Region or account and the name has no "/" (S3 buckets)
+    regional: bool = True
+
+    def name(self, resource: str) -> str | None:
+        """The resource's name or id in ``resource`` (the ARN's last field), or None."""
+        if not resource.startswith(self.prefix):
+            return None
+        rest = resource[len(self.prefix) :]
+        if self.prefix.endswith("/") or not self.prefix:
+            rest = rest.split("/")[0]
+        return rest.removesuffix(":*") or None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NameRule:
+    """What a service accepts as a resource name (or Name tag)."""
+
+    max_length: int
+    bad: str  # regex of one character the service refuses in a name
+    lower: bool  # lowercase only
+    letter_first: bool
+    valid: str  # regex a whole name must match (incident restore targets)
+    help: str  # the rule in words, for error messages
+    leading: str = ""  # a character every name starts with ("/" for log groups)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """What the product knows about one service before calling it."""
+
+    name: str  # the inventory's ``service`` column
+    package: str  # the package under runbook_lib/services/ that implements it
+    title: str  # a data resource in words, e.g. "EBS volume"
+    arns: tuple[ArnShape, ...]
+    names: NameRule
+    #: AWS Backup can protect, back up on demand and restore this resource type
+    aws_backup: bool = False
+    #: backup_now's native method (the service's own on-demand backup), if any
+    native_backup: str = ""
+    #: what backup_now fingerprints at backup time (fingerprint kind), if anything
+    fingerprint: str = ""
+    #: recovery point sources that restore to any time in a window (PITR, versions)
+    continuous_sources: tuple[str, ...] = ()
+    #: why automated recovery points cannot be listed by an AWS API ("" = they can)
+    unlistable_points: str = ""
+    #: capability -> why this service does not provide it (checked by the conformance test)
+    unsupported: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def _packages() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+
+
+_SPECS: dict[str, ServiceSpec] = {}
+
+
+def specs() -> dict[str, ServiceSpec]:
+    """Every registered service by its inventory name, in a stable order."""
+    if not _SPECS:
+        for package in _packages():
+            module = importlib.import_module(f"{__name__}.{package}")
+            for spec in getattr(module, "SPECS", ()):
+                _SPECS[spec.name] = spec
+    return _SPECS
+
+
+def spec(service: str) -> ServiceSpec:
+    try:
+        return specs()[service]
+    except KeyError:
+        raise KeyError(f"unknown service {service!r}; known: {', '.join(specs())}") from None
+
+
+def names() -> tuple[str, ...]:
+    return tuple(specs())
+
+
+_LOADED: dict[str, dict[str, ModuleType]] = {}
+
+
+def load(capability: str) -> dict[str, ModuleType]:
+    """Import every service package's ``capability`` module (registering its plug-ins);
+    returns them by package name. Packages without that module are skipped: the
+    conformance test holds them to their ``unsupported`` declarations."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+    if capability not in _LOADED:
+        found: dict[str, ModuleType] = {}
+        for package in _packages():
+            name = f"{__name__}.{package}.{capability}"
+            if importlib.util.find_spec(name) is not None:
+                found[package] = importlib.import_module(name)
+        _LOADED[capability] = found
+    return _LOADED[capability]
+
+
+def module(service: str, capability: str) -> ModuleType | None:
+    """The module implementing ``capability`` for ``service``, if its package has one."""
+    return load(capability).get(spec(service).package)
+
+
+def arn_services() -> dict[str, tuple[str, ...]]:
+    """ARN service field -> the inventory services whose data resources carry it."""
+    out: dict[str, tuple[str, ...]] = {}
+    for s in specs().values():
+        for shape in s.arns:
+            if s.name not in out.get(shape.service, ()):
+                out[shape.service] = (*out.get(shape.service, ()), s.name)
+    return out
+
+
+def data_arn_prefixes() -> dict[str, tuple[str, ...]]:
+    """ARN service field -> resource prefixes of the data resources the inventory lists."""
+    out: dict[str, tuple[str, ...]] = {}
+    for s in specs().values():
+        for shape in s.arns:
+            if shape.prefix not in out.get(shape.service, ()):
+                out[shape.service] = (*out.get(shape.service, ()), shape.prefix)
+    return out
+
+
+def global_arn_services() -> set[str]:
+    """ARN service fields whose data-resource ARNs name no Region or account (S3)."""
+    return {a.service for s in specs().values() for a in s.arns if not a.regional}
+
+
+def restorable_from_arn(arn_service: str, resource: str) -> tuple[str, str] | None:
+    """(service, name) of the first registered service whose restorable ARN shape matches."""
+    for s in specs().values():
+        for shape in s.arns:
+            if shape.restorable and shape.service == arn_service:
+                name = shape.name(resource)
+                if name:
+                    return s.name, name
+    return None
+
+
+def restorable_titles() -> str:
+    """The restorable data resources in words, for error messages."""
+    return ", ".join(
+        dict.fromkeys(s.title for s in specs().values() if any(a.restorable for a in s.arns))
+    )
+
+
+def scratch_safe(rule: NameRule, text: str) -> str:
+    """``text`` with the characters ``rule`` refuses replaced by '-'."""
+    text = text.lower() if rule.lower else text
+    return re.sub(rule.bad, "-", text)

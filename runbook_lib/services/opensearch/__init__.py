@@ -1,0 +1,28 @@
+"""Amazon OpenSearch Service domains."""
+
+from runbook_lib.services import ArnShape, NameRule, ServiceSpec
+
+SPECS = (
+    ServiceSpec(
+        name="opensearch",
+        package="opensearch",
+        title="OpenSearch domain",
+        arns=(ArnShape(service="es", prefix="domain/"),),
+        names=NameRule(
+            max_length=28,
+            bad=r"[^a-z0-9-]",
+            lower=True,
+            letter_first=True,
+            valid="",
+            help="3-28 lowercase letters, digits, '-'; a letter first",
+        ),
+        unlistable_points="OpenSearch automated snapshots are listed only by the domain's "
+        "_snapshot REST API, not by an AWS API",
+        unsupported={
+            "backup_now": "OpenSearch snapshots are taken through the domain's REST API "
+            "(_snapshot), which needs a signed request to the domain endpoint; no AWS API "
+            "takes one on demand",
+            "continuous": "OpenSearch has no point-in-time restore window",
+        },
+    ),
+)
