@@ -422,6 +422,11 @@ def start_restore_job(account_id: str, region: str, p: dict[str, Any]) -> Job:
         raise ResourceNotFoundException(
             f"Recovery point {arn} not found in account {account_id} and Region {region}"
         )
+    token = p.get("IdempotencyToken")
+    if token:  # AWS: a retry with the same token starts nothing new and returns the job
+        for known in _table("RESTORE", account_id, region).values():
+            if known.fields.get("idempotency_token") == token:
+                return known
     rp = recovery_points.get(account_id, region, None, arn)
     metadata = dict(p.get("Metadata") or {})
     if p.get("ResourceType") and p["ResourceType"] != rp.resource_type:
@@ -455,6 +460,7 @@ def start_restore_job(account_id: str, region: str, p: dict[str, Any]) -> Job:
             "recovery_point_arn": arn,
             "vault_arn": rp.vault.backup_vault_arn,
             "recovery_point_creation_date": rp.creation_date,
+            "idempotency_token": token,
         },
     )
     _table("RESTORE", account_id, region)[job_id] = job

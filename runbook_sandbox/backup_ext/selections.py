@@ -104,6 +104,10 @@ def create(
     for pat in (body.get("Resources") or []) + (body.get("NotResources") or []):
         if pat != "*" and not pat.startswith("arn:"):
             raise InvalidParameterValueException(f"Invalid resource ARN in selection: {pat}")
+    if request_id:  # AWS: a retry with the same CreatorRequestId creates nothing new
+        for known in ext_state(account_id, region).selections.values():
+            if known.plan_id == plan_id and known.creator_request_id == request_id:
+                return known
     sel = Selection(str(mock_random.uuid4()), plan_id, body, request_id)
     ext_state(account_id, region).selections[sel.selection_id] = sel
     return sel

@@ -749,3 +749,39 @@ def test_server_in_another_process_after_install(backup_env: None, tmp_path: Any
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------ idempotency
+
+
+def test_retries_with_the_same_token_create_nothing_new(backup_sandbox: Sandbox) -> None:
+    """As on AWS: StartRestoreJob with a repeated IdempotencyToken and CreateBackupSelection
+    with a repeated CreatorRequestId return the first result (a lost response retried)."""
+    sb = backup_sandbox
+    bk = sb.client("backup")
+    make_vault(sb, PRIMARY, "idem")
+    table_arn = make_table(sb, "idem-orders", 2)
+    plan_id = bk.create_backup_plan(
+        BackupPlan={"BackupPlanName": "idem", "Rules": [
+            {"RuleName": "daily", "TargetBackupVaultName": "idem"}]}
+    )["BackupPlanId"]  # fmt: skip
+    body = {"SelectionName": "idem-tier", "IamRoleArn": ROLE, "Resources": [table_arn]}
+    first = bk.create_backup_selection(BackupPlanId=plan_id, BackupSelection=body,
+                                       CreatorRequestId="req-1")  # fmt: skip
+    again = bk.create_backup_selection(BackupPlanId=plan_id, BackupSelection=body,
+                                       CreatorRequestId="req-1")  # fmt: skip
+    other = bk.create_backup_selection(BackupPlanId=plan_id, BackupSelection=body,
+                                       CreatorRequestId="req-2")  # fmt: skip
+    assert again["SelectionId"] == first["SelectionId"] != other["SelectionId"]
+    listed = bk.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
+    assert len(listed) == 2
+
+    rp = backup(sb, "idem", table_arn)["RecoveryPointArn"]
+    jobs = [
+        bk.start_restore_job(RecoveryPointArn=rp, IamRoleArn=ROLE, IdempotencyToken=token,
+                             Metadata={"targetTableName": f"idem-copy-{token}"})["RestoreJobId"]
+        for token in ("t-1", "t-1", "t-2")
+    ]  # fmt: skip
+    assert jobs[0] == jobs[1] != jobs[2]
+    listed_jobs = bk.list_restore_jobs()["RestoreJobs"]
+    assert sorted(j["RestoreJobId"] for j in listed_jobs) == sorted({jobs[0], jobs[2]})
