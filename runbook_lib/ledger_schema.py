@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
+from runbook_lib import services as registry
 from runbook_lib.errors import RunbookError
 
 ARROW = {
@@ -39,6 +40,15 @@ def _c(name: str, type_: str, meaning: str) -> Column:
     return Column(name, type_, meaning)
 
 
+def _quoted(values) -> str:
+    return ", ".join(f"`{v}`" for v in dict.fromkeys(values))
+
+
+_SERVICES = _quoted(registry.names())
+_NATIVE = _quoted(s.native_backup for s in registry.specs().values() if s.native_backup)
+_SOURCES = "a recovery-point source declared by a service (docs/restore.md, docs/services.md)"
+
+
 SCHEMA: dict[str, list[Column]] = {
     "inventory": [
         _c("account", "text", "12-digit account id"),
@@ -46,19 +56,23 @@ SCHEMA: dict[str, list[Column]] = {
         _c(
             "service",
             "text",
-            "`ebs`, `rds`, `aurora`, `neptune`, `dynamodb`, `efs`, `s3`, `elasticache`, `opensearch`, `logs`",
+            f"one of the registered services ({_SERVICES}; docs/services.md)",
         ),
         _c(
             "resource_type",
             "text",
-            "`ec2:volume`, `rds:db`, `rds:cluster`, `dynamodb:table`, `elasticfilesystem:file-system`, `s3:bucket`, `elasticache:replicationgroup`, `elasticache:cluster`, `es:domain`, `logs:log-group`",
+            "`<ARN service>:<resource kind>` of the ARN shape its service declares, e.g. `ec2:volume`, `rds:db`, `rds:cluster`, `dynamodb:table`, `s3:bucket`",
         ),
         _c("arn", "text", "the resource's ARN (the join key of every table)"),
-        _c("name", "text", "table / bucket / identifier; EBS and EFS: the `Name` tag, else the id"),
+        _c(
+            "name",
+            "text",
+            "table / bucket / identifier; where the service gives no name (volumes, file systems): the `Name` tag, else the id",
+        ),
         _c(
             "size_bytes",
             "float",
-            "allocated or stored size; null where the API does not say (S3, Aurora, Neptune, ElastiCache)",
+            "allocated or stored size; null where the service's API does not say",
         ),
         _c("encrypted", "bool", "encrypted at rest"),
         _c(
@@ -87,7 +101,7 @@ SCHEMA: dict[str, list[Column]] = {
             "bool",
             "false when the tier tag is missing or names no tier (and no reproducible tag)",
         ),
-        _c("created", "timestamp", "creation time (null for OpenSearch: the API does not say)"),
+        _c("created", "timestamp", "creation time; null where the service's API does not say"),
         _c("backup_required", "bool", "not reproducible"),
         _c("protected", "bool", "at least one mechanism gives restore points"),
         _c(
@@ -243,7 +257,7 @@ SCHEMA: dict[str, list[Column]] = {
         _c(
             "recovery_point_source",
             "text",
-            "`aws-backup`, `dynamodb-backup`, `dynamodb-pitr`, `s3-versions`, `ebs-snapshot`, `rds-snapshot`, `rds-pitr`, `rds-cluster-snapshot`, `rds-cluster-pitr`, `elasticache-snapshot`, `logs-export`",
+            f"{_SOURCES}, e.g. `aws-backup`, `dynamodb-pitr`, `s3-versions`, `ebs-snapshot`, `rds-snapshot`, `logs-export`",
         ),
         _c(
             "recovery_point_time",
@@ -387,18 +401,18 @@ SCHEMA: dict[str, list[Column]] = {
         _c(
             "method",
             "text",
-            "`aws-backup`, `dynamodb-backup`, `ebs-snapshot`, `rds-snapshot`, `rds-cluster-snapshot`, `elasticache-snapshot`, `none`",
+            f"`aws-backup`, a service's own on-demand backup ({_NATIVE}), or `none`",
         ),
         _c("job_id", "text", "AWS Backup job id"),
         _c(
             "recovery_point_arn",
             "text",
-            "AWS Backup recovery point ARN; native: DynamoDB backup ARN, DB (cluster) snapshot ARN, ElastiCache snapshot ARN",
+            "AWS Backup recovery point ARN; native: the backup's or snapshot's ARN where the service gives one (e.g. DynamoDB backup ARN, DB (cluster) snapshot ARN)",
         ),
         _c(
             "native_id",
             "text",
-            "native: DynamoDB backup ARN, EBS snapshot id, DB (cluster) snapshot ARN, ElastiCache snapshot name",
+            "native: the service's own id of the backup (e.g. DynamoDB backup ARN, EBS snapshot id, DB (cluster) snapshot ARN, a snapshot name)",
         ),
         _c("vault", "text", "vault name (aws-backup)"),
         _c("created", "timestamp", "start and end of the backup (UTC)"),
@@ -547,12 +561,12 @@ SCHEMA: dict[str, list[Column]] = {
         _c(
             "target_arn",
             "text",
-            "the new resource's ARN, and its id where the name is only a tag (EBS volume, EFS file system); empty when the restore failed",
+            "the new resource's ARN, and its id where the name is only a tag (volumes, file systems); empty when the restore failed",
         ),
         _c(
             "target_resource_id",
             "text",
-            "the new resource's ARN, and its id where the name is only a tag (EBS volume, EFS file system); empty when the restore failed",
+            "the new resource's ARN, and its id where the name is only a tag (volumes, file systems); empty when the restore failed",
         ),
         _c(
             "recovery_point_id",
@@ -562,12 +576,12 @@ SCHEMA: dict[str, list[Column]] = {
         _c(
             "recovery_point_source",
             "text",
-            "one of the sources in `docs/restore.md` (`dynamodb-backup`, `dynamodb-pitr`, `aws-backup`, `s3-versions`, `ebs-snapshot`, ...)",
+            f"{_SOURCES}, e.g. `dynamodb-backup`, `dynamodb-pitr`, `aws-backup`, `s3-versions`, `ebs-snapshot`",
         ),
         _c(
             "recovery_point_time",
             "timestamp",
-            "when the recovery point was made (for continuous sources: the latest restorable time read); empty when the service gives none (ElastiCache)",
+            "when the recovery point was made (for continuous sources: the latest restorable time read); empty when the service gives none",
         ),
         _c(
             "restore_to_time",

@@ -36,6 +36,9 @@ from runbook_lib.post_incident.window import (
     parse_resources,
     parse_window,
 )
+from runbook_lib.services import load as _load
+
+_load("continuous")  # every service's continuous module registers its window reader
 
 __all__ = [
     "COLUMNS", "CREATED_AFTER_START", "NOT_FOUND", "READERS", "RECOVERABLE", "REPRODUCIBLE",

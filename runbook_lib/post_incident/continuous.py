@@ -1,16 +1,18 @@
 """Continuous backup windows: the span of time a resource can be restored to any second of
-(DynamoDB PITR, RDS/Aurora/Neptune automated backups, S3 versioning).
+(a point-in-time restore window, automated backups, object versions).
 
-One reader per service, registered in ``READERS``; a reader makes at most one or two read
+One reader per (service, mechanism), registered in ``READERS`` by the service's own
+``runbook_lib/services/<package>/continuous.py`` (``@reader(service, mechanism)``, loaded
+by ``runbook_lib.services.load("continuous")``). A reader makes at most one or two read
 calls for one resource and returns a :class:`Window` (or None when the resource has none).
-Adding a service is one function and one ``READERS`` entry.
+A service without a continuous window declares ``unsupported["continuous"]`` in its spec.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -39,7 +41,8 @@ class Window:
         )
 
 
-def _utc(value: Any) -> datetime | None:
+def utc(value: Any) -> datetime | None:
+    """``value`` (an API time, a string, a Timestamp) as an aware UTC datetime, or None."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     ts = pd.Timestamp(value)
@@ -49,129 +52,59 @@ def _utc(value: Any) -> datetime | None:
     return ts.to_pydatetime()
 
 
-def _sandbox_latest(
-    session: Any, reported: datetime | None, as_of: datetime
-) -> tuple[datetime | None, str]:
-    """On the sandbox, moto never moves a PITR window's end forward; AWS keeps it about
-    five minutes behind now while PITR is enabled. Say so rather than read a frozen value
-    as a real gap."""
-    if session.sandbox and reported is not None and reported < as_of:
-        return as_of, (
-            f"sandbox: moto does not advance LatestRestorableDateTime (reported "
-            f"{reported:%Y-%m-%dT%H:%M:%SZ}); taken as as_of while PITR is ENABLED"
-        )
-    return reported, REPORTED
-
-
-def dynamodb_window(
-    session: Any, row: dict, retention_days: float | None, as_of: datetime
-) -> Window | None:
-    ddb = session.client("dynamodb", row["account"], row["region"])
-    desc = ddb.describe_continuous_backups(TableName=row["name"])["ContinuousBackupsDescription"]
-    pitr = desc.get("PointInTimeRecoveryDescription") or {}
-    if pitr.get("PointInTimeRecoveryStatus") != "ENABLED":
-        return None
-    latest, basis = _sandbox_latest(session, _utc(pitr.get("LatestRestorableDateTime")), as_of)
-    return Window(
-        "dynamodb PITR",
-        _utc(pitr.get("EarliestRestorableDateTime")),
-        latest,
-        latest_basis=basis,
-    )
-
-
-def rds_window(
-    session: Any, row: dict, retention_days: float | None, as_of: datetime
-) -> Window | None:
-    rds = session.client("rds", row["account"], row["region"])
-    db = rds.describe_db_instances(DBInstanceIdentifier=row["name"])["DBInstances"][0]
-    days = db.get("BackupRetentionPeriod") or 0
-    if days <= 0:
-        return None
-    latest = _utc(db.get("LatestRestorableTime"))
-    earliest, e_basis = None, REPORTED
-    try:  # AWS gives the restore window on the automated backup, not on the instance
-        autos = rds.describe_db_instance_automated_backups(DBInstanceIdentifier=row["name"])
-        for a in autos.get("DBInstanceAutomatedBackups", []):
-            w = a.get("RestoreWindow") or {}
-            earliest = _utc(w.get("EarliestTime")) or earliest
-            latest = latest or _utc(w.get("LatestTime"))
-    except Exception as err:  # noqa: BLE001  (an estimate below is better than nothing)
-        if not is_not_supported(err) and "NotFound" not in type(err).__name__ + str(err):
-            raise
-    if earliest is None and latest is not None:
-        created = _utc(db.get("InstanceCreateTime")) or _utc(row.get("created"))
-        earliest = latest - timedelta(days=days)
-        if created is not None:
-            earliest = max(earliest, created)
-        e_basis = f"estimated: max(creation, latest - {days} days retention); the API gave no EarliestTime"
-    return Window(
-        f"{row['service']} automated backups (PITR)", earliest, latest, earliest_basis=e_basis
-    )
-
-
-def cluster_window(
-    session: Any, row: dict, retention_days: float | None, as_of: datetime
-) -> Window | None:
-    rds = session.client("rds", row["account"], row["region"])
-    c = rds.describe_db_clusters(DBClusterIdentifier=row["name"])["DBClusters"][0]
-    if (c.get("BackupRetentionPeriod") or 0) <= 0:
-        return None
-    return Window(
-        f"{row['service']} automated backups (PITR)",
-        _utc(c.get("EarliestRestorableTime")),
-        _utc(c.get("LatestRestorableTime")),
-    )
-
-
-def s3_window(
-    session: Any, row: dict, retention_days: float | None, as_of: datetime
-) -> Window | None:
-    """Versioning keeps every overwrite and delete (until a noncurrent-version expiration).
-    When versioning was switched on is not readable, so the bucket's creation is used."""
-    created = _utc(row.get("created"))
-    earliest = created
-    if (
-        retention_days is not None
-        and not pd.isna(retention_days)
-        and retention_days != float("inf")
-    ):
-        floor = as_of - timedelta(days=float(retention_days))
-        earliest = max(earliest, floor) if earliest else floor
-    return Window(
-        "s3 versioning",
-        earliest,
-        as_of,
-        earliest_basis="bucket creation (when versioning was enabled is not readable)"
-        + (f", bounded by noncurrent expiration {retention_days:g} days" if retention_days else ""),
-        latest_basis="as_of (every version is kept as it is written)",
-    )
-
-
+#: (session, inventory row, retention days of the mechanism or None, as_of) -> Window | None
 Reader = Callable[[Any, dict, "float | None", datetime], "Window | None"]
 
-#: (service, mechanism prefix as the inventory names it) -> reader
-READERS: dict[tuple[str, str], Reader] = {
-    ("dynamodb", "dynamodb PITR"): dynamodb_window,
-    ("rds", "rds automated backups"): rds_window,
-    ("aurora", "aurora automated backups"): cluster_window,
-    ("neptune", "neptune automated backups"): cluster_window,
-    ("s3", "s3 versioning"): s3_window,
-}
+#: (service, mechanism prefix as the inventory names it in protection_detail) -> reader
+READERS: dict[tuple[str, str], Reader] = {}
+#: service -> what the sandbox cannot show of its continuous window (a review-level note)
+SANDBOX_NOTES: dict[str, str] = {}
+
+
+def reader(service: str, mechanism: str) -> Callable[[Reader], Reader]:
+    """Register ``fn`` as the window reader of ``service`` resources protected by a
+    mechanism whose name starts with ``mechanism``."""
+
+    def register(fn: Reader) -> Reader:
+        READERS[(service, mechanism)] = fn
+        return fn
+
+    return register
+
+
+def sandbox_note(services: tuple[str, ...], note: str) -> None:
+    """Say once per review, when one of ``services`` is in scope on the sandbox, what the
+    sandbox cannot show of their continuous windows."""
+    for service in services:
+        SANDBOX_NOTES[service] = note
+
+
+def readers() -> dict[tuple[str, str], Reader]:
+    """Every registered reader (importing each service's ``continuous`` module first)."""
+    from runbook_lib.services import load
+
+    load("continuous")
+    return READERS
 
 
 def read_window(
     session: Any, row: dict, mechanisms: list[tuple[str, float | None]], as_of: datetime
 ) -> tuple[Window | None, str]:
     """The continuous window of one resource, and a note if it could not be read."""
-    for (service, prefix), reader in READERS.items():
+    for (service, prefix), read in readers().items():
         if service != row["service"]:
             continue
         for mechanism, retention in mechanisms:
             if mechanism.startswith(prefix):
                 try:
-                    return reader(session, row, retention, as_of), ""
+                    return read(session, row, retention, as_of), ""
                 except Exception as err:  # noqa: BLE001  (one resource must not stop the review)
                     kind = "not supported on the sandbox" if is_not_supported(err) else "failed"
                     return None, f"{prefix} window {kind}: {type(err).__name__}: {err}"[:300]
     return None, ""
+
+
+def sandbox_notes(services: set[str]) -> list[str]:
+    """The sandbox notes of the services in ``services``, each once, in registry order."""
+    readers()
+    return list(dict.fromkeys(n for s, n in SANDBOX_NOTES.items() if s in services))

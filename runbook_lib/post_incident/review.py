@@ -15,7 +15,7 @@ import pandas as pd
 
 from runbook_lib import services as registry
 from runbook_lib.params import format_duration
-from runbook_lib.post_incident.continuous import Window, read_window
+from runbook_lib.post_incident.continuous import Window, read_window, sandbox_notes
 from runbook_lib.post_incident.window import (
     IncidentWindow,
     ResourceFilter,
@@ -188,9 +188,10 @@ def not_found_row(arn: str, params: Any, errors: pd.DataFrame) -> dict[str, Any]
             f"({len(errs)} error(s), e.g. {e.resource or 'the whole scope'}: {e.error}): "
             "it may exist; re-run when the inventory is complete"
         )
-    elif svc == "s3":
+    elif svc in registry.global_arn_services() and services:
+        title = registry.spec(services[0]).title  # named once per account, not per Region
         reason = (
-            "no bucket of that name in the accounts the params name (buckets outside "
+            f"no {title} of that name in the accounts the params name ({title}s outside "
             "params.regions are not inventoried)"
         )
     else:
@@ -505,20 +506,7 @@ def _sandbox_notes(sandbox: bool, summary: pd.DataFrame) -> list[str]:
         "no recovery points by themselves; only on-demand backups and moto's creation-time "
         "automated snapshots exist",
     ]
-    services = set(summary.service.dropna())
-    if "dynamodb" in services:
-        notes.append(
-            "sandbox: moto's DynamoDB PITR window does not move forward (Earliest = Latest = "
-            "when PITR was enabled); while PITR is ENABLED its end is taken as as_of, as AWS "
-            "keeps it about 5 minutes behind now. On AWS the reported window is used as is"
-        )
-    if services & {"rds", "aurora", "neptune"}:
-        notes.append(
-            "sandbox: RDS LatestRestorableTime is the time of the describe call, and moto "
-            "gives no EarliestRestorableTime for DB instances (estimated from creation and "
-            "retention)"
-        )
-    return notes
+    return notes + sandbox_notes(set(summary.service.dropna()))
 
 
 def record(ctx: Any, review: Review) -> str | None:

@@ -118,8 +118,8 @@ def parse_resources(resources: Any) -> ResourceFilter:
             continue
         item = item.strip()
         if item.startswith("arn:"):
-            if ":logs:" in item and item.endswith(":*"):  # describe_log_groups' `arn` form
-                item = item.removesuffix(":*")
+            # the wildcard form some APIs return (a log group's `arn`); ArnShape.name drops it too
+            item = item.removesuffix(":*")
             problem = _arn_problem(item)
             if problem:
                 problems.append(f"resources: {problem}")
@@ -142,6 +142,12 @@ def parse_resources(resources: Any) -> ResourceFilter:
     return ResourceFilter(tuple(arns), tags)
 
 
+def _example_arn() -> str:
+    """A well-formed data-resource ARN of the first registered regional service."""
+    shape = next(a for s in registry.specs().values() for a in s.arns if a.regional)
+    return f"arn:aws:{shape.service}:eu-west-1:123456789012:{shape.prefix}orders"
+
+
 def _arn_problem(arn: str) -> str | None:
     allowed = ", ".join(
         f"{s} ({'|'.join(p for p in pre if p) or 'bucket'})"
@@ -151,7 +157,7 @@ def _arn_problem(arn: str) -> str | None:
     if not m:
         return (
             f"{arn!r} is not an ARN; use arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, "
-            "e.g. arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
+            f"e.g. {_example_arn()}"
         )
     service, region, account, resource = m.groups()
     data_arns = registry.data_arn_prefixes()

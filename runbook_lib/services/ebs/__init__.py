@@ -18,5 +18,9 @@ SPECS = (
         ),
         aws_backup=True,
         native_backup="ebs-snapshot",
+        unsupported={
+            "continuous": "EBS restores only from snapshots (each a point in time); there is "
+            "no point-in-time restore window",
+        },
     ),
 )

@@ -17,5 +17,9 @@ SPECS = (
             help="1-128 characters (the Name tag)",
         ),
         aws_backup=True,
+        unsupported={
+            "continuous": "EFS restores only from AWS Backup recovery points (each a point in "
+            "time); there is no point-in-time restore window",
+        },
     ),
 )

@@ -20,5 +20,9 @@ SPECS = (
             help="1-40 lowercase letters, digits, '-'; a letter first",
         ),
         native_backup="elasticache-snapshot",
+        unsupported={
+            "continuous": "ElastiCache restores only from snapshots (each a point in time); "
+            "there is no point-in-time restore window",
+        },
     ),
 )
