@@ -3,13 +3,23 @@
     todo = backup_now.plan_backups(rb)                  # what would be backed up, how (reads only)
     done = backup_now.run(rb, approve=True)             # canary -> fingerprint -> backup -> wait -> ledger
 
-For each chosen resource: optionally write a clearly marked canary record (DynamoDB item
-``pk=__restore_canary__#<time>``, S3 object ``__restore_canary__/<time>``), take the content
-fingerprint (DynamoDB items; S3 objects: key, size, SHA-256 of the body), then start an AWS
-Backup job into the Region's protect vault, or a native backup where AWS Backup does not
-reach (ElastiCache) or is not available. Wait with a timeout, then append one row per
-resource to the ``backups`` ledger table; per-key digests go to a JSON sidecar file
+For each chosen resource: optionally write a clearly marked canary record (forms:
+``runbook_lib.restore.canary``), take the content fingerprint, then start an AWS Backup job
+into the Region's protect vault (``ServiceSpec.aws_backup``), or the service's own backup
+(``ServiceSpec.native_backup``) where AWS Backup does not reach, is not available, or
+``method="native"`` asks for it. Wait with a timeout, then append one row per resource to
+the ``backups`` ledger table; per-key digests go to a JSON sidecar file
 ``<ledger>/fingerprints/<run_id>/<safe name>.json``. Columns: docs/protect.md.
+
+This flow names no service. Each service's ``runbook_lib/services/<package>/backup_now.py``
+plugs in, keyed by the inventory's ``service`` name (``services.load("backup_now")``):
+
+- :data:`NATIVE`: its native on-demand backup (:class:`NativeBackup`: start it, poll it);
+- :data:`CANARIES`: its canary writer (:data:`CanaryWriter`);
+- :data:`FINGERPRINTS`: its content fingerprint taker (:data:`FingerprintTaker`).
+
+A service neither AWS Backup nor a native method reaches declares why in its spec's
+``unsupported["backup_now"]``; its rows are ``NO_METHOD`` with that reason.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +39,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from runbook_lib import fingerprint as fpr
+from runbook_lib import services
 from runbook_lib.errors import ParamsError
 from runbook_lib.params import _ARN_RE
 from runbook_lib.progress import progress as tqdm
@@ -38,17 +50,6 @@ from runbook_lib.session import is_not_supported, utcnow
 
 log = logging.getLogger("runbook_lib")
 
-CANARY_PREFIX = "__restore_canary__"
-AWS_BACKUP_SERVICES = {"dynamodb", "s3", "ebs", "rds", "aurora", "neptune", "efs"}
-NATIVE_METHODS = {
-    "dynamodb": "dynamodb-backup",
-    "ebs": "ebs-snapshot",
-    "rds": "rds-snapshot",
-    "aurora": "rds-cluster-snapshot",
-    "neptune": "rds-cluster-snapshot",
-    "elasticache": "elasticache-snapshot",
-}
-FINGERPRINTED = {"dynamodb": "dynamodb-items", "s3": "s3-objects"}
 TERMINAL = {
     "COMPLETED",
     "FAILED",
@@ -89,6 +90,101 @@ COLUMNS = [
 ]
 
 
+# --------------------------------------------------------------------------- plug-ins
+
+#: () -> (state, fields): state is one of TERMINAL or e.g. RUNNING; fields update the row
+#: (encrypted, kms_key, completed, recovery_point_arn, status_message)
+Poll = Callable[[], tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NativeStarted:
+    """A native backup just started: its ids for the ``backups`` row and how to poll it."""
+
+    native_id: str
+    poll: Poll
+    recovery_point_arn: str | None = None
+    created: datetime | None = None
+
+
+#: (session, res, *, run_id, ident) -> NativeStarted; ``ident`` is :func:`backup_ident`
+NativeStart = Callable[..., NativeStarted]
+#: (session, res, run_id, now) -> (canary key or None, why none was written)
+CanaryWriter = Callable[[Any, DataResource, str, datetime], tuple[str | None, str]]
+#: (session, res) -> (fingerprint, key names the per-key digests use)
+FingerprintTaker = Callable[[Any, DataResource], tuple[fpr.Fingerprint, list[str]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NativeBackup:
+    """A service's own on-demand backup."""
+
+    method: str  # the backups row's method: the service's ServiceSpec.native_backup
+    start: NativeStart
+
+
+NATIVE: dict[str, NativeBackup] = {}
+CANARIES: dict[str, CanaryWriter] = {}
+FINGERPRINTS: dict[str, FingerprintTaker] = {}
+
+
+def native_backup(*names: str) -> Callable[[NativeStart], NativeStart]:
+    """Register ``start`` as the native backup of the services ``names`` (each spec must
+    name its ``native_backup`` method)."""
+
+    def register(start: NativeStart) -> NativeStart:
+        for name in names:
+            method = services.spec(name).native_backup
+            if not method:
+                raise ValueError(f"{name}: ServiceSpec.native_backup is empty; name the method")
+            NATIVE[name] = NativeBackup(method=method, start=start)
+        return start
+
+    return register
+
+
+def canary_writer(*names: str) -> Callable[[CanaryWriter], CanaryWriter]:
+    def register(writer: CanaryWriter) -> CanaryWriter:
+        for name in names:
+            CANARIES[name] = writer
+        return writer
+
+    return register
+
+
+def fingerprint_taker(*names: str) -> Callable[[FingerprintTaker], FingerprintTaker]:
+    """Register ``taker`` for the services ``names`` (each spec must name its fingerprint)."""
+
+    def register(taker: FingerprintTaker) -> FingerprintTaker:
+        for name in names:
+            if not services.spec(name).fingerprint:
+                raise ValueError(f"{name}: ServiceSpec.fingerprint is empty; name the kind")
+            FINGERPRINTS[name] = taker
+        return taker
+
+    return register
+
+
+def _plugins() -> None:
+    services.load("backup_now")  # every service's backup_now module registers itself
+
+
+def _spec(service: str) -> services.ServiceSpec | None:
+    return services.specs().get(service)
+
+
+def backup_ident(run_id: str) -> str:
+    """The run's part of a native backup's name: ``backup-now-<run id>``, lowercase."""
+    return f"backup-now-{run_id}".lower().replace("_", "-")[:60]
+
+
+def no_method_reason(service: str) -> str:
+    """Why backup_now takes no backup of ``service`` (its spec's declaration)."""
+    spec = _spec(service)
+    why = spec.unsupported.get("backup_now", "") if spec else "not a registered service"
+    return f"backup_now has no on-demand backup for {service}" + (f": {why}" if why else "")
+
+
 # --------------------------------------------------------------------------- choosing
 
 
@@ -115,7 +211,9 @@ def check_arns(arns: list[str] | str | None) -> list[str]:
     items = [
         a.strip() for a in (arns.split(",") if isinstance(arns, str) else arns) if a and a.strip()
     ]
-    bad = [a for a in items if not _ARN_RE.match(a) and not a.startswith("arn:aws:s3:::")]
+    # ARNs that name no Region or account (S3 buckets): the registry's global ARN services
+    global_ = tuple(f"arn:aws:{svc}:::" for svc in services.global_arn_services())
+    bad = [a for a in items if not _ARN_RE.match(a) and not a.startswith(global_)]
     if bad:
         raise ParamsError(
             "arns",
@@ -158,11 +256,10 @@ def choose(
 
 
 def method_for(res: DataResource) -> str:
-    return (
-        "aws-backup"
-        if res.service in AWS_BACKUP_SERVICES
-        else NATIVE_METHODS.get(res.service, "none")
-    )
+    spec = _spec(res.service)
+    if spec is None:
+        return "none"
+    return "aws-backup" if spec.aws_backup else (spec.native_backup or "none")
 
 
 def plan_backups(
@@ -172,6 +269,7 @@ def plan_backups(
     write_canary: bool = True,
 ) -> pd.DataFrame:
     """What :func:`run` would back up, and how. Reads only."""
+    _plugins()
     rows = []
     vaults: dict[tuple[str, str], bool] = {}
     for r in choose(ctx, arns, tag_filter):
@@ -190,10 +288,9 @@ def plan_backups(
                 "method": method,
                 "vault": ctx.params.protect.vault_name if method == "aws-backup" else "",
                 "vault_exists": vaults[scope] if method == "aws-backup" else None,
-                "fingerprint": FINGERPRINTED.get(
-                    r.service, "none (no data held by the sandbox / service)"
-                ),
-                "canary": write_canary and r.service in FINGERPRINTED,
+                "fingerprint": getattr(_spec(r.service), "fingerprint", "")
+                or "none (no data held by the sandbox / service)",
+                "canary": write_canary and r.service in CANARIES,
                 "status": "PLANNED" if method != "none" else "NO_METHOD",
             }
         )
@@ -203,72 +300,24 @@ def plan_backups(
 # --------------------------------------------------------------------------- canaries and fingerprints
 
 
-def _ts(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%S.%fZ")
-
-
 def write_canary(
     session: Any, res: DataResource, run_id: str
 ) -> tuple[str | None, datetime | None, str]:
     """Write one marked canary record; returns (key, written_at, reason if skipped)."""
+    _plugins()
+    writer = CANARIES.get(res.service)
+    if writer is None:
+        return None, None, f"no canary for {res.service}"
     now = utcnow()
-    if res.service == "dynamodb":
-        ddb = session.client("dynamodb", res.account, res.region)
-        table = ddb.describe_table(TableName=res.name)["Table"]
-        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-        keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
-        if any(types[n] != "S" for n in keys.values()):
-            return None, None, "the table's key is not a string: no canary written"
-        pk = f"{CANARY_PREFIX}#{_ts(now)}"
-        item = {
-            keys["HASH"]: {"S": pk},
-            "restore_canary": {"BOOL": True},
-            "written_at": {"S": now.isoformat()},
-            "run_id": {"S": run_id},
-        }
-        if "RANGE" in keys:
-            item[keys["RANGE"]] = {"S": "canary"}
-        ddb.put_item(TableName=res.name, Item=item)
-        return (
-            fpr.dynamodb_key(item, [keys["HASH"]] + ([keys["RANGE"]] if "RANGE" in keys else [])),
-            now,
-            "",
-        )
-    if res.service == "s3":
-        key = f"{CANARY_PREFIX}/{_ts(now)}"
-        body = json.dumps(
-            {"restore_canary": True, "written_at": now.isoformat(), "run_id": run_id}
-        ).encode()
-        session.client("s3", res.account, res.region).put_object(
-            Bucket=res.name, Key=key, Body=body, Metadata={"restore-canary": "true"}
-        )
-        return key, now, ""
-    return None, None, f"no canary for {res.service}"
+    key, why = writer(session, res, run_id, now)
+    return (key, now, "") if key else (None, None, why)
 
 
 def take_fingerprint(session: Any, res: DataResource) -> tuple[fpr.Fingerprint | None, list[str]]:
-    if res.service == "dynamodb":
-        ddb = session.client("dynamodb", res.account, res.region)
-        names = res.current.get("key_names") or [
-            k["AttributeName"] for k in ddb.describe_table(TableName=res.name)["Table"]["KeySchema"]
-        ]
-        items = (
-            it
-            for page in ddb.get_paginator("scan").paginate(TableName=res.name, ConsistentRead=True)
-            for it in page.get("Items", [])
-        )
-        return fpr.fingerprint_dynamodb_items(items, names), names
-    if res.service == "s3":
-        s3 = session.client("s3", res.account, res.region)
-
-        def objects():
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=res.name):
-                for o in page.get("Contents", []):
-                    body = s3.get_object(Bucket=res.name, Key=o["Key"])["Body"].read()
-                    yield o["Key"], len(body), hashlib.sha256(body).hexdigest()
-
-        return fpr.fingerprint_s3_objects(objects()), ["key"]
-    return None, []
+    """The content fingerprint of ``res`` and the key names of its per-key digests."""
+    _plugins()
+    taker = FINGERPRINTS.get(res.service)
+    return taker(session, res) if taker else (None, [])
 
 
 def safe_name(res: DataResource) -> str:
@@ -319,18 +368,18 @@ def read_sidecar(location: str, s3_client: Any = None) -> fpr.Fingerprint:
 # --------------------------------------------------------------------------- taking backups
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Pending:
     res: DataResource
     row: dict[str, Any]
-    poll: Any = None  # () -> (state, fields) ; None when already final
+    poll: Poll | None = None  # None when already final
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def ensure_vault(ctx: Any, account: str, region: str) -> None:
     """Create the protect key, vault and backup role for one scope if absent (approved runs)."""
     session, params = ctx.session, ctx.params
-    state = central.ApplyState(session, params)
+    state = central.ApplyState(session=session, params=params)
     key = central.find_key(session, params, account, region)
     if key:
         state.keys[(account, region)] = key
@@ -338,13 +387,25 @@ def ensure_vault(ctx: Any, account: str, region: str) -> None:
         if step.is_change and step.args["which"] == "backup":
             APPLIERS["role"](session, step, state)
     if central.describe_vault(session, params, account, region) is None:
+
+        def create(kind: str) -> Step:
+            return Step(
+                phase=0,
+                account=account,
+                region=region,
+                resource="",
+                setting="",
+                current=None,
+                desired=None,
+                action="create",
+                risk="",
+                kind=kind,
+            )
+
         if not key:
             for kind in ("key", "key_rotation"):
-                step = Step(0, account, region, "", "", None, None, "create", "", kind)
-                APPLIERS[kind](session, step, state)
-        APPLIERS["vault"](
-            session, Step(0, account, region, "", "", None, None, "create", "", "vault"), state
-        )
+                APPLIERS[kind](session, create(kind), state)
+        APPLIERS["vault"](session, create("vault"), state)
         log.info(
             "backup_now: created vault %s in %s/%s", params.protect.vault_name, account, region
         )
@@ -392,98 +453,19 @@ def _start_aws_backup(ctx: Any, res: DataResource, row: dict) -> Pending:
             fields.update(encrypted=rp.get("IsEncrypted"), kms_key=rp.get("EncryptionKeyArn"))
         return j["State"], fields
 
-    return Pending(res, row, poll)
+    return Pending(res=res, row=row, poll=poll)
 
 
 def _start_native(ctx: Any, res: DataResource, row: dict) -> Pending:
-    s, name = ctx.session, res.name
-    ident = f"backup-now-{ctx.run_id}".lower().replace("_", "-")[:60]
-    row.update(method=NATIVE_METHODS[res.service], vault="")
-    if res.service == "dynamodb":
-        ddb = s.client("dynamodb", res.account, res.region)
-        b = ddb.create_backup(TableName=name, BackupName=f"{name[:200]}-{ident}"[:255])[
-            "BackupDetails"
-        ]
-        row.update(
-            native_id=b["BackupArn"],
-            recovery_point_arn=b["BackupArn"],
-            created=b.get("BackupCreationDateTime"),
-        )
-
-        def poll() -> tuple[str, dict]:
-            d = ddb.describe_backup(BackupArn=b["BackupArn"])["BackupDescription"]
-            st = d["BackupDetails"]["BackupStatus"]
-            sse = (d.get("SourceTableFeatureDetails") or {}).get("SSEDescription") or {}
-            return ("COMPLETED" if st == "AVAILABLE" else st), {
-                "encrypted": True,
-                "kms_key": sse.get("KMSMasterKeyArn"),
-            }
-    elif res.service == "ebs":
-        ec2 = s.client("ec2", res.account, res.region)
-        snap = ec2.create_snapshot(
-            VolumeId=res.id,
-            Description=f"backup_now {ctx.run_id}",
-            TagSpecifications=[
-                {
-                    "ResourceType": "snapshot",
-                    "Tags": [
-                        {"Key": "created-by", "Value": "backup-now"},
-                        {"Key": "run-id", "Value": ctx.run_id},
-                    ],
-                }
-            ],
-        )
-        row.update(native_id=snap["SnapshotId"], created=snap.get("StartTime"))
-
-        def poll() -> tuple[str, dict]:
-            d = ec2.describe_snapshots(SnapshotIds=[snap["SnapshotId"]])["Snapshots"][0]
-            st = {"completed": "COMPLETED", "error": "FAILED"}.get(d["State"], "RUNNING")
-            return st, {"encrypted": d.get("Encrypted"), "kms_key": d.get("KmsKeyId")}
-    elif res.service in ("rds", "aurora", "neptune"):
-        rds = s.client("rds", res.account, res.region)
-        sid = f"{name[:30]}-{ident}"[:63].rstrip("-")
-        if res.resource_type == "rds:cluster":
-            d = rds.create_db_cluster_snapshot(
-                DBClusterSnapshotIdentifier=sid, DBClusterIdentifier=name
-            )["DBClusterSnapshot"]
-            row.update(
-                native_id=d["DBClusterSnapshotArn"], recovery_point_arn=d["DBClusterSnapshotArn"]
-            )
-
-            def describe() -> dict:
-                return rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=sid)[
-                    "DBClusterSnapshots"
-                ][0]
-        else:
-            d = rds.create_db_snapshot(DBSnapshotIdentifier=sid, DBInstanceIdentifier=name)[
-                "DBSnapshot"
-            ]
-            row.update(native_id=d["DBSnapshotArn"], recovery_point_arn=d["DBSnapshotArn"])
-
-            def describe() -> dict:
-                return rds.describe_db_snapshots(DBSnapshotIdentifier=sid)["DBSnapshots"][0]
-
-        row["created"] = d.get("SnapshotCreateTime")
-
-        def poll() -> tuple[str, dict]:
-            x = describe()
-            st = {"available": "COMPLETED", "failed": "FAILED"}.get(x["Status"], "RUNNING")
-            return st, {"encrypted": x.get("StorageEncrypted"), "kms_key": x.get("KmsKeyId")}
-    elif res.service == "elasticache":
-        ec = s.client("elasticache", res.account, res.region)
-        sname = f"{name[:40]}-{ident}"[:100]
-        d = ec.create_snapshot(ReplicationGroupId=name, SnapshotName=sname)["Snapshot"]
-        row.update(native_id=sname, recovery_point_arn=d.get("ARN"))
-
-        def poll() -> tuple[str, dict]:
-            x = ec.describe_snapshots(SnapshotName=sname)["Snapshots"][0]
-            st = {"available": "COMPLETED", "failed": "FAILED"}.get(
-                x.get("SnapshotStatus"), "RUNNING"
-            )
-            return st, {"encrypted": res.encrypted, "kms_key": x.get("KmsKeyId")}
-    else:
-        raise NotImplementedError(f"no on-demand backup method for {res.service}")
-    return Pending(res, row, poll)
+    native = NATIVE[res.service]
+    row.update(method=native.method, vault="")
+    started = native.start(ctx.session, res, run_id=ctx.run_id, ident=backup_ident(ctx.run_id))
+    row.update(
+        native_id=started.native_id,
+        recovery_point_arn=started.recovery_point_arn,
+        created=started.created,
+    )
+    return Pending(res=res, row=row, poll=started.poll)
 
 
 def run(
@@ -506,6 +488,7 @@ def run(
     from runbook_lib.arguments import approval
 
     approve = approval(approve)
+    _plugins()
     if method not in ("auto", "native"):
         raise ParamsError("method", [f"method: {method!r} is not allowed; allowed: auto, native"])
     if not approve:
@@ -530,7 +513,7 @@ def run(
             status_message="",
         )
         try:
-            if write_canary and res.service in FINGERPRINTED:
+            if write_canary and res.service in CANARIES:
                 key, at, why = write_canary_fn(session, res, ctx.run_id)
                 row.update(canary_key=key, canary_written_at=at)
                 if why:
@@ -550,7 +533,7 @@ def run(
                 )
             item = None
             if method_for(res) == "aws-backup" and not (
-                method == "native" and res.service in NATIVE_METHODS
+                method == "native" and res.service in NATIVE
             ):
                 scope = (res.account, res.region)
                 if scope not in vault_ok:
@@ -561,21 +544,23 @@ def run(
                     try:
                         item = _start_aws_backup(ctx, res, row)
                     except ClientError as err:
-                        if not is_not_supported(err) or res.service not in NATIVE_METHODS:
+                        if not is_not_supported(err) or res.service not in NATIVE:
                             raise
                         row["status_message"] += (
                             " AWS Backup not available here; native backup used."
                         )
-            if item is None and res.service in NATIVE_METHODS:
+            if item is None and res.service in NATIVE:
                 item = _start_native(ctx, res, row)
             if item is None:
-                row.update(
-                    status="NO_METHOD",
-                    method="none",
-                    status_message=f"backup_now has no on-demand backup for {res.service} "
-                    "(logs: protect's export to S3; OpenSearch: the domain's _snapshot API)",
-                )
-                pending.append(Pending(res, row))
+                why = no_method_reason(res.service)
+                if method_for(res) == "aws-backup":  # only AWS Backup reaches it, no vault
+                    why = (
+                        f"AWS Backup vault {params.protect.vault_name} not found in "
+                        f"{res.account}/{res.region}"
+                        + ("" if create_vault else " (create_vault=False)")
+                    )
+                row.update(status="NO_METHOD", method="none", status_message=why)
+                pending.append(Pending(res=res, row=row))
             else:
                 row["status"] = "RUNNING"
                 pending.append(item)
@@ -589,7 +574,7 @@ def run(
             else:
                 row.update(status="FAILED", status_message=f"{type(err).__name__}: {err}"[:500])
             log.warning("backup_now: %s %s: %s", res.service, res.name, row["status_message"])
-            pending.append(Pending(res, row))
+            pending.append(Pending(res=res, row=row))
     _wait(pending, timeout, poll_every)
     rows = [p.row for p in pending]
     ctx.ledger.append("backups", rows, ctx.run_id)
@@ -649,7 +634,18 @@ def _wait(pending: list[Pending], timeout: float, poll_every: float) -> None:
 
 
 __all__ = [
+    "CANARIES",
     "COLUMNS",
+    "FINGERPRINTS",
+    "NATIVE",
+    "CanaryWriter",
+    "FingerprintTaker",
+    "NativeBackup",
+    "NativeStarted",
+    "backup_ident",
+    "canary_writer",
+    "fingerprint_taker",
+    "native_backup",
     "choose",
     "plan_backups",
     "read_sidecar",

@@ -31,12 +31,30 @@ class Fingerprint:
     digest: int = 0
     key_digests: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def add(self, key: str, canonical: bytes, keep_key: bool = True) -> None:
+    def add(self, key: str, canonical: bytes, keep_key: bool = True) -> int:
+        """Count one record; returns its digest (to subtract it again, see :meth:`without`)."""
         d = _digest(canonical)
         self.count += 1
         self.digest = (self.digest + d) % _MOD
         if keep_key:
             self.key_digests[key] = f"{d:032x}"[:16]
+        return d
+
+    def absorb(self, other: Fingerprint) -> None:
+        """Add the records of ``other`` (a disjoint part, e.g. one parallel scan segment)."""
+        self.count += other.count
+        self.digest = (self.digest + other.digest) % _MOD
+        self.key_digests.update(other.key_digests)
+
+    def without(self, records: Iterable[tuple[str, int]]) -> Fingerprint:
+        """The same set less some of its records, given as (key, digest) as :meth:`add`
+        returned them (e.g. the content without canary records)."""
+        out = Fingerprint(self.kind, self.count, self.digest, dict(self.key_digests))
+        for key, d in records:
+            out.count -= 1
+            out.digest = (out.digest - d) % _MOD
+            out.key_digests.pop(key, None)
+        return out
 
     @property
     def hexdigest(self) -> str:

@@ -186,3 +186,31 @@ def test_a_status_that_cannot_be_read_is_unknown_not_failed(sandbox, ctx):
     )
     points = backup.list_recovery_points_by_resource(ResourceArn=arn)["RecoveryPoints"]
     assert points  # the backup did happen
+
+
+def test_the_plugin_registry_agrees_with_the_service_specs():
+    """Every service backs up through AWS Backup or a registered native method, or declares
+    why not; the native methods, canaries and fingerprints match the ServiceSpec fields."""
+    from runbook_lib import services
+
+    services.load("backup_now")
+    for spec in services.specs().values():
+        provided = spec.aws_backup or spec.name in backup_now.NATIVE
+        assert provided != bool(spec.unsupported.get("backup_now")), spec.name
+        if spec.native_backup:
+            assert backup_now.NATIVE[spec.name].method == spec.native_backup
+        else:
+            assert spec.name not in backup_now.NATIVE
+        assert (spec.name in backup_now.FINGERPRINTS) == bool(spec.fingerprint), spec.name
+        assert set(backup_now.CANARIES) <= set(backup_now.FINGERPRINTS)  # canary is fingerprinted
+    assert "backup_now has no on-demand backup for logs: " in backup_now.no_method_reason("logs")
+
+
+def test_canary_keys_are_the_ones_restore_reads():
+    from runbook_lib.restore.canary import DYNAMODB_PREFIX, S3_PREFIX, canary_time, stamp
+
+    now = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    assert f"{DYNAMODB_PREFIX}{stamp(now)}" == "__restore_canary__#20240506T070809.123456Z"
+    assert f"{S3_PREFIX}{stamp(now)}" == "__restore_canary__/20240506T070809.123456Z"
+    assert canary_time(f"{DYNAMODB_PREFIX}{stamp(now)}") == now
+    assert canary_time(f"{S3_PREFIX}{stamp(now)}") == now

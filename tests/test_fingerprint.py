@@ -45,3 +45,22 @@ def test_round_trip_through_dict():
     assert "content hash differs" in Fingerprint("s3-objects", 2, 5).describe_difference(
         Fingerprint("s3-objects", 2, 6)
     )
+
+
+def test_one_digest_arithmetic_for_parallel_parts_and_subtraction():
+    """restore.fp's helpers compute exactly what Fingerprint.add does (one definition)."""
+    from runbook_lib.fingerprint import canonical
+    from runbook_lib.restore.fp import add_digest, merge
+
+    whole = fingerprint_dynamodb_items(items(50), ["pk"])
+    parts = [Fingerprint("dynamodb-items"), Fingerprint("dynamodb-items")]
+    digests = {}
+    for i, item in enumerate(items(50)):
+        digests[f"pk=k{i}"] = add_digest(parts[i % 2], f"pk=k{i}", canonical(item))
+    merged = merge("dynamodb-items", parts)
+    assert merged.matches(whole) and merged.key_digests == whole.key_digests
+    less = whole.without((k, digests[k]) for k in ("pk=k3", "pk=k7"))
+    rest = [it for i, it in enumerate(items(50)) if i not in (3, 7)]
+    expected = fingerprint_dynamodb_items(rest, ["pk"])
+    assert less.matches(expected) and less.key_digests == expected.key_digests
+    assert whole.count == 50  # without() leaves the original alone

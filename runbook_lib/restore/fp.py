@@ -1,32 +1,25 @@
-"""Fingerprint helpers for reading restored data in parallel (same digests as
-``runbook_lib.fingerprint``, so a restored copy compares with what backups recorded)."""
+"""Fingerprint helpers for reading restored data in parallel. The digest arithmetic is
+``runbook_lib.fingerprint``'s (one definition), so a restored copy compares with what
+backups recorded."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 from runbook_lib.fingerprint import Fingerprint
 
-_MOD = 1 << 128
-
 
 def add_digest(fp: Fingerprint, key: str, canonical: bytes) -> int:
-    """``fp.add`` that also returns the record's digest (to reuse it in a second variant)."""
-    d = int.from_bytes(hashlib.blake2b(canonical, digest_size=16).digest(), "big")
-    fp.count += 1
-    fp.digest = (fp.digest + d) % _MOD
-    fp.key_digests[key] = f"{d:032x}"[:16]
-    return d
+    """``fp.add`` keeping the key's digest; returns the record's digest (to reuse it in a
+    second variant, or to subtract it with ``Fingerprint.without``)."""
+    return fp.add(key, canonical)
 
 
 def merge(kind: str, parts: Iterable[Fingerprint]) -> Fingerprint:
     """One fingerprint of the union of disjoint parts (parallel scan segments)."""
     out = Fingerprint(kind)
     for p in parts:
-        out.count += p.count
-        out.digest = (out.digest + p.digest) % _MOD
-        out.key_digests.update(p.key_digests)
+        out.absorb(p)
     return out
 
 

@@ -18,6 +18,9 @@ SPECS = (
             leading="/",
         ),
         unsupported={
+            "backup_now": "CloudWatch Logs has no on-demand backup and AWS Backup does not "
+            "reach log groups: their backup is an export to S3, which protect schedules "
+            "(protect.export_logs_now runs one on demand)",
             "continuous": "CloudWatch Logs keeps events by retention; there is no "
             "point-in-time restore window",
         },
