@@ -24,11 +24,11 @@ from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params, validate_params
 from runbook_lib.protect.iam import (
-    NOT_CALLED_ON_SANDBOX,
     allows,
     iam_actions,
     is_read_only,
     load_policy,
+    not_called_on_sandbox,
     policy_actions,
 )
 from runbook_lib.session import AwsSession
@@ -185,7 +185,7 @@ def test_every_call_is_allowed(recorded, name):
 
 @pytest.mark.parametrize("name", ["protect", "backup-now"])
 def test_no_write_action_beyond_what_is_called(recorded, name):
-    extras = NOT_CALLED_ON_SANDBOX[name]
+    extras = not_called_on_sandbox(name)
     granted = policy_actions(load_policy(name)) - {"iam:PassRole"}
     unused = sorted(
         a for a in granted if not is_read_only(a) and a not in recorded[name] and a not in extras

@@ -374,7 +374,9 @@ def test_compliance_lock_needs_a_second_approval(sandbox, tmp_path):
 def test_log_export_buckets_replicate_to_the_copy_region(sandbox, tmp_path):
     """Every export bucket holding a tier with a copy Region replicates that tier's prefix
     to a versioned, KMS-encrypted DR bucket there; the plan lists it as rows of its own."""
-    from runbook_lib.protect import native, read_resources
+    from runbook_lib.protect import read_resources
+    from runbook_lib.services.logs.protect import export_bucket
+    from runbook_lib.services.s3.protect import replica_bucket
 
     params = sandbox.params
     resources, _ = read_resources(sandbox)
@@ -386,8 +388,8 @@ def test_log_export_buckets_replicate_to_the_copy_region(sandbox, tmp_path):
     }
     assert wanted, "the demo estate has log groups of a tier with a copy Region"
     for account, region, tier, copy_region in wanted:
-        bucket = native.export_bucket(params, account, region)
-        dest = native.replica_bucket(bucket, copy_region)
+        bucket = export_bucket(params, account, region)
+        dest = replica_bucket(bucket, copy_region)
         got = sandbox.client("s3", account, region).get_bucket_replication(Bucket=bucket)
         rules = {r["ID"]: r for r in got["ReplicationConfiguration"]["Rules"]}
         rule = rules[f"runbook-dr-copy-logs-{tier}"]
@@ -599,7 +601,9 @@ def test_standalone_redis_cluster_gets_snapshot_retention(lone, tmp_path):
     row = _row(p.frame(), arn, setting)
     assert (row.current, row.desired, row.action) == ("0", "14", "update")
     mine = [s for s in p.steps if s.resource == arn]
-    out = apply(ctx, Plan(p.run_id, p.created, mine, p.keys), approve=True)
+    out = apply(
+        ctx, Plan(run_id=p.run_id, created=p.created, steps=mine, keys=p.keys), approve=True
+    )
     assert set(out[out.setting == setting].status) == {"APPLIED"}
     ec = session.client("elasticache", L, R1)
     got = ec.describe_cache_clusters(CacheClusterId="lone-cache")["CacheClusters"][0]

@@ -4,10 +4,12 @@ only when approved.
     plan = protect.plan(rb)                      # reads only; plan.frame() is the diff table
     result = protect.apply(rb, plan, approve=True)  # safe order, every step in the ledger
 
-See docs/protect.md for what is set, why, and what the sandbox cannot do.
+See docs/protect.md for what is set, why, and what the sandbox cannot do. The generic flow
+names no service: each service's settings are in ``runbook_lib/services/<package>/protect.py``,
+registered in :mod:`runbook_lib.protect.plugin`.
 """
 
-from runbook_lib.protect import central, native, objectives
+from runbook_lib.protect import central, native, objectives, plugin
 from runbook_lib.protect.engine import apply, central_scopes, export_logs_now, plan
 from runbook_lib.protect.estate import DataResource, read_resources
 from runbook_lib.protect.model import Plan, ProtectApplyError, Step, WeakeningRefused
@@ -26,6 +28,7 @@ __all__ = [
     "native",
     "objectives",
     "plan",
+    "plugin",
     "read_resources",
     "schedule_for_rpo",
     "schedule_interval",

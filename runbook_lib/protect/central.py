@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from runbook_lib.inventory.backup import ScheduleError
 from runbook_lib.params import Params
 from runbook_lib.protect import objectives as obj
+from runbook_lib.protect import plugin
 from runbook_lib.protect.model import (
     CREATE,
     NONE,
@@ -39,7 +40,7 @@ def _code(err: Exception) -> str:
     return err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else ""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ApplyState:
     session: AwsSession
     params: Params
@@ -132,78 +133,36 @@ def vault_policy(params: Params, account: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- service roles
 
-_TRUST = {
-    "backup": "backup.amazonaws.com",
-    "replication": "s3.amazonaws.com",
-    "scheduler": "scheduler.amazonaws.com",
-}
-_ROLE_POLICIES: dict[str, list[str]] = {
-    "backup": [
-        "backup:DescribeBackupVault",
-        "backup:CopyIntoBackupVault",
-        "tag:GetResources",
-        "dynamodb:CreateBackup",
-        "dynamodb:DescribeTable",
-        "dynamodb:DescribeBackup",
-        "dynamodb:ListTagsOfResource",
-        "dynamodb:StartAwsBackupJob",
-        "ec2:CreateSnapshot",
-        "ec2:CreateTags",
-        "ec2:DescribeVolumes",
-        "ec2:DescribeSnapshots",
-        "rds:CreateDBSnapshot",
-        "rds:CreateDBClusterSnapshot",
-        "rds:DescribeDBInstances",
-        "rds:DescribeDBClusters",
-        "rds:DescribeDBSnapshots",
-        "rds:DescribeDBClusterSnapshots",
-        "rds:AddTagsToResource",
-        "rds:ListTagsForResource",
-        "elasticfilesystem:Backup",
-        "elasticfilesystem:DescribeTags",
-        "s3:GetBucketVersioning",
-        "s3:GetBucketTagging",
-        "s3:ListBucket",
-        "s3:ListBucketVersions",
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-        "s3:GetObjectTagging",
-        "s3:GetBucketLocation",
-        "s3:GetBucketNotification",
-        "s3:PutBucketNotification",
-        "kms:DescribeKey",
-        "kms:Decrypt",
-        "kms:GenerateDataKey",
-        "kms:CreateGrant",
-        "events:DescribeRule",
-        "events:PutRule",
-        "events:PutTargets",
-        "events:DeleteRule",
-        "events:RemoveTargets",
-        "cloudwatch:GetMetricData",
-    ],
-    "replication": [
-        "s3:GetReplicationConfiguration",
-        "s3:ListBucket",
-        "s3:GetObjectVersionForReplication",
-        "s3:GetObjectVersionAcl",
-        "s3:GetObjectVersionTagging",
-        "s3:ReplicateObject",
-        "s3:ReplicateDelete",
-        "s3:ReplicateTags",
-        "kms:Decrypt",
-        "kms:Encrypt",
-        "kms:GenerateDataKey",
-    ],
-    "scheduler": ["logs:CreateExportTask", "logs:DescribeExportTasks"],
-}
+#: protect's service roles, in plan order (the params name them: ``protect.<which>_role_name``);
+#: AWS Backup's is generic, the others are added by the services that need them
+#: (``plugin.ROLE_TRUST``: who assumes it, ``plugin.ROLE_ACTIONS``: what it may do)
+ROLES = ("backup", "replication", "scheduler")
+plugin.ROLE_TRUST["backup"] = "backup.amazonaws.com"
+# what AWS Backup needs whatever it backs up (selections by tag, the vault's CMK); each
+# service adds the actions on its own resources
+plugin.role_actions(
+    "backup",
+    "backup:DescribeBackupVault",
+    "backup:CopyIntoBackupVault",
+    "tag:GetResources",
+    "kms:DescribeKey",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:CreateGrant",
+)
+
+
+def roles() -> list[str]:
+    """The service roles protect makes: those a service (or AWS Backup) needs."""
+    plugin.load()
+    return [which for which in ROLES if which in plugin.ROLE_TRUST]
 
 
 def plan_roles(session: AwsSession, params: Params, accounts: list[str]) -> list[Step]:
     steps = []
     for account in accounts:
         iam = session.client("iam", account)
-        for which in ("backup", "replication", "scheduler"):
+        for which in roles():
             arn = role_arn(params, account, which)
             name = arn.split("/", 1)[1]
             try:
@@ -215,17 +174,17 @@ def plan_roles(session: AwsSession, params: Params, accounts: list[str]) -> list
                 exists = False
             steps.append(
                 Step(
-                    PHASES["role"],
-                    account,
-                    GLOBAL,
-                    arn,
-                    f"service role ({_TRUST[which]})",
-                    "exists" if exists else "absent",
-                    "exists",
-                    NONE if exists else CREATE,
-                    "low",
-                    "role",
-                    {"name": name, "which": which},
+                    phase=PHASES["role"],
+                    account=account,
+                    region=GLOBAL,
+                    resource=arn,
+                    setting=f"service role ({plugin.ROLE_TRUST[which]})",
+                    current="exists" if exists else "absent",
+                    desired="exists",
+                    action=NONE if exists else CREATE,
+                    risk="low",
+                    kind="role",
+                    args={"name": name, "which": which},
                 )
             )
     return steps
@@ -233,6 +192,7 @@ def plan_roles(session: AwsSession, params: Params, accounts: list[str]) -> list
 
 @applier("role")
 def _apply_role(session: AwsSession, step: Step, state: ApplyState) -> str:
+    plugin.load()
     iam = session.client("iam", step.account)
     which, name = step.args["which"], step.args["name"]
     trust = {
@@ -240,7 +200,7 @@ def _apply_role(session: AwsSession, step: Step, state: ApplyState) -> str:
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": _TRUST[which]},
+                "Principal": {"Service": plugin.ROLE_TRUST[which]},
                 "Action": "sts:AssumeRole",
             }
         ],
@@ -256,7 +216,7 @@ def _apply_role(session: AwsSession, step: Step, state: ApplyState) -> str:
         "Statement": [
             {
                 "Effect": "Allow",
-                "Action": sorted(_ROLE_POLICIES[which]),
+                "Action": sorted(plugin.ROLE_ACTIONS[which]),
                 "Resource": "*",
             }
         ],
@@ -295,30 +255,30 @@ def plan_keys(
             rotation = None
         steps.append(
             Step(
-                PHASES["key"],
-                account,
-                region,
-                alias,
-                "customer-managed KMS key",
-                arn or "absent",
-                "exists",
-                NONE if arn else CREATE,
-                "low",
-                "key",
+                phase=PHASES["key"],
+                account=account,
+                region=region,
+                resource=alias,
+                setting="customer-managed KMS key",
+                current=arn or "absent",
+                desired="exists",
+                action=NONE if arn else CREATE,
+                risk="low",
+                kind="key",
             )
         )
         steps.append(
             Step(
-                PHASES["key_rotation"],
-                account,
-                region,
-                alias,
-                "key rotation",
-                rotation,
-                True,
-                NONE if rotation else UPDATE,
-                "low",
-                "key_rotation",
+                phase=PHASES["key_rotation"],
+                account=account,
+                region=region,
+                resource=alias,
+                setting="key rotation",
+                current=rotation,
+                desired=True,
+                action=NONE if rotation else UPDATE,
+                risk="low",
+                kind="key_rotation",
             )
         )
     return steps
@@ -370,16 +330,16 @@ def plan_vaults(
         if vault is None:
             steps.append(
                 Step(
-                    PHASES["vault"],
-                    account,
-                    region,
-                    name,
-                    "backup vault (CMK)",
-                    "absent",
-                    "exists, encrypted with " + p.key_alias,
-                    CREATE,
-                    "low",
-                    "vault",
+                    phase=PHASES["vault"],
+                    account=account,
+                    region=region,
+                    resource=name,
+                    setting="backup vault (CMK)",
+                    current="absent",
+                    desired="exists, encrypted with " + p.key_alias,
+                    action=CREATE,
+                    risk="low",
+                    kind="vault",
                 )
             )
         else:
@@ -387,16 +347,16 @@ def plan_vaults(
             same = key is not None and vault.get("EncryptionKeyArn") == key
             steps.append(
                 Step(
-                    PHASES["vault"],
-                    account,
-                    region,
-                    name,
-                    "backup vault (CMK)",
-                    vault.get("EncryptionKeyArn"),
-                    key or p.key_alias,
-                    NONE if same else "manual",
-                    "low",
-                    "vault",
+                    phase=PHASES["vault"],
+                    account=account,
+                    region=region,
+                    resource=name,
+                    setting="backup vault (CMK)",
+                    current=vault.get("EncryptionKeyArn"),
+                    desired=key or p.key_alias,
+                    action=NONE if same else "manual",
+                    risk="low",
+                    kind="vault",
                     note=""
                     if same
                     else "a vault's key cannot be changed; recovery points stay encrypted with "
@@ -438,16 +398,16 @@ def _plan_policy(
             if is_not_supported(err) and session.sandbox:
                 return [
                     Step(
-                        PHASES["vault_policy"],
-                        account,
-                        region,
-                        params.protect.vault_name,
-                        setting,
-                        "unknown",
-                        summary,
-                        NOT_SUPPORTED,
-                        "low",
-                        "vault_policy",
+                        phase=PHASES["vault_policy"],
+                        account=account,
+                        region=region,
+                        resource=params.protect.vault_name,
+                        setting=setting,
+                        current="unknown",
+                        desired=summary,
+                        action=NOT_SUPPORTED,
+                        risk="low",
+                        kind="vault_policy",
                         note="the sandbox cannot store vault access policies",
                     )
                 ]
@@ -459,17 +419,19 @@ def _plan_policy(
             action = UPDATE
     return [
         Step(
-            PHASES["vault_policy"],
-            account,
-            region,
-            params.protect.vault_name,
-            setting,
-            "absent" if current == "absent" else ("as desired" if action == NONE else "differs"),
-            summary,
-            action,
-            "medium" if action == UPDATE else "low",
-            "vault_policy",
-            {"policy": desired},
+            phase=PHASES["vault_policy"],
+            account=account,
+            region=region,
+            resource=params.protect.vault_name,
+            setting=setting,
+            current="absent"
+            if current == "absent"
+            else ("as desired" if action == NONE else "differs"),
+            desired=summary,
+            action=action,
+            risk="medium" if action == UPDATE else "low",
+            kind="vault_policy",
+            args={"policy": desired},
             note="on the sandbox the Deny applies to every caller: Conditions are not evaluated"
             if session.sandbox and action != NONE
             else "",
@@ -525,17 +487,17 @@ def _plan_lock(params: Params, account: str, region: str, vault: dict | None) ->
         )
     return [
         Step(
-            PHASES["vault_lock"],
-            account,
-            region,
-            name,
-            "vault lock",
-            current,
-            desired,
-            action,
-            risk,
-            "vault_lock",
-            {"lock": desired, "changeable_for": obj.days(lock.changeable_for)},
+            phase=PHASES["vault_lock"],
+            account=account,
+            region=region,
+            resource=name,
+            setting="vault lock",
+            current=current,
+            desired=desired,
+            action=action,
+            risk=risk,
+            kind="vault_lock",
+            args={"lock": desired, "changeable_for": obj.days(lock.changeable_for)},
             note=note,
             irreversible=irreversible,
         )
@@ -699,17 +661,17 @@ def plan_backup_plans(
                         )
             steps.append(
                 Step(
-                    PHASES["backup_plan"],
-                    account,
-                    region,
-                    name,
-                    f"backup plan ({tier})",
-                    current_view,
-                    desired,
-                    action,
-                    risk,
-                    "backup_plan",
-                    {"tier": tier, "rule": rule, "plan_id": plan_id},
+                    phase=PHASES["backup_plan"],
+                    account=account,
+                    region=region,
+                    resource=name,
+                    setting=f"backup plan ({tier})",
+                    current=current_view,
+                    desired=desired,
+                    action=action,
+                    risk=risk,
+                    kind="backup_plan",
+                    args={"tier": tier, "rule": rule, "plan_id": plan_id},
                     note="; ".join(notes),
                 )
             )
@@ -736,46 +698,46 @@ def _plan_selection(
         except ClientError as err:
             if session.sandbox and is_not_supported(err):
                 return Step(
-                    PHASES["selection"],
-                    account,
-                    region,
-                    name,
-                    setting,
-                    "unknown",
-                    desired,
-                    NOT_SUPPORTED,
-                    "low",
-                    "selection",
-                    {"tier": tier},
+                    phase=PHASES["selection"],
+                    account=account,
+                    region=region,
+                    resource=name,
+                    setting=setting,
+                    current="unknown",
+                    desired=desired,
+                    action=NOT_SUPPORTED,
+                    risk="low",
+                    kind="selection",
+                    args={"tier": tier},
                     note="the sandbox has no backup selections",
                 )
             raise
         if found:
             return Step(
-                PHASES["selection"],
-                account,
-                region,
-                name,
-                setting,
-                desired,
-                desired,
-                NONE,
-                "low",
-                "selection",
-                {"tier": tier},
+                phase=PHASES["selection"],
+                account=account,
+                region=region,
+                resource=name,
+                setting=setting,
+                current=desired,
+                desired=desired,
+                action=NONE,
+                risk="low",
+                kind="selection",
+                args={"tier": tier},
             )
     return Step(
-        PHASES["selection"],
-        account,
-        region,
-        name,
-        setting,
-        "absent",
-        desired,
-        CREATE,
-        "low",
-        "selection",
-        {"tier": tier, "plan_id": plan_id},
+        phase=PHASES["selection"],
+        account=account,
+        region=region,
+        resource=name,
+        setting=setting,
+        current="absent",
+        desired=desired,
+        action=CREATE,
+        risk="low",
+        kind="selection",
+        args={"tier": tier, "plan_id": plan_id},
     )
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from runbook_lib.arguments import approval
 from runbook_lib.progress import progress as tqdm
-from runbook_lib.protect import central, native
+from runbook_lib.protect import central, native, plugin
 from runbook_lib.protect.estate import DataResource, read_resources
 from runbook_lib.protect.model import (
     APPLIERS,
@@ -47,6 +47,7 @@ def central_scopes(ctx: Any) -> list[tuple[str, str]]:
 
 def plan(ctx: Any, resources: list[DataResource] | None = None) -> Plan:
     """The desired state from the params compared with what is there. Changes nothing."""
+    plugin.load()
     params, session = ctx.params, ctx.session
     workloads = params.workload_accounts or params.account_ids
     errors: list[dict] = []
@@ -61,7 +62,14 @@ def plan(ctx: Any, resources: list[DataResource] | None = None) -> Plan:
     steps += central.plan_backup_plans(session, params, list(session.scopes(workloads)))
     steps += native.plan_native(session, params, resources)
     steps.sort(key=lambda s: s.phase)  # stable: keeps the order within a phase
-    out = Plan(ctx.run_id, utcnow(), steps, keys, errors, params.protect.allow_weakening)
+    out = Plan(
+        run_id=ctx.run_id,
+        created=utcnow(),
+        steps=steps,
+        keys=keys,
+        read_errors=errors,
+        allow_weakening=params.protect.allow_weakening,
+    )
     log.info(
         "protect plan: %d step(s) to apply, %d refused, %d manual, %d not supported on the sandbox",
         len(out.changes),
@@ -109,7 +117,8 @@ def apply(
         return pd.DataFrame([_row(ctx, s, "NOT_APPROVED") for s in todo])
     if plan.refused and not ctx.params.protect.allow_weakening:
         raise WeakeningRefused(plan.explain_refusals())
-    state = central.ApplyState(ctx.session, ctx.params, dict(plan.keys))
+    plugin.load()  # the services' appliers
+    state = central.ApplyState(session=ctx.session, params=ctx.params, keys=dict(plan.keys))
     rows: list[dict[str, Any]] = []
 
     def record(row: dict[str, Any]) -> None:
@@ -187,33 +196,11 @@ def apply(
 
 def export_logs_now(ctx: Any, *, approve: bool = False) -> pd.DataFrame:
     """What the export schedules do, on demand (the sandbox never fires schedules):
-    one CloudWatch Logs export task per log group into the export bucket."""
+    one export task per log group into the export bucket (the log service's protect
+    module, ``plugin.ON_DEMAND["export_logs_now"]``)."""
     approve = approval(approve)
     params, session = ctx.params, ctx.session
+    plugin.load()
+    export = plugin.ON_DEMAND["export_logs_now"]
     resources, _ = read_resources(session, params.workload_accounts or params.account_ids, params)
-    rows = []
-    for res in [r for r in resources if r.service == "logs"]:
-        bucket = native.export_bucket(params, res.account, res.region)
-        prefix = f"logs/{res.tier}/{res.name.strip('/')}/{ctx.run_id}"
-        row = {
-            "account": res.account,
-            "region": res.region,
-            "log_group": res.name,
-            "destination": f"s3://{bucket}/{prefix}",
-        }
-        if not approve:
-            rows.append({**row, "status": "NOT_APPROVED"})
-            continue
-        try:
-            task = session.client("logs", res.account, res.region).create_export_task(
-                taskName=f"{native.schedule_name(params, res.name)}-{ctx.run_id}"[:512],
-                logGroupName=res.name,
-                fromTime=0,
-                to=native.FAR_FUTURE_MS,
-                destination=bucket,
-                destinationPrefix=prefix,
-            )
-            rows.append({**row, "status": "STARTED", "task_id": task["taskId"]})
-        except Exception as err:
-            rows.append({**row, "status": "FAILED", "error": str(err)[:300]})
-    return pd.DataFrame(rows)
+    return export(ctx, resources, approve)

@@ -5,7 +5,8 @@ arn, name, tags, encrypted, kms_key) come from the inventory's service modules
 (``runbook_lib.services.<package>.inventory``: the same listing and describe calls as
 ``inventory.discover``). Protect adds ``current``: the settings it compares with the
 objectives. Where the inventory already holds the fact (the listed item, or a
-``Protection`` it found) it is reused; the rest is read here, per service (``CURRENT``).
+``Protection`` it found) it is reused; the rest is read by the service's protect module
+(``runbook_lib.services.<package>.protect``, registered in ``plugin.CURRENT``).
 
 Each service is read the inventory's way (``list``, its per-scope ``extras``, ``describe``)
 but only in the workload accounts, only where something is listed, and without the AWS
@@ -19,7 +20,6 @@ copies) are left out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,16 +27,18 @@ from runbook_lib.inventory.keys import KeyResolver
 from runbook_lib.inventory.model import Found, Scope, error_code
 from runbook_lib.inventory.plugin import SERVICES
 from runbook_lib.params import Params
+from runbook_lib.protect import plugin
+from runbook_lib.services import names
 from runbook_lib.session import AwsSession, is_not_supported
 
 log = logging.getLogger("runbook_lib")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DataResource:
     account: str
     region: str
-    service: str  # dynamodb, s3, ebs, rds, aurora, neptune, efs, elasticache, opensearch, logs
+    service: str  # the inventory's service name (runbook_lib.services.names())
     resource_type: str
     arn: str
     name: str
@@ -46,16 +48,17 @@ class DataResource:
     encrypted: bool | None
     kms_key: str | None
     current: dict[str, Any] = field(default_factory=dict)
-    id: str = ""  # the service's own id when it differs from the name (EBS volume, EFS)
+    id: str = ""  # the service's own id when it differs from the name (a volume id)
     # customer-managed key: True, False (AWS-managed or AWS-owned), None (KMS could not tell)
     cmk: bool | None = None
 
 
-def _protection(found: Found, mechanism: str):
+def protection(found: Found, mechanism: str):
+    """The inventory's ``Protection`` of ``found`` by ``mechanism``, or None."""
     return next((p for p in found.protections if p.mechanism == mechanism), None)
 
 
-def _get(client, operation: str, missing: str, **kwargs: Any) -> dict | None:
+def get_or_none(client, operation: str, missing: str, **kwargs: Any) -> dict | None:
     """The answer of a Get call, or None when the setting is absent (``missing`` error)."""
     try:
         return getattr(client, operation)(**kwargs)
@@ -63,121 +66,6 @@ def _get(client, operation: str, missing: str, **kwargs: Any) -> dict | None:
         if error_code(err) != missing:
             raise
         return None
-
-
-# ---------------------------------------------------------------- current settings per service
-# Each takes (scope, listed item, Found) and returns what protect adds to the inventory row:
-# ``current`` and, where protect needs them, ``id`` or a more exact ``encrypted``/``kms_key``.
-# None leaves the resource out of protect.
-
-
-def _dynamodb(scope: Scope, name: str, found: Found) -> dict:
-    pitr = _protection(found, "dynamodb PITR")  # retention = RecoveryPeriodInDays (or 35)
-    return {
-        "current": {
-            "pitr": pitr is not None,
-            "pitr_days": int(pitr.retention_days) if pitr else None,
-        }
-    }
-
-
-def _s3(scope: Scope, bucket: dict, found: Found) -> dict:
-    # the inventory reads these settings but keeps only what protects; protect needs them whole
-    s3 = scope.session.client("s3", scope.account, found.row["region"])
-    name = bucket["Name"]
-    enc = _get(
-        s3, "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError", Bucket=name
-    )
-    default = (
-        enc["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
-        if enc
-        else {}
-    )
-    repl = _get(s3, "get_bucket_replication", "ReplicationConfigurationNotFoundError", Bucket=name)
-    lifecycle = _get(
-        s3, "get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration", Bucket=name
-    )
-    versioning = s3.get_bucket_versioning(Bucket=name).get("Status") or "Never enabled"
-    return {
-        "encrypted": bool(default),
-        "kms_key": default.get("KMSMasterKeyID"),
-        "current": {
-            "versioning": versioning,
-            "sse": default.get("SSEAlgorithm"),
-            "replication": repl["ReplicationConfiguration"] if repl else None,
-            "lifecycle_rules": (lifecycle or {}).get("Rules", []),
-        },
-    }
-
-
-def _ebs(scope: Scope, volume: dict, found: Found) -> dict:
-    return {"id": volume["VolumeId"], "current": {}}
-
-
-def _rds(scope: Scope, db: dict, found: Found) -> dict:
-    return {
-        "current": {
-            "retention_days": db.get("BackupRetentionPeriod", 0),
-            "backup_window": db.get("PreferredBackupWindow"),
-        }
-    }
-
-
-def _cluster(scope: Scope, cluster: dict, found: Found) -> dict:
-    out = _rds(scope, cluster, found)
-    out["current"]["engine"] = cluster.get("Engine", "")
-    return out
-
-
-def _efs(scope: Scope, fs: dict, found: Found) -> dict:
-    # the inventory keeps only "protected or not"; protect shows the exact status
-    got = _get(
-        scope.client("efs"),
-        "describe_backup_policy",
-        "PolicyNotFound",
-        FileSystemId=fs["FileSystemId"],
-    )
-    return {
-        "id": fs["FileSystemId"],
-        "current": {"backup_policy": got["BackupPolicy"]["Status"] if got else "DISABLED"},
-    }
-
-
-def _elasticache(scope: Scope, item: dict, found: Found) -> dict:
-    # replication groups and standalone Redis/Valkey clusters (the inventory lists both;
-    # the retention is set with ModifyReplicationGroup or ModifyCacheCluster)
-    return {
-        "current": {
-            "standalone": item.get("_kind") != "replicationgroup",
-            "snapshot_retention": item.get("SnapshotRetentionLimit") or 0,
-            "snapshot_window": item.get("SnapshotWindow"),
-        },
-    }
-
-
-def _opensearch(scope: Scope, domain: dict, found: Found) -> dict:
-    hour = (domain.get("SnapshotOptions") or {}).get("AutomatedSnapshotStartHour")
-    return {"current": {"snapshot_hour": hour}}
-
-
-def _logs(scope: Scope, group: dict, found: Found) -> dict:
-    return {"current": {"retention_days": group.get("retentionInDays")}}
-
-
-#: The services protect acts on (inventory service name -> its current settings), in the
-#: order resources are listed; a service the inventory adds is left out until it has one.
-CURRENT: dict[str, Callable[[Scope, Any, Found], dict | None]] = {
-    "dynamodb": _dynamodb,
-    "s3": _s3,
-    "ebs": _ebs,
-    "rds": _rds,
-    "aurora": _cluster,
-    "neptune": _cluster,
-    "efs": _efs,
-    "elasticache": _elasticache,
-    "opensearch": _opensearch,
-    "logs": _logs,
-}
 
 
 def read_resources(
@@ -189,10 +77,14 @@ def read_resources(
     accounts = accounts or params.workload_accounts or params.account_ids
     order = {scope: i for i, scope in enumerate(session.scopes(accounts))}
     keys = KeyResolver(session)
+    plugin.load()
+    # the services protect acts on, in the registry's order (a service without a reader of
+    # its current settings is left out until it has one)
+    readers = [(name, plugin.CURRENT[name]) for name in names() if name in plugin.CURRENT]
     out: list[tuple[tuple[int, int], DataResource]] = []
     errors: list[dict] = []
     for account in accounts:
-        for rank, (service, current) in enumerate(CURRENT.items()):
+        for rank, (service, current) in enumerate(readers):
             svc = SERVICES[service]
             # per-account services (S3) are listed once; each item carries its Region
             for region in [params.regions[0]] if svc.per_account else params.regions:

@@ -1,8 +1,10 @@
 """boto3 operations -> IAM actions, and the least-privilege policies in ``policies/``.
 
-Most operations map 1:1 (``dynamodb:UpdateContinuousBackups``); the exceptions below are
-the ones this project calls (S3 names its permissions after the bucket sub-resource, not
-the API; a few services sign with a different name than their IAM prefix).
+Most operations map 1:1 (``dynamodb:UpdateContinuousBackups``); the exceptions are the
+ones this project calls: a service whose permissions are named otherwise than its API
+(S3 names them after the bucket sub-resource) registers them from its protect module
+(``plugin.IAM_EXCEPTIONS``); a few services sign with a different name than their IAM
+prefix (``PREFIXES``).
 """
 
 from __future__ import annotations
@@ -12,31 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.package_data import data_dir
+from runbook_lib.protect import plugin
 
 POLICIES_DIR = data_dir("policies")
 
 # signing name (as the call counter records it) -> IAM service prefix
 PREFIXES = {"tagging": "tag", "monitoring": "cloudwatch"}
 
-# "<iam prefix>:<Operation>" -> the IAM action that authorises it
-EXCEPTIONS = {
-    "s3:ListBuckets": "s3:ListAllMyBuckets",
-    "s3:HeadBucket": "s3:ListBucket",
-    "s3:ListObjects": "s3:ListBucket",
-    "s3:ListObjectsV2": "s3:ListBucket",
-    "s3:ListObjectVersions": "s3:ListBucketVersions",
-    "s3:HeadObject": "s3:GetObject",
-    "s3:GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
-    "s3:PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
-    "s3:GetBucketReplication": "s3:GetReplicationConfiguration",
-    "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
-    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
-    "s3:PutBucketEncryption": "s3:PutEncryptionConfiguration",
-    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
-    "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
-    "s3:GetBucketNotificationConfiguration": "s3:GetBucketNotification",
-    "s3:DeleteObjects": "s3:DeleteObject",
-}
+# "<iam prefix>:<Operation>" -> the IAM action that authorises it, where the names differ:
+# registered by the services' protect modules (e.g. S3: ``s3:ListObjectsV2`` ->
+# ``s3:ListBucket``); filled by ``plugin.load()``
+EXCEPTIONS = plugin.IAM_EXCEPTIONS
 
 # Called by the starting identity to reach each account, not by the runbook role itself.
 CALLER_ONLY = {"sts:AssumeRole", "sts:GetCallerIdentity"}
@@ -58,6 +46,7 @@ READ_VERBS = (
 
 def iam_action(operation: str) -> str:
     """``'s3:ListObjectsV2'`` (counter form) -> ``'s3:ListBucket'``."""
+    plugin.load()
     prefix, _, op = operation.partition(":")
     key = f"{PREFIXES.get(prefix, prefix)}:{op}"
     return EXCEPTIONS.get(key, key)
@@ -68,12 +57,7 @@ def iam_actions(operations: set[str]) -> set[str]:
 
 
 def is_read_only(action: str) -> bool:
-    verb = action.split(":", 1)[1]
-    return verb.startswith(READ_VERBS) or action in {
-        "s3:ListBucket",
-        "s3:ListAllMyBuckets",
-        "s3:ListBucketVersions",
-    }
+    return action.split(":", 1)[1].startswith(READ_VERBS)
 
 
 def load_policy(name: str) -> dict[str, Any]:
@@ -103,19 +87,25 @@ def write_policy(path: Path | str, doc: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-# Write actions a policy grants although the sandbox run does not call them, and why.
+# Write actions a policy grants although the sandbox run does not call them, and why: the
+# generic ones here, each service's in its protect module (``plugin.not_called_on_sandbox``).
 # The policy test allows exactly these beyond the recorded calls.
-NOT_CALLED_ON_SANDBOX = {
-    "protect": {
-        "elasticfilesystem:PutBackupPolicy": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX)",
-        "backup:UpdateBackupPlan": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX)",
-        "elasticache:ModifyCacheCluster": "no standalone cache cluster in the demo estate "
-        "(tests/test_protect.py applies it to one)",
-        "es:UpdateDomainConfig": "only when a domain has no automated snapshot hour (none in the demo estate)",
-        "es:AddTags": "classification of an untagged OpenSearch domain (none in the demo estate)",
-        "rds:AddTagsToResource": "classification of an untagged database (none in the demo estate)",
+NOT_CALLED_ON_SANDBOX = plugin.NOT_CALLED_ON_SANDBOX
+plugin.not_called_on_sandbox(
+    "protect",
+    {
+        "backup:UpdateBackupPlan": "moto does not implement it (the plan says NOT_SUPPORTED_ON_SANDBOX)"
     },
-    "backup-now": {
-        "ec2:CreateTags": "not an API call: CreateSnapshot with TagSpecifications needs it (tag on create)",
+)
+plugin.not_called_on_sandbox(
+    "backup-now",
+    {
+        "ec2:CreateTags": "not an API call: CreateSnapshot with TagSpecifications needs it (tag on create)"
     },
-}
+)
+
+
+def not_called_on_sandbox(policy: str) -> dict[str, str]:
+    """Write actions ``policy`` grants that the sandbox run does not call, and why."""
+    plugin.load()
+    return dict(NOT_CALLED_ON_SANDBOX.get(policy, {}))

@@ -15,9 +15,8 @@ from runbook_lib.errors import RunbookError
 # What a step will do. Only CHANGES are applied; the others are listed so the table is complete.
 CREATE, UPDATE, NONE = "create", "update", "none"
 REFUSED = "refused"  # would weaken an existing protection and params do not allow it
-MANUAL = (
-    "manual"  # cannot be changed in place (e.g. encrypting an existing volume): a person decides
-)
+# cannot be changed in place (e.g. encrypting an existing volume): a person decides
+MANUAL = "manual"
 NOT_SUPPORTED = "not_supported"  # the sandbox cannot do it (moto); on AWS this is a change
 CHANGES = (CREATE, UPDATE)
 
@@ -46,7 +45,7 @@ class ProtectApplyError(RunbookError):
     """A step failed during apply; the ledger says what was applied and what was not."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Step:
     phase: int
     account: str
@@ -88,7 +87,7 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Plan:
     run_id: str
     created: datetime

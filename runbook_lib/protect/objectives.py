@@ -1,7 +1,8 @@
 """From a tier's objectives to AWS settings: schedules, windows, lifecycles, retentions.
 
 Pure functions, no AWS calls; every rule is written here once so the plan table, the docs
-and the tests agree.
+and the tests agree. A service's own limits (maximum retention days, accepted values) are
+in its protect module (``runbook_lib.services.<package>.protect``).
 """
 
 from __future__ import annotations
@@ -15,34 +16,6 @@ from runbook_lib.params import Params, Tier
 
 # AWS Backup runs a schedule at most hourly; these intervals divide a day evenly.
 _INTERVAL_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
-# CloudWatch Logs accepts only these retention values (days).
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-RDS_MAX_RETENTION_DAYS = 35
-PITR_MAX_DAYS = 35
-ELASTICACHE_MAX_RETENTION_DAYS = 35
 COLD_STORAGE_MIN_DAYS = 90  # AWS Backup: delete-after must be >= cold-after + 90 days
 START_WINDOW_MINUTES = 60  # the AWS minimum
 
@@ -106,14 +79,8 @@ def lifecycle(tier: Tier) -> tuple[dict[str, int], str | None]:
     return out, note
 
 
-def log_retention_days(tier: Tier) -> int:
-    """The smallest CloudWatch Logs retention value that keeps at least the tier's retention."""
-    want = days(tier.retention)
-    return next((d for d in LOG_RETENTION_DAYS if d >= want), LOG_RETENTION_DAYS[-1])
-
-
 def wants_continuous(tier: Tier) -> bool:
-    """Point-in-time recovery (DynamoDB PITR) where the RPO is a day or less."""
+    """Continuous backup (point-in-time recovery) where the RPO is a day or less."""
     return tier.rpo <= timedelta(days=1)
 
 
