@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from faults import Fault, injecting
-
-from botocore.config import Config
 
 from runbook_lib.params import load_params
 from runbook_lib.session import AwsSession
