@@ -95,16 +95,21 @@ class IncidentPlan:
 
 
 def default_source(ctx: Any) -> str:
-    """No source_arn given: the strictest-tier DynamoDB table, for an example plan that is
-    never applied (an incident restore needs its source named)."""
+    """No source_arn given: the strictest-tier resource of the services whose restore
+    handler is an ``example_source``, for an example plan that is never applied (an
+    incident restore needs its source named)."""
+    from runbook_lib import services as registry
+    from runbook_lib.restore.registry import loaded
     from runbook_lib.restore.resources import discover_resources
 
+    examples = sorted(svc for svc, h in loaded().items() if h.example_source)
     df = discover_resources(ctx)
-    df = df[df["service"] == "dynamodb"].copy()
+    df = df[df["service"].isin(examples)].copy()
     if df.empty:
+        what = " or ".join(registry.spec(svc).title for svc in examples) or "resource"
         raise ParamsError(
             "source_arn",
-            ["source_arn: required (the estate has no DynamoDB table to demonstrate with)"],
+            [f"source_arn: required (the estate has no {what} to demonstrate with)"],
         )
     p = ctx.params
     df["_rank"] = df["tier"].map(
@@ -202,10 +207,8 @@ def plan_incident_restore(
             plan.blocked = (
                 f"a {ref.service} named {target_name!r} already exists: choose another target_name"
             )
-    if rp is not None and rp.source == "dynamodb-pitr" and ctx.session.sandbox:
-        plan.notes.append(
-            "sandbox: moto ignores the restore time of a DynamoDB point-in-time restore and copies the current items"
-        )
+    if rp is not None:
+        plan.notes.extend(handler.plan_notes(ctx.session, rp))
     return plan
 
 
@@ -232,12 +235,8 @@ def _choose(
         return points[0], "newest recovery point"
     continuous = continuous_sources()
     for p in points:
-        if p.source in continuous:
-            earliest = p.details.get("earliest")
-            if (earliest is None or earliest <= when) and (
-                p.created is None or when <= p.created or p.source == "s3-versions"
-            ):
-                return p, f"continuous backup ({p.source}) covers {when:%Y-%m-%dT%H:%M:%SZ}"
+        if p.source in continuous and get_handler(p.service).covers(p, when):
+            return p, f"continuous backup ({p.source}) covers {when:%Y-%m-%dT%H:%M:%SZ}"
     before = [p for p in points if p.created and p.created <= when and p.source not in continuous]
     if before:
         return before[0], f"newest recovery point at or before {when:%Y-%m-%dT%H:%M:%SZ}"

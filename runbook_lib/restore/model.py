@@ -13,23 +13,6 @@ from typing import Any
 
 from runbook_lib.errors import RunbookError
 
-#: Where a recovery point comes from. New sources are new registry entries, not new code here.
-SOURCES = (
-    "aws-backup",
-    "dynamodb-backup",
-    "dynamodb-pitr",
-    "s3-versions",
-    "ebs-snapshot",
-    "rds-snapshot",
-    "rds-pitr",
-    "rds-cluster-snapshot",
-    "rds-cluster-pitr",
-    "elasticache-snapshot",
-    "efs-backup",
-    "opensearch-snapshot",
-    "logs-export",
-)
-
 
 #: Services a restore test knows (the inventory's ``service`` column): the service registry.
 def services() -> tuple[str, ...]:
@@ -46,7 +29,9 @@ PASS_WEAK = (
 FAIL = "FAIL"  # a check failed, or an objective was missed: ``reason`` says which
 ERROR = "ERROR"  # the restore itself failed
 NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"  # the sandbox (moto) cannot do this; AWS can
-NOT_RESTORABLE = "NOT_RESTORABLE"  # no SDK path to restore this kind of resource (e.g. OpenSearch)
+NOT_RESTORABLE = (
+    "NOT_RESTORABLE"  # no SDK path to restore this kind of resource (a REST-only snapshot)
+)
 NO_RECOVERY_POINT = "NO_RECOVERY_POINT"  # nothing to restore from: a protection gap
 
 
@@ -86,7 +71,7 @@ class RecoveryPoint:
     id: str  # recovery point ARN / backup ARN / snapshot id / 's3-versions:<bucket>@<time>'
     resource_arn: str
     service: str
-    source: str  # one of SOURCES
+    source: str  # where it comes from: one of registry.sources() (a finder registers it)
     created: datetime
     account: str
     region: str

@@ -73,6 +73,41 @@ class ServiceHandler:
     #: The error codes with which this service says "no such resource". Only these mean a
     #: scratch resource is gone: a throttled, denied or failed call says nothing about it.
     not_found: tuple[str, ...] = ()
+    #: True where the service names a resource by an id it assigns at creation, the last part
+    #: of its ARN (a volume or file system id), and the name is only a Name tag: a scratch
+    #: copy whose handle was lost is found by its tags only, never by its name.
+    assigns_id = False
+    #: Minutes a restore test takes when no past test says otherwise (selection budget).
+    test_minutes: float = 15
+    #: The service the incident runbook demonstrates with when no source is named.
+    example_source = False
+    #: AWS Backup's ``ResourceType`` for ``start_restore_job`` ("" where AWS Backup does not
+    #: restore this service; ``ServiceSpec.aws_backup`` says whether it does).
+    backup_resource_type = ""
+
+    def resource_id(self, arn: str | None) -> str | None:
+        """The id the service assigned to the resource at ``arn`` (``assigns_id``), else None."""
+        return arn.rsplit("/", 1)[-1] if self.assigns_id and arn else None
+
+    def backup_restore_metadata(self, target: str) -> dict[str, str]:
+        """AWS Backup restore metadata that makes a new resource named ``target`` (merged
+        over the recovery point's own restore metadata)."""
+        return {}
+
+    def covers(self, rp: RecoveryPoint, when: datetime) -> bool:
+        """True if the continuous recovery point ``rp`` restores to ``when``: from
+        ``details['earliest']`` (when known) to ``created`` (the latest restorable time)."""
+        earliest = rp.details.get("earliest")
+        return (earliest is None or earliest <= when) and (rp.created is None or when <= rp.created)
+
+    def plan_notes(self, session: Any, rp: RecoveryPoint) -> list[str]:
+        """Remarks for an incident plan restoring from ``rp`` (e.g. what the sandbox ignores)."""
+        return []
+
+    def record_values(self, session: Any, restored: Restored, key: str) -> dict[str, Any] | None:
+        """Plain values of the record ``key`` of a restored copy (the ``expected_values``
+        user check), or None when it is absent or the service holds no records."""
+        return None
 
     def is_not_found(self, err: BaseException) -> bool:
         """True if ``err`` is this service saying the resource does not exist."""
@@ -94,7 +129,10 @@ class ServiceHandler:
         return True
 
     def find_ref(self, session: Any, arn: str, account: str, region: str, name: str) -> ResourceRef:
-        return ResourceRef(arn, self.service, account, region, name)
+        """The resource at ``arn``; its ``service`` may differ from this handler's where the
+        ARN alone does not say which service it is (the handler asks)."""
+        rid = self.resource_id(arn)
+        return ResourceRef(arn, self.service, account, region, name or rid, resource_id=rid)
 
     def is_ready(self, session: Any, restored: Restored) -> bool:
         return True
@@ -144,13 +182,23 @@ class ServiceHandler:
         return []
 
 
-def get_handler(service: str) -> ServiceHandler:
+def loaded() -> dict[str, ServiceHandler]:
+    """Every service's handler, by service (importing every service's restore module)."""
     from runbook_lib.services import load
 
-    load("restore")  # every service's restore module registers its handler
+    load("restore")
+    return HANDLERS
 
+
+def sources() -> tuple[str, ...]:
+    """Every recovery point source a finder is registered for (``RecoveryPoint.source``)."""
+    loaded()
+    return tuple(sorted({source for _, source in FINDERS}))
+
+
+def get_handler(service: str) -> ServiceHandler:
     try:
-        return HANDLERS[service]
+        return loaded()[service]
     except KeyError:
         raise RestoreError(
             f"no restore handler for service {service!r}; known: {sorted(HANDLERS)}"

@@ -13,6 +13,7 @@ import pandas as pd
 
 from runbook_lib.inventory import discover
 from runbook_lib.restore.model import ResourceRef, service_of_arn
+from runbook_lib.restore.registry import get_handler
 
 
 def discover_resources(ctx: Any) -> pd.DataFrame:
@@ -27,9 +28,7 @@ def discover_resources(ctx: Any) -> pd.DataFrame:
 def ref_from_row(row: dict[str, Any]) -> ResourceRef:
     arn = row["arn"]
     svc = row.get("service") or service_of_arn(arn, field_name="arn")[0]
-    ident = None
-    if svc in ("ebs", "efs"):
-        ident = arn.rsplit("/", 1)[-1]
+    ident = get_handler(svc).resource_id(arn)  # None where the name is the identifier
     tier = row.get("tier")
     return ResourceRef(
         arn,

@@ -140,15 +140,11 @@ def resource_ref(
     parts = parse_arn(arn, field_name=field_name)
     account = account or parts["account"]
     region = region or parts["region"]
-    if svc == "aurora":
-        engine = (
-            session.client("rds", account, region)
-            .describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
-            .get("Engine", "")
-        )
-        svc = "neptune" if engine.startswith("neptune") else "aurora"
+    # the handler may name another service where the ARN alone does not say which it is
     ref = get_handler(svc).find_ref(session, arn, account, region, name or ident)
-    return ResourceRef(ref.arn, svc, ref.account, ref.region, ref.name, tier, ref.resource_id)
+    return ResourceRef(
+        ref.arn, ref.service, ref.account, ref.region, ref.name, tier, ref.resource_id
+    )
 
 
 # --------------------------------------------------------------------------- one test
@@ -422,13 +418,13 @@ def _cleanup(
                       ref.name, ref.tier, ref.resource_id)  # fmt: skip
     try:
         victims = [restored] if restored is not None else []
-        if restored is None or (restored.resource_id is None and ref.service in ("ebs", "efs")):
+        if restored is None or (restored.resource_id is None and handler.assigns_id):
             victims += [
                 r
                 for r in handler.list_tagged(session, ref.account, ref.region, key)
                 if r.details.get("tags", {}).get(key) == test_id
             ]
-            if ref.service not in ("ebs", "efs"):
+            if not handler.assigns_id:  # the scratch name is the resource's identifier
                 victims.append(Restored(ref.service, ref.account, ref.region, target))
         deleted = 0
         for v in victims:
@@ -480,9 +476,9 @@ def restore_test(
 
     check_copy(copy)
     parse_time(as_of, field_name="as_of")
-    checks_for(
-        checks, ResourceRef("arn:aws:s3:::x", "s3", "", "", "x")
-    )  # shape check before any AWS call
+    # the shape of every entry (keyed by ARN, name, service or '*') before any AWS call
+    for selector in ["*", *(checks if isinstance(checks, dict) else {})]:
+        checks_for(checks, ResourceRef(selector, selector, "", "", selector))
     sel = selection
     if "selected" in sel:
         sel = sel[sel["selected"].astype(bool)]

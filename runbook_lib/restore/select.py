@@ -19,11 +19,18 @@ from runbook_lib.params import parse_duration
 from runbook_lib.restore.model import service_of_arn
 from runbook_lib.restore.model import services as known_services
 from runbook_lib.restore.recorded import last_tested
+from runbook_lib.restore.registry import loaded
 
 MODES = ("due", "sample", "arns")
-#: Minutes a test takes when no past test says otherwise (restore + validation on AWS).
-DEFAULT_MINUTES = {"dynamodb": 10, "s3": 10, "ebs": 10, "rds": 30, "aurora": 30, "neptune": 30, "efs": 20,
-                   "elasticache": 20, "opensearch": 1, "logs": 2}  # fmt: skip
+#: Minutes a test of a service without a restore handler takes (none in the registry).
+DEFAULT_MINUTES = 15
+
+
+def default_minutes(service: str) -> float:
+    """Minutes a test takes when no past test says otherwise (restore + validation on AWS):
+    the service's ``ServiceHandler.test_minutes``."""
+    handler = loaded().get(service)
+    return handler.test_minutes if handler is not None else DEFAULT_MINUTES
 
 
 def _history_minutes(ledger: Any) -> dict[str, float]:
@@ -85,9 +92,7 @@ def select_resources(
         (lt + every) if lt is not None and not pd.isna(lt) else None
         for lt, every in zip(df["last_tested"], df["restore_test_every"], strict=True)
     ]
-    df["est_minutes"] = df["service"].map(
-        lambda s: round(history.get(s, DEFAULT_MINUTES.get(s, 15)), 2)
-    )
+    df["est_minutes"] = df["service"].map(lambda s: round(history.get(s, default_minutes(s)), 2))
     df["selected"] = False
     df["reason"] = ""
     rank = {t: i for i, t in enumerate(sorted(params.tiers, key=lambda t: params.tiers[t].rpo))}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from runbook_lib.restore.model import parse_time, utc
 from runbook_lib.restore.naming import TEST_ID_RE
-from runbook_lib.restore.registry import HANDLERS, get_handler
+from runbook_lib.restore.registry import get_handler, loaded
 from runbook_lib.session import is_not_supported, utcnow
 
 log = logging.getLogger("runbook_lib")
@@ -36,12 +36,12 @@ COLUMNS = [
 
 def find_scratch(ctx: Any, *, as_of: datetime | str | None = None) -> pd.DataFrame:
     """Every scratch resource of the estate (expired or not), with its test id and expiry."""
-    get_handler("dynamodb")  # registers every service
+    handlers = loaded()  # every service's restore handler
     now = parse_time(as_of, field_name="as_of") or utcnow()
     p = ctx.params
     rows = []
     for account, region in _scopes(ctx):
-        for svc, handler in sorted(HANDLERS.items()):
+        for svc, handler in sorted(handlers.items()):
             try:
                 found = handler.list_tagged(ctx.session, account, region, p.tag_keys.restore_test)
             except Exception as err:  # noqa: BLE001  (one service failing must not stop the sweep)

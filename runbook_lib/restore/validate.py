@@ -260,7 +260,7 @@ def _user_checks(
     if spec.get("expected_values"):
         wrong = []
         for key, want in spec["expected_values"].items():
-            got = _record_values(session, restored, key)
+            got = handler.record_values(session, restored, key)
             if got is None:
                 wrong.append(f"{key}: absent")
             elif isinstance(want, dict):
@@ -279,27 +279,6 @@ def _user_checks(
             )
         )
     return out
-
-
-def _record_values(session, restored: Restored, key: str) -> dict[str, Any] | None:
-    """Plain values of one record of a restored copy (DynamoDB item, S3 body as text)."""
-    if restored.service == "dynamodb":
-        ddb = session.client("dynamodb", restored.account, restored.region)
-        table = ddb.describe_table(TableName=restored.name)["Table"]
-        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-        parts = dict(p.split("=", 1) for p in key.split("|") if "=" in p)
-        item = ddb.get_item(
-            TableName=restored.name, Key={k: {types.get(k, "S"): v} for k, v in parts.items()}
-        ).get("Item")
-        return {k: next(iter(v.values())) for k, v in item.items()} if item else None
-    if restored.service == "s3":
-        s3 = session.client("s3", restored.account, restored.region)
-        try:
-            body = s3.get_object(Bucket=restored.name, Key=key)["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            return None
-        return {"body": body.decode("utf-8", errors="replace")}
-    return None
 
 
 def _metadata_checks(session, handler, ref, rp, restored, source_exists: bool) -> list[Check]:

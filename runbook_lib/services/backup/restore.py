@@ -1,6 +1,8 @@
-"""AWS Backup recovery points, for every service AWS Backup protects: found with
-``list_recovery_points_by_resource``, restored with ``start_restore_job`` using the
-recovery point's own restore metadata, overridden to name the new resource."""
+"""AWS Backup recovery points, for every service AWS Backup protects (``ServiceSpec.aws_backup``):
+found with ``list_recovery_points_by_resource``, restored with ``start_restore_job`` using the
+recovery point's own restore metadata, overridden to name the new resource. What differs per
+service is its restore handler's: ``backup_resource_type``, ``backup_restore_metadata(target)``
+and ``resource_id(arn)`` (the created resource's id, where the service assigns one)."""
 
 from __future__ import annotations
 
@@ -11,17 +13,14 @@ from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, Rest
 from runbook_lib.restore.registry import finder, get_handler, restorer
 from runbook_lib.session import is_not_supported
 
-#: AWS Backup's ResourceType per service.
-RESOURCE_TYPES = {
-    "dynamodb": "DynamoDB",
-    "s3": "S3",
-    "ebs": "EBS",
-    "rds": "RDS",
-    "aurora": "Aurora",
-    "neptune": "Neptune",
-    "efs": "EFS",
-}
 SERVICE_ROLE = "service-role/AWSBackupDefaultServiceRole"
+
+
+def protected_services() -> tuple[str, ...]:
+    """The services whose resources AWS Backup protects, restores and copies."""
+    from runbook_lib import services as registry
+
+    return tuple(s.name for s in registry.specs().values() if s.aws_backup)
 
 
 def _find(session, ref: ResourceRef) -> list[RecoveryPoint]:
@@ -66,32 +65,25 @@ def _metadata(session, rp: RecoveryPoint, ref: ResourceRef, target: str) -> dict
             BackupVaultName=rp.vault, RecoveryPointArn=rp.id
         ).get("RestoreMetadata", {})
     )
-    svc = rp.service
-    if svc == "dynamodb":
-        meta["targetTableName"] = target
-    elif svc == "s3":
-        meta.update(DestinationBucketName=target, NewBucket="true")
-    elif svc == "rds":
-        meta["DBInstanceIdentifier"] = target
-    elif svc in ("aurora", "neptune"):
-        meta["DBClusterIdentifier"] = target
-    elif svc == "efs":
-        meta.update(newFileSystem="true", CreationToken=target[:64])
+    meta.update(get_handler(rp.service).backup_restore_metadata(target))
     return {k: v for k, v in meta.items() if v not in (None, "")}
 
 
 def _restore(
     session, rp: RecoveryPoint, ref: ResourceRef, target: str, tags: dict, restore_time=None
 ) -> Restored:
+    handler = get_handler(rp.service)
+    if not handler.backup_resource_type:
+        raise RestoreError(f"{rp.service}: its restore handler names no AWS Backup resource type")
     backup = session.client("backup", rp.account, rp.region)
     job = backup.start_restore_job(
         RecoveryPointArn=rp.id,
         IamRoleArn=f"arn:aws:iam::{rp.account}:role/{SERVICE_ROLE}",
         Metadata=_metadata(session, rp, ref, target),
-        ResourceType=RESOURCE_TYPES[rp.service],
+        ResourceType=handler.backup_resource_type,
     )
     job_id = job["RestoreJobId"]
-    deadline = time.monotonic() + get_handler(rp.service).wait_seconds
+    deadline = time.monotonic() + handler.wait_seconds
     delay = 0.2
     while True:
         d = backup.describe_restore_job(RestoreJobId=job_id)
@@ -107,17 +99,17 @@ def _restore(
         time.sleep(delay)
         delay = min(delay * 2, 15.0)
     created = d.get("CreatedResourceArn") or ""
-    resource_id = created.rsplit("/", 1)[-1] if rp.service in ("ebs", "efs") else None
+    resource_id = handler.resource_id(created)  # where the service assigns an id
     out = Restored(
         rp.service, rp.account, rp.region, target, created or None, resource_id=resource_id
     )
     out.details["restore_job_id"] = job_id
     if tags:
-        get_handler(rp.service).tag(session, out, tags)
+        handler.tag(session, out, tags)
     return out
 
 
-for _svc in RESOURCE_TYPES:
+for _svc in protected_services():
     finder(_svc, "aws-backup")(_find)
     restorer(_svc, "aws-backup")(_restore)
 
@@ -148,7 +140,7 @@ def find_copies(session, ref: ResourceRef, region: str) -> tuple[list[RecoveryPo
     the same account: every vault of that Region listed with ``ByResourceArn``. Each copy
     made by a copy job carries ``details['copy_of']`` (the source recovery point ARN, from
     the job) and is dated by its source recovery point, whose data it holds."""
-    if ref.service not in RESOURCE_TYPES:
+    if ref.service not in protected_services():
         return [], [f"{ref.service}: AWS Backup does not protect it, so it has no DR-Region copy"]
     notes: list[str] = []
     dr = session.client("backup", ref.account, region)

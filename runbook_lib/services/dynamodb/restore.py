@@ -206,6 +206,9 @@ def scan_fingerprint(
 class DynamoDB(ServiceHandler):
     service = "dynamodb"
     has_data = True
+    test_minutes = 10
+    example_source = True  # the incident runbook's example plan: the strictest-tier table
+    backup_resource_type = "DynamoDB"
     not_found = ("ResourceNotFoundException",)
 
     def is_ready(self, session, restored: Restored) -> bool:
@@ -217,6 +220,24 @@ class DynamoDB(ServiceHandler):
         ddb = _ddb(session, restored.account, restored.region)
         content, _ = scan_fingerprint(ddb, restored.name, key_names(table), workers)
         return content
+
+    def record_values(self, session, restored: Restored, key: str) -> dict[str, Any] | None:
+        """The item ``pk=...|sk=...`` of the restored table, as plain values."""
+        ddb = _ddb(session, restored.account, restored.region)
+        table = ddb.describe_table(TableName=restored.name)["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+        parts = dict(p.split("=", 1) for p in key.split("|") if "=" in p)
+        item = ddb.get_item(
+            TableName=restored.name, Key={k: {types.get(k, "S"): v} for k, v in parts.items()}
+        ).get("Item")
+        return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+
+    def plan_notes(self, session, rp: RecoveryPoint) -> list[str]:
+        if rp.source == "dynamodb-pitr" and session.sandbox:
+            return [
+                "sandbox: moto ignores the restore time of a DynamoDB point-in-time restore and copies the current items"
+            ]
+        return []
 
     def _meta(self, table: dict[str, Any]) -> dict[str, Any]:
         sse = table.get("SSEDescription") or {}
@@ -256,6 +277,9 @@ class DynamoDB(ServiceHandler):
             ddb.delete_table(TableName=restored.name)
         except ddb.exceptions.ResourceNotFoundException:
             pass
+
+    def backup_restore_metadata(self, target: str) -> dict[str, str]:
+        return {"targetTableName": target}
 
     def list_tagged(self, session, account: str, region: str, tag_key: str) -> list[Restored]:
         from runbook_lib.restore.naming import PREFIX

@@ -79,10 +79,9 @@ def restore_snapshot(
 class EBS(ServiceHandler):
     service = "ebs"
     not_found = ("InvalidVolume.NotFound",)
-
-    def find_ref(self, session, arn, account, region, name):
-        vol_id = arn.rsplit("/", 1)[-1]
-        return ResourceRef(arn, "ebs", account, region, name or vol_id, resource_id=vol_id)
+    assigns_id = True  # a volume id (the ARN's last part); the name is a Name tag
+    test_minutes = 10
+    backup_resource_type = "EBS"
 
     def is_ready(self, session, restored: Restored) -> bool:
         return (

@@ -4,7 +4,7 @@ needs a mount target and an NFS client. Sandbox: moto holds no file data."""
 
 from __future__ import annotations
 
-from runbook_lib.restore.model import ResourceRef, Restored
+from runbook_lib.restore.model import Restored
 from runbook_lib.restore.registry import ServiceHandler, handler
 
 
@@ -22,10 +22,12 @@ def _fs(session, account, region, fs_id):
 class EFS(ServiceHandler):
     service = "efs"
     not_found = ("FileSystemNotFound",)
+    assigns_id = True  # a file system id (the ARN's last part); the name is a Name tag
+    test_minutes = 20
+    backup_resource_type = "EFS"
 
-    def find_ref(self, session, arn, account, region, name):
-        fs_id = arn.rsplit("/", 1)[-1]
-        return ResourceRef(arn, "efs", account, region, name or fs_id, resource_id=fs_id)
+    def backup_restore_metadata(self, target):
+        return {"newFileSystem": "true", "CreationToken": target[:64]}
 
     def is_ready(self, session, restored):
         return (

@@ -81,6 +81,7 @@ def restore_snapshot(session, rp, ref, target, tags, restore_time=None):
 class ElastiCache(ServiceHandler):
     service = "elasticache"
     not_found = ("ReplicationGroupNotFoundFault", "CacheClusterNotFound")
+    test_minutes = 20
 
     def is_ready(self, session, restored):
         return (

@@ -138,6 +138,7 @@ class Logs(ServiceHandler):
     not_found = ("ResourceNotFoundException",)
     has_data = True
     makes_scratch = False
+    test_minutes = 2
 
     def read_content(self, session, restored: Restored, *, workers: int = 8) -> Content:
         started = time.perf_counter()

@@ -23,6 +23,9 @@ SPECS = (
             "(_snapshot), which needs a signed request to the domain endpoint; no AWS API "
             "takes one on demand",
             "continuous": "OpenSearch has no point-in-time restore window",
+            "restore": "OpenSearch snapshots are restored through the domain's REST API "
+            "(_snapshot/_restore, a signed request to the domain endpoint), not an AWS API, and "
+            "AWS Backup does not protect OpenSearch: a restore test reports NOT_RESTORABLE",
         },
     ),
 )

@@ -129,6 +129,11 @@ def restore_db_pitr(session, rp, ref, target, tags, restore_time=None):
 class RDS(ServiceHandler):
     service = "rds"
     not_found = ("DBInstanceNotFound",)
+    test_minutes = 30
+    backup_resource_type = "RDS"
+
+    def backup_restore_metadata(self, target):
+        return {"DBInstanceIdentifier": target}
 
     def is_ready(self, session, restored):
         return (
@@ -213,6 +218,21 @@ def _tags_of(client, arn: str) -> dict[str, str]:
 class _Cluster(ServiceHandler):
     service = "aurora"
     not_found = ("DBClusterNotFoundFault",)
+    test_minutes = 30
+    backup_resource_type = "Aurora"
+
+    def backup_restore_metadata(self, target):
+        return {"DBClusterIdentifier": target}
+
+    def find_ref(self, session, arn, account, region, name):
+        """A cluster ARN does not say whether it is Aurora or Neptune: ask the engine."""
+        engine = (
+            _rds(session, account, region)
+            .describe_db_clusters(DBClusterIdentifier=arn.rsplit(":", 1)[-1])["DBClusters"][0]
+            .get("Engine", "")
+        )
+        service = "neptune" if engine.startswith("neptune") else "aurora"
+        return ResourceRef(arn, service, account, region, name)
 
     def _client(self, session, account, region):
         return _rds(session, account, region, self.service)
@@ -451,6 +471,7 @@ class Aurora(_Cluster):
 @handler
 class Neptune(_Cluster):
     service = "neptune"
+    backup_resource_type = "Neptune"
 
 
 HANDLERS_BY_SERVICE = {"aurora": Aurora(), "neptune": Neptune()}

@@ -198,6 +198,27 @@ class S3(ServiceHandler):
     service = "s3"
     has_data = True
     not_found = ("NoSuchBucket", "404")  # head_bucket has no body: its code is the HTTP status
+    test_minutes = 10
+    backup_resource_type = "S3"
+
+    def backup_restore_metadata(self, target: str) -> dict[str, str]:
+        return {"DestinationBucketName": target, "NewBucket": "true"}
+
+    def covers(self, rp: RecoveryPoint, when: datetime) -> bool:
+        """Object versions restore to any time up to now: the point's time is not an end."""
+        if rp.source != "s3-versions":
+            return super().covers(rp, when)
+        earliest = rp.details.get("earliest")
+        return earliest is None or earliest <= when
+
+    def record_values(self, session, restored: Restored, key: str) -> dict[str, Any] | None:
+        """The body of the object ``key`` of the restored bucket, as text."""
+        s3 = _s3(session, restored.account, restored.region)
+        try:
+            body = s3.get_object(Bucket=restored.name, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+        return {"body": body.decode("utf-8", errors="replace")}
 
     def find_ref(self, session, arn: str, account: str, region: str, name: str) -> ResourceRef:
         if account and region:
