@@ -17,6 +17,7 @@ from runbook_lib.errors import ParamsError
 from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
+from runbook_lib.protect.objectives import wants_continuous
 from runbook_lib.session import AwsSession
 from runbook_sandbox import start_server
 from runbook_sandbox.seed import demo_estate, seed_demo_estate
@@ -126,8 +127,12 @@ def test_findings_columns_and_statuses(findings):
 def test_seeded_facts_decide_native_and_classification_controls(sandbox, findings):
     for d in demo_estate(sandbox.params):
         if d.service == "dynamodb":
+            # protect's rule: PITR is planned only for tiers whose RPO is a day or less
+            continuous = wants_continuous(sandbox.params.tier(d.tier))
             want = (
-                "NOT_APPLICABLE" if d.reproducible_from else ("PASS" if d.facts["pitr"] else "FAIL")
+                "NOT_APPLICABLE"
+                if d.reproducible_from
+                else ("PASS" if d.facts["pitr"] else "FAIL" if continuous else "NOT_APPLICABLE")
             )
             assert status(findings, "dynamodb_pitr_enabled", d.name)[0] == want, d.name
         if d.service == "s3":
@@ -151,7 +156,8 @@ def test_the_demo_table_without_pitr_fails_with_the_protect_step(findings):
     assert (st, reason) == ("FAIL", "dynamodb PITR is not enabled")
     t = findings.table()
     row = t[(t.control_id == "dynamodb_pitr_enabled") & (t.name == "carts")].iloc[0]
-    assert row.remediation == "protect: dynamodb PITR"  # the inventory's resource-specific fix
+    # the step protect plans for it (was the inventory's "protect: dynamodb PITR")
+    assert row.remediation == 'notebooks/02_protect.ipynb: plan step "point-in-time recovery"'
     assert row.practice == "REL09-BP03" and row.tier == "silver"
 
 
@@ -415,7 +421,6 @@ def _evidence(resources, *, tests=(), points=(), detail=(), sandbox=False, scope
         as_of=AS_OF,
         sandbox=sandbox,
         resources=pd.DataFrame(resources),
-        gaps=pd.DataFrame(columns=["arn", "gap", "closed_by"]),
         inventory_errors=pd.DataFrame(),
         problems={},
         vaults=pd.DataFrame(),
@@ -628,3 +633,65 @@ def test_copies_are_read_in_the_copy_region_outside_the_estate(sandbox, inv, tmp
     )
     listed = sum(n for (s, op), n in calls.items() if "RecoveryPointsByBackupVault" in op)
     assert listed == vaults, calls
+
+
+# ------------------------------------------------------------------ one rule: gaps are the audit's FAILs
+
+
+def step(setting: str) -> str:
+    return f'notebooks/02_protect.ipynb: plan step "{setting}"'
+
+
+def test_gaps_are_the_audit_fails_of_the_inventory_controls(inv, findings):
+    """Same estate, same inventory: every gap is a FAIL of a gap control (same resource, id,
+    reason, remediation) and every such FAIL is a gap; the other controls make no gaps."""
+    t = findings.table()
+    ids = {c.id for c in audit.gap_controls()}
+    assert {"resource_classified", "backup_frequency_meets_rpo", "resource_encrypted_at_rest",
+            "dynamodb_pitr_enabled"} <= ids  # fmt: skip
+    assert not ids & {"cross_region_copy", "cross_account_copy", "vault_lock_enabled",
+                      "restore_tested_recently", "estate_fully_read"}  # fmt: skip
+    fails = t[(t.status == audit.FAIL) & t.control_id.isin(ids)]
+    want = sorted(map(tuple, fails[["arn", "control_id", "reason", "remediation"]].values))
+    gaps = inv.gaps()
+    got = sorted(map(tuple, gaps[["arn", "gap", "missing", "closed_by"]].values))
+    assert got == want and len(got) > 20
+    catalogue = audit.controls_table()
+    assert set(catalogue[catalogue.makes_gaps].index) == ids
+
+
+def test_a_bronze_table_without_pitr_is_closed_by_the_backup_plan_protect_plans(findings):
+    """sessions.v2 (unclassified: bronze, RPO 7d) has no PITR. protect plans PITR only for
+    RPOs of a day or less, so the audit must not ask for a PITR step protect never plans:
+    PITR is NOT_APPLICABLE, and the missing backup is closed by the bronze selection."""
+    st, reason = status(findings, "dynamodb_pitr_enabled", "sessions.v2")
+    assert st == "NOT_APPLICABLE" and "protect plans PITR only for RPOs of a day" in reason
+    t = findings.table()
+    row = t[(t.control_id == "resource_backed_up_or_reproducible") & (t.name == "sessions.v2")]
+    assert row.remediation.tolist() == [step("backup selection (bronze)")]
+    assert not t[t.status == audit.FAIL].remediation.str.contains("dynamodb PITR step").any()
+
+
+def test_bronze_table_by_hand_never_asks_for_pitr():
+    arn = "arn:aws:dynamodb:eu-west-1:111111111111:table/bronze-t"
+    ev = _evidence(
+        [_resource(arn, "bronze", protected=False)], aws_backup_services=frozenset({"dynamodb"})
+    )
+    assert _judge(ev, "dynamodb_pitr_enabled", arn)[0] == "NOT_APPLICABLE"
+    got = [r for r in CONTROLS["resource_backed_up_or_reproducible"].evaluate(ev) if r.arn == arn]
+    assert got[0].remediation == step("backup selection (bronze)")
+
+
+def test_a_log_group_whose_export_keeps_an_unknown_time_says_unknown_and_why():
+    """A log group protected by a scheduled export: how long the exports are kept is not
+    read, so retention is unknown, not "less than" the objective."""
+    arn = "arn:aws:logs:eu-west-1:111111111111:log-group:/app/x"
+    mech = "logs scheduled export to s3"
+    res = _resource(arn, "bronze", service="logs", name="/app/x", mechanisms=[mech],
+                    rpo_seconds=86400.0, retention_days=None)  # fmt: skip
+    ev = _evidence([res])
+    out = [r for r in CONTROLS["backup_retention_meets_objective"].evaluate(ev) if r.arn == arn]
+    st, reason, fix = out[0].status, out[0].reason, out[0].remediation
+    assert st == "FAIL"
+    assert reason == f"retention unknown: the inventory reads no retention for {mech}"
+    assert "less than" not in reason and fix.startswith("manual:")

@@ -90,42 +90,62 @@ def test_protection_follows_the_seeded_settings(inv):
     assert not r["orders-dr-index"]["backup_required"]
 
 
-def test_gaps_name_what_is_missing_and_the_step_that_closes_it(inv):
+BACKED_UP = "resource_backed_up_or_reproducible"
+RETENTION = "backup_retention_meets_objective"
+
+
+def step(setting: str) -> str:
+    return f'notebooks/02_protect.ipynb: plan step "{setting}"'
+
+
+def test_gaps_name_what_is_missing_and_the_step_that_closes_it(sandbox, inv, tmp_path):
+    """Gaps are the FAIL findings of the audit's BP01-BP03 controls judged from the
+    inventory alone: the control id is the gap code (was: no_backup, unclassified, ...)."""
+    from runbook_lib import audit
+
     gaps = inv.gaps()
     pairs = set(map(tuple, gaps[["name", "gap"]].values))
     for expected in [
-        ("carts", "no_backup"),
-        ("carts", "no_cmk"),
-        ("sessions.v2", "unclassified"),
-        ("shop-build-cache", "not_encrypted"),
-        ("shop-build-cache", "unclassified"),
-        ("shop-web-data", "no_backup"),
-        ("shop-reporting", "retention_short"),
-        ("shop-reporting", "not_encrypted"),
-        ("shop-db", "retention_short"),
-        ("shop-db", "no_copy_region"),
-        ("shop-db", "no_copy_account"),
-        ("shop-scratch", "no_backup"),
-        ("shop-sessions-cache", "no_backup"),
-        ("/shop/audit trail", "no_backup"),
-        ("feature-cache", "retention_short"),
+        ("carts", BACKED_UP),  # was no_backup
+        ("carts", "resource_cmk_when_required"),  # was no_cmk
+        ("sessions.v2", "resource_classified"),  # was unclassified
+        ("shop-build-cache", "resource_encrypted_at_rest"),  # was not_encrypted
+        ("shop-build-cache", "resource_classified"),
+        ("shop-web-data", BACKED_UP),
+        ("shop-reporting", RETENTION),  # was retention_short
+        ("shop-reporting", "resource_encrypted_at_rest"),
+        ("shop-db", RETENTION),
+        ("shop-scratch", BACKED_UP),
+        ("shop-sessions-cache", BACKED_UP),
+        ("/shop/audit trail", BACKED_UP),
+        ("feature-cache", RETENTION),
     ]:
         assert expected in pairs, expected
     # protected and meeting the objective: no backup gap; reproducible: no backup gap at all
-    assert ("orders", "no_backup") not in pairs and ("orders", "rpo_too_long") not in pairs
-    assert not any(n.startswith("analytics-curated-") for n in gaps.name)
+    assert ("orders", BACKED_UP) not in pairs and (
+        "orders",
+        "backup_frequency_meets_rpo",
+    ) not in pairs
+    assert not any(n.startswith("analytics-curated-") and g != "reproducible_source_protected"
+                   for n, g in pairs)  # fmt: skip
     assert "orders-dr-index" not in set(gaps.name)
     fix = gaps.set_index(["name", "gap"]).closed_by
-    assert fix["carts", "no_backup"] == "protect: dynamodb PITR"
-    assert fix["shop-web-data", "no_backup"] == "protect: backup selection for tier gold"
-    assert fix["shop-db", "retention_short"] == "protect: rds backup retention"
-    assert (
-        fix["shop-db", "no_copy_region"]
-        == "protect: backup plan copy to eu-central-1 for tier gold"
+    assert fix["carts", "dynamodb_pitr_enabled"] == step("point-in-time recovery")
+    assert fix["shop-web-data", BACKED_UP] == step("backup selection (gold)")
+    assert fix["shop-db", "rds_automated_backups_retention"] == step(
+        "automated backup retention (days)"
     )
-    assert fix["shop-scratch", "no_backup"] == "protect: efs backup policy"
-    why = gaps.set_index(["name", "gap"]).why
-    assert "35 days" in why["shop-db", "retention_short"]
+    assert fix["shop-scratch", "efs_backup_policy_enabled"] == step("EFS automatic backups")
+    missing = gaps.set_index(["name", "gap"]).missing
+    assert "35 days" in missing["shop-db", RETENTION]
+    # copies need the copy destinations' vaults: audit-only (was no_copy_region/account)
+    assert not gaps.gap.isin(["cross_region_copy", "cross_account_copy"]).any()
+    ctx = RunContext(sandbox[0].params, sandbox[0], Ledger(str(tmp_path)), "copies", inv.as_of)
+    f = audit.evaluate(ctx, inv, controls="cross_region_copy, cross_account_copy").table()
+    db = f[f.name == "shop-db"].set_index("control_id")
+    assert db.status["cross_region_copy"] == "FAIL" and db.status["cross_account_copy"] == "FAIL"
+    assert "eu-central-1" in db.expected["cross_region_copy"]
+    assert db.remediation["cross_region_copy"] == step("backup selection (gold)")
 
 
 def test_coverage_and_figure(inv):
@@ -289,7 +309,8 @@ def test_aws_backup_plans_resolve_selections_or_say_not_supported(sandbox):
             assert r["newest_recovery_point"] == before.created.max()
             assert "aws backup plan silver-daily / rule daily" in r["mechanisms"]
             assert r["retention_days"] == 14 and r["copy_regions"] == ["eu-west-1"]
-            assert "no_copy_region" not in set(inv.gaps().query("name == 'warehouse-replica'").gap)
+            # a copy is judged by the audit (copy destinations read): never an inventory gap
+            assert "cross_region_copy" not in set(inv.gaps().gap)
         else:
             assert "NOT_SUPPORTED_ON_SANDBOX" in set(inv.protection_detail.status)
             assert "selections" in r["notes"]
@@ -361,7 +382,13 @@ def test_s3_encryption_is_what_each_bucket_reports_and_unknown_when_unreadable()
     assert all(pd.isna(v) for v in seen["enc-denied"])  # unknown, not assumed encrypted
     assert asked == dict.fromkeys(got.index, 1)  # one get_bucket_encryption per bucket
     gaps = inv.gaps()
-    assert "enc-denied" not in set(gaps[gaps.gap.isin(["not_encrypted", "no_cmk"])].name)
+    denied_gaps = gaps[gaps.name == "enc-denied"]
+    enc = denied_gaps[
+        denied_gaps.gap.isin(["resource_encrypted_at_rest", "resource_cmk_when_required"])
+    ]
+    # not called unencrypted nor AWS-managed: unknown, and said so
+    assert set(enc.missing) <= {"encryption state could not be read"}
+    assert all(m.startswith("manual:") for m in enc.closed_by)
     # the failed read is an errors row: the inventory is not called complete over it
     denied = inv.errors[inv.errors.astype(str).apply(lambda r: "enc-denied" in " ".join(r), axis=1)]
     assert len(denied) == 1 and "AccessDenied" in " ".join(denied.astype(str).iloc[0])
@@ -385,6 +412,7 @@ def test_scheduled_log_export_made_by_protect_is_a_protection(logs_sandbox, tmp_
     /shop/app; the inventory then credits the schedule's interval as the RPO."""
     from runbook_lib.protect import apply, central, native, read_resources, schedule_for_rpo
     from runbook_lib.protect.model import Plan
+    from runbook_lib.services.logs.protect import export_bucket
 
     session, _ = logs_sandbox
     params = session.params
@@ -398,7 +426,9 @@ def test_scheduled_log_export_made_by_protect_is_a_protection(logs_sandbox, tmp_
     ]
     assert {"s3_export_bucket", "logs_export_schedule"} <= {s.kind for s in steps}
     ctx = RunContext(params, session, Ledger(str(tmp_path)), "protect-logs", datetime.now(UTC))
-    done = apply(ctx, Plan(ctx.run_id, ctx.as_of, steps, keys), approve=True)
+    done = apply(
+        ctx, Plan(run_id=ctx.run_id, created=ctx.as_of, steps=steps, keys=keys), approve=True
+    )
     assert set(done.status) == {"APPLIED"}
 
     inv = discover(session, services=["logs"], progress=False)
@@ -409,19 +439,19 @@ def test_scheduled_log_export_made_by_protect_is_a_protection(logs_sandbox, tmp_
     assert r["rpo_seconds"] == schedule_interval(expression).total_seconds()
     assert "logs scheduled export to s3" in r["mechanisms"]
     gaps = inv.gaps()
-    assert "no_backup" not in set(gaps[gaps.name == "/shop/app"].gap)
+    assert BACKED_UP not in set(gaps[gaps.name == "/shop/app"].gap)
     detail = inv.protection_detail[inv.protection_detail.arn == r["arn"]]
     scheduled = detail[detail.mechanism == "logs scheduled export to s3"].iloc[0]
     assert scheduled.detail.startswith("scheduled export: schedule default/")
     assert expression in scheduled.detail and "never runs schedules" in scheduled.detail
-    bucket = native.export_bucket(params, "111111111111", "eu-west-1")
+    bucket = export_bucket(params, "111111111111", "eu-west-1")
     assert f"s3://{bucket}/logs/silver/shop/app/" in scheduled.detail
     # the first export the applier started is the newest recovery point
     assert r["recovery_point_source"] == "logs export to s3"
     export = detail[detail.mechanism == "logs export to s3"].iloc[0]
     assert "a schedule exports more" in export.detail
     # the other log groups of the estate are still unprotected
-    assert "no_backup" in set(gaps[gaps.name == "/analytics/jobs"].gap)
+    assert BACKED_UP in set(gaps[gaps.name == "/analytics/jobs"].gap)
 
 
 def test_disabled_or_one_time_export_schedule_does_not_protect(logs_sandbox):
@@ -444,7 +474,7 @@ def test_disabled_or_one_time_export_schedule_does_not_protect(logs_sandbox):
         r = by_name(inv)["/analytics/jobs"]
         assert not r["protected"] and pd.isna(r["rpo_seconds"])
         gaps = inv.gaps()
-        assert "no_backup" in set(gaps[gaps.name == "/analytics/jobs"].gap)
+        assert BACKED_UP in set(gaps[gaps.name == "/analytics/jobs"].gap)
         detail = inv.protection_detail[
             (inv.protection_detail.arn == r["arn"])
             & (inv.protection_detail.mechanism == "logs scheduled export to s3")
@@ -504,10 +534,13 @@ def test_unreadable_schedules_are_an_error_row_and_log_groups_still_listed(logs_
 
 def test_export_bucket_replication_gives_the_log_group_its_copy_region(logs_sandbox, tmp_path):
     """Without replication of the export bucket, /shop/app (silver, copy_region
-    eu-central-1) keeps its no_copy_region gap; once protect's replica bucket and
+    eu-central-1) fails the audit's cross_region_copy (was: its no_copy_region gap; copies
+    are audit-only now); once protect's replica bucket and
     replication steps are applied, the scheduled export copies to eu-central-1."""
     from runbook_lib.protect import apply, central, native, read_resources
     from runbook_lib.protect.model import Plan
+    from runbook_lib.services.logs.protect import export_bucket
+    from runbook_lib.services.s3.protect import replica_bucket
 
     session, _ = logs_sandbox
     params = session.params
@@ -523,7 +556,9 @@ def test_export_bucket_replication_gives_the_log_group_its_copy_region(logs_sand
             s for s in native.plan_native(session, params, app) if s.kind in kinds
         ]
         ctx = RunContext(params, session, Ledger(str(tmp_path)), "logs-dr", datetime.now(UTC))
-        done = apply(ctx, Plan(ctx.run_id, ctx.as_of, steps, keys), approve=True)
+        done = apply(
+            ctx, Plan(run_id=ctx.run_id, created=ctx.as_of, steps=steps, keys=keys), approve=True
+        )
         assert set(done.status) <= {"APPLIED"}
 
     def scheduled_export(inv):
@@ -538,12 +573,22 @@ def test_export_bucket_replication_gives_the_log_group_its_copy_region(logs_sand
     inv = discover(session, services=["logs"], progress=False)
     r, _ = scheduled_export(inv)
     assert r["protected"] and list(r["copy_regions"]) == []
-    gaps = inv.gaps()
-    assert "no_copy_region" in set(gaps[gaps.name == "/shop/app"].gap)
+
+    def copy_verdict(inv) -> tuple[str, str]:
+        from runbook_lib import audit
+
+        ctx = RunContext(params, session, Ledger(str(tmp_path)), "copy", datetime.now(UTC))
+        f = audit.evaluate(ctx, inv, controls="cross_region_copy").table()
+        row = f[f.name == "/shop/app"].iloc[0]
+        return row.status, row.remediation
+
+    status, fix = copy_verdict(inv)
+    assert status == "FAIL"
+    assert fix == 'notebooks/02_protect.ipynb: plan step "replication of logs/silver/ to DR Region"'
 
     protect_app({"s3_export_bucket", "logs_export_schedule"} | replication_kinds)
-    bucket = native.export_bucket(params, account, region)
-    dest = native.replica_bucket(bucket, "eu-central-1")
+    bucket = export_bucket(params, account, region)
+    dest = replica_bucket(bucket, "eu-central-1")
     got = session.client("s3", account, region).get_bucket_replication(Bucket=bucket)
     rule = got["ReplicationConfiguration"]["Rules"][0]
     assert rule["ID"] == "runbook-dr-copy-logs-silver"
@@ -569,9 +614,10 @@ def test_export_bucket_replication_gives_the_log_group_its_copy_region(logs_sand
     assert "replicates it to eu-central-1" in scheduled.detail
     assert "never copies objects" in scheduled.detail
     gaps = inv.gaps()
-    assert "no_copy_region" not in set(gaps[gaps.name == "/shop/app"].gap)
+    # the setting exists; the sandbox never copies objects: not a FAIL, not a PASS either
+    assert copy_verdict(inv)[0] == "NOT_SUPPORTED_ON_SANDBOX"
     # the other log groups export nowhere: still without a backup
-    assert "no_backup" in set(gaps[gaps.name == "/analytics/jobs"].gap)
+    assert BACKED_UP in set(gaps[gaps.name == "/analytics/jobs"].gap)
 
 
 def test_export_copy_regions_follow_the_rule_prefix():
@@ -599,7 +645,7 @@ def export_dating():
     exported with a far-future ``to``; read a few seconds later."""
     import time
 
-    from runbook_lib.protect.native import FAR_FUTURE_MS
+    from runbook_lib.services.logs.protect import FAR_FUTURE_MS
     from runbook_sandbox.server import running_sandbox
 
     with running_sandbox(None) as url:

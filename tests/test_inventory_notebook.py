@@ -36,9 +36,17 @@ def test_inventory_notebook_records_the_estate(shared_sandbox_url, tmp_path):
     assert (inventory.run_id == "nb-run").all()
     assert str(inventory.as_of.iloc[0]).startswith("2030-01-01")
     gaps = Ledger(str(ledger)).read("gaps")
-    assert {"no_backup", "unclassified", "not_encrypted", "no_cmk"} <= set(gaps.gap)
-    carts = gaps[(gaps.name == "carts") & (gaps.gap == "no_backup")]
-    assert carts.closed_by.tolist() == ["protect: dynamodb PITR"]
+    # the gap codes are the audit's control ids (was no_backup, unclassified, not_encrypted, no_cmk)
+    assert {
+        "resource_backed_up_or_reproducible",
+        "resource_classified",
+        "resource_encrypted_at_rest",
+        "resource_cmk_when_required",
+    } <= set(gaps.gap)
+    carts = gaps[(gaps.name == "carts") & (gaps.gap == "dynamodb_pitr_enabled")]
+    assert carts.closed_by.tolist() == [
+        'notebooks/02_protect.ipynb: plan step "point-in-time recovery"'
+    ]
 
 
 def test_every_params_key_is_a_notebook_parameter():

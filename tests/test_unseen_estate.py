@@ -162,3 +162,21 @@ def test_audit_verdicts_match_the_facts(estate):
     for control in ("cross_region_copy", "restore_tested_recently", "restore_content_validated"):
         passed = frame[(frame.control_id == control) & (frame.status == "PASS")]
         assert passed.empty, (control, passed[["name", "reason"]].to_dict("records"))
+
+
+def test_gaps_are_the_audit_fails_judged_from_the_inventory(estate):
+    """One rule: the inventory's gaps are the audit's FAIL findings of the gap controls
+    (same resource, control id, reason, remediation); no FAIL asks for a PITR step."""
+    _, inv, frame = estate
+    ids = {c.id for c in audit.gap_controls()}
+    fails = frame[(frame.status == "FAIL") & frame.control_id.isin(ids)]
+    want = sorted(map(tuple, fails[["arn", "control_id", "reason", "remediation"]].values))
+    got = sorted(map(tuple, inv.gaps()[["arn", "gap", "missing", "closed_by"]].values))
+    assert got == want and got
+    assert not frame.remediation.str.contains("dynamodb PITR step").any()
+    assert not frame.reason.str.contains("unknown, less than").any()
+    # standard (RPO 1d): protect plans PITR for it, so the audit asks for that step
+    pitr = frame[(frame.control_id == "dynamodb_pitr_enabled") & (frame.name == "sessions-tmp")]
+    assert pitr.remediation.tolist() == [
+        'notebooks/02_protect.ipynb: plan step "point-in-time recovery"'
+    ]

@@ -6,10 +6,12 @@
     audit.record(rb, findings)               # append to the ledger's ``findings`` table
 
 Controls are a registry (:data:`CONTROLS`) of small units with their own metadata;
-``controls_table()`` is the catalogue an auditor reads. See docs/audit.md.
+``controls_table()`` is the catalogue an auditor reads. The inventory's gaps are the FAIL
+findings of ``gap_controls()`` judged from the inventory alone (``inventory_findings``).
+See docs/audit.md.
 """
 
-from runbook_lib.audit.evidence import Evidence, gather, read_restore_tests
+from runbook_lib.audit.evidence import Evidence, gather, inventory_evidence, read_restore_tests
 from runbook_lib.audit.model import (
     CONTROLS,
     ERROR,
@@ -29,6 +31,9 @@ from runbook_lib.audit.report import (
     Findings,
     controls_table,
     evaluate,
+    gap_controls,
+    inventory_findings,
+    judge,
     record,
     select_controls,
 )
@@ -51,7 +56,11 @@ __all__ = [
     "control",
     "controls_table",
     "evaluate",
+    "gap_controls",
     "gather",
+    "inventory_evidence",
+    "inventory_findings",
+    "judge",
     "read_restore_tests",
     "record",
     "select_controls",

@@ -1,6 +1,8 @@
 """Everything the controls judge, gathered once per audit run.
 
-- the inventory (resources with their classification and protection, and its gaps);
+- the inventory (resources with their classification and protection): all that the
+  controls that make the inventory's gaps read (:func:`inventory_evidence`); the controls
+  never read the gaps, the gaps are their FAIL findings;
 - AWS Backup vaults per (account, Region): key, lock, access policy, and their recovery
   points (encryption, lifecycle) — read here because the inventory keeps only when a
   point was made;
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -85,7 +87,6 @@ class Evidence:
     as_of: datetime
     sandbox: bool
     resources: pd.DataFrame  # inventory.table(): one row per data resource
-    gaps: pd.DataFrame  # inventory.gaps()
     inventory_errors: pd.DataFrame  # scopes or resources the inventory could not read
     problems: dict[str, str]  # arn -> classification problem (unclassified, unknown_tier:x)
     vaults: pd.DataFrame  # VAULT_COLUMNS
@@ -108,12 +109,10 @@ class Evidence:
     def rows(self) -> list[dict[str, Any]]:
         return self.resources.to_dict("records")
 
-    def fix(self, arn: str, *gaps: str) -> str:
-        """The inventory's resource-specific fix for one of ``gaps`` (empty if none)."""
-        if self.gaps.empty:
-            return ""
-        hit = self.gaps[(self.gaps.arn == arn) & self.gaps.gap.isin(gaps)]
-        return "; ".join(dict.fromkeys(hit.closed_by)) if len(hit) else ""
+    def row(self, arn: str) -> dict[str, Any] | None:
+        """The inventory row of ``arn`` (None if the inventory does not hold it)."""
+        hit = self.resources[self.resources.arn == arn] if len(self.resources) else []
+        return hit.iloc[0].to_dict() if len(hit) else None
 
     def tests_for(self, arn: str) -> pd.DataFrame:
         t = self.restore_tests
@@ -167,9 +166,36 @@ def as_list(value: Any) -> list:
 # ----------------------------------------------------------------- gathering
 
 
+def inventory_evidence(
+    inventory: Any, *, as_of: datetime | None = None, sandbox: bool | None = None
+) -> Evidence:
+    """Evidence from the inventory alone: no AWS call, no ledger read. What the controls
+    that make the inventory's gaps judge (``Control.makes_gaps``); the AWS Backup and
+    ledger parts are empty."""
+    from runbook_lib.inventory import SERVICES
+
+    points = pd.DataFrame(columns=RECOVERY_POINT_COLUMNS)
+    points["created"] = pd.to_datetime(points["created"], utc=True)
+    tests = pd.DataFrame(columns=RESTORE_TEST_COLUMNS)
+    tests["tested_at"] = pd.to_datetime(tests["tested_at"], utc=True)
+    return Evidence(
+        params=inventory.params,
+        as_of=as_of or inventory.as_of,
+        sandbox=bool(getattr(inventory, "sandbox", False) if sandbox is None else sandbox),
+        resources=inventory.table(),
+        inventory_errors=inventory.errors,
+        problems=dict(getattr(inventory, "problems", {}) or {}),
+        vaults=pd.DataFrame(columns=VAULT_COLUMNS),
+        recovery_points=points,
+        restore_tests=tests,
+        protection_detail=getattr(inventory, "protection_detail", pd.DataFrame()),
+        aws_backup_services=frozenset(n for n, s in SERVICES.items() if s.aws_backup),
+    )
+
+
 def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidence:
     """Read the inventory (discovering it if not given), AWS Backup and the ledger."""
-    from runbook_lib.inventory import SERVICES, discover
+    from runbook_lib.inventory import discover
 
     if inventory is None:
         inventory = discover(ctx, progress=progress)
@@ -182,22 +208,15 @@ def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidenc
             _safe_cmk(keys, k, a, r)
             for k, a, r in vaults[["encryption_key_arn", "account", "region"]].values
         ]
-    return Evidence(
+    return replace(
+        inventory_evidence(inventory, as_of=ctx.as_of, sandbox=session.sandbox),
         params=params,
-        as_of=ctx.as_of,
-        sandbox=session.sandbox,
-        resources=inventory.table(),
-        gaps=inventory.gaps(),
-        inventory_errors=inventory.errors,
-        problems=dict(getattr(inventory, "problems", {}) or {}),
         vaults=vaults,
         recovery_points=points,
         restore_tests=read_restore_tests(ctx.ledger, ctx.as_of),
-        protection_detail=getattr(inventory, "protection_detail", pd.DataFrame()),
         backup_scopes=scopes,
         copy_recovery_points=copy_points,
         copy_scopes=copy_status,
-        aws_backup_services=frozenset(n for n, s in SERVICES.items() if s.aws_backup),
     )
 
 

@@ -32,6 +32,17 @@ PRACTICES = {
 }
 SEVERITIES = ("critical", "high", "medium", "low")
 SCOPES = ("resource", "vault", "recovery_point", "estate")
+#: Where a control's facts come from (its ``sources``): the inventory alone, AWS Backup's
+#: vaults and recovery points in the estate, the copy destinations outside it, the ledger.
+INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER = (
+    "inventory",
+    "aws_backup",
+    "copy_destinations",
+    "ledger",
+)
+SOURCES = (INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER)
+#: The practices whose inventory-judged resource findings are the inventory's gaps.
+GAP_PRACTICES = ("REL09-BP01", "REL09-BP02", "REL09-BP03")
 TIER_FIELDS = (
     "rpo",
     "rto",
@@ -71,6 +82,18 @@ class Control:
     evaluate: Callable[[Evidence], Iterable[Result]]
     parity: str = ""  # the AWS Backup Audit Manager / Steampipe control it matches, if any
     description: str = ""
+    #: the evidence it reads (SOURCES); judged from the inventory alone, its FAILs are gaps
+    sources: tuple[str, ...] = (INVENTORY,)
+
+    @property
+    def makes_gaps(self) -> bool:
+        """Its FAIL findings are the inventory's gaps: a BP01-BP03 control about one data
+        resource, judged from the inventory's own facts (no vault, copy or ledger read)."""
+        return (
+            self.practice in GAP_PRACTICES
+            and self.scope == "resource"
+            and set(self.sources) <= {INVENTORY}
+        )
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -82,6 +105,8 @@ class Control:
             "parameters": ", ".join(self.parameters),
             "parity": self.parity,
             "remediation": self.remediation,
+            "evidence": ", ".join(self.sources),
+            "makes_gaps": self.makes_gaps,
             "description": self.description,
         }
 
@@ -100,14 +125,16 @@ def control(
     parameters: tuple[str, ...] = (),
     parity: str = "",
     description: str = "",
+    sources: tuple[str, ...] = (INVENTORY,),
 ) -> Callable[[Callable[[Evidence], Iterable[Result]]], Control]:
     """Register ``fn`` as a control (``description``, or else its docstring, describes it)."""
 
     def register(fn: Callable[[Evidence], Iterable[Result]]) -> Control:
         if id in CONTROLS:
             raise ValueError(f"control {id!r} is registered twice")
-        if practice not in PRACTICES or severity not in SEVERITIES or scope not in SCOPES:
-            raise ValueError(f"control {id!r}: bad practice, severity or scope")
+        bad = practice not in PRACTICES or severity not in SEVERITIES or scope not in SCOPES
+        if bad or not set(sources) <= set(SOURCES):
+            raise ValueError(f"control {id!r}: bad practice, severity, scope or sources")
         ctl = Control(
             id,
             title,
@@ -119,6 +146,7 @@ def control(
             fn,
             parity,
             " ".join((description or fn.__doc__ or "").split()),
+            tuple(sources),
         )
         CONTROLS[id] = ctl
         return ctl

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from runbook_lib.audit import controls as _controls  # noqa: F401  (registers every control)
-from runbook_lib.audit.evidence import Evidence, gather
+from runbook_lib.audit.evidence import Evidence, gather, inventory_evidence
 from runbook_lib.audit.model import (
     CONTROLS,
     ERROR,
@@ -270,6 +270,33 @@ def evaluate(
     chosen = select_controls(controls)  # bad input fails before any AWS call
     started = time.perf_counter()
     ev = evidence or gather(ctx, inventory, progress=progress)
+    frame = judge(chosen, ev)
+    findings = Findings(ev.as_of, frame, chosen, ev, time.perf_counter() - started)
+    log.info(
+        "audit: %d controls, %d results: %d PASS, %d FAIL",
+        len(chosen),
+        len(frame),
+        int((frame.status == PASS).sum()),
+        int((frame.status == FAIL).sum()),
+    )
+    return findings
+
+
+def gap_controls() -> list[Control]:
+    """The controls whose FAIL findings are the inventory's gaps (``Control.makes_gaps``):
+    BP01-BP03, about one data resource, judged from the inventory's own facts."""
+    return [c for c in select_controls() if c.makes_gaps]
+
+
+def inventory_findings(inventory: Any) -> pd.DataFrame:
+    """:func:`gap_controls` evaluated on the inventory alone (no AWS call, no ledger read):
+    the same verdicts, reasons and remediation the audit gives for that inventory."""
+    return judge(gap_controls(), inventory_evidence(inventory))
+
+
+def judge(chosen: list[Control], ev: Evidence) -> pd.DataFrame:
+    """Every chosen control's results on ``ev`` (COLUMNS); a control that raises is one
+    ERROR row, the others still run."""
     rows: list[dict[str, Any]] = []
     for ctl in chosen:
         try:
@@ -291,15 +318,7 @@ def evaluate(
             rows.append(_row(ctl, ev, r.__dict__))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["as_of"] = pd.Timestamp(ev.as_of)
-    findings = Findings(ev.as_of, frame, chosen, ev, time.perf_counter() - started)
-    log.info(
-        "audit: %d controls, %d results: %d PASS, %d FAIL",
-        len(chosen),
-        len(frame),
-        int((frame.status == PASS).sum()),
-        int((frame.status == FAIL).sum()),
-    )
-    return findings
+    return frame
 
 
 def _row(ctl: Control, ev: Evidence, r: dict[str, Any]) -> dict[str, Any]:

@@ -99,6 +99,7 @@ def discover(
     for account, region, what, err in keys.failures:  # customer-managed left unknown
         errors.append(_error(account, region, "kms", err, what))
     inv = build(session.params, found, backups, errors, as_of)
+    inv.sandbox = bool(getattr(session, "sandbox", False))
     inv.calls = session.counter.total - calls_before
     inv.seconds = time.perf_counter() - started
     log.info(

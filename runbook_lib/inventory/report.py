@@ -1,12 +1,11 @@
 """From what discovery found to the tables an SRE reads: resources (classified),
-protection per resource, coverage per tier/service/account, and the gap list."""
+protection per resource, coverage per tier/service/account, and the gap list (the failing
+findings of the audit's BP01-BP03 controls that the inventory's own facts decide)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,7 +13,7 @@ import plotly.graph_objects as go
 from runbook_lib.inventory.backup import BackupScope
 from runbook_lib.inventory.model import COLUMNS, NOT_SUPPORTED, SUPPORTED, Found, RecoveryPoint
 from runbook_lib.inventory.plugin import SERVICES
-from runbook_lib.params import Params, format_duration
+from runbook_lib.params import Params
 
 ERROR_COLUMNS = ["account", "region", "service", "resource", "error"]
 PROTECTION_COLUMNS = [
@@ -90,6 +89,7 @@ class Inventory:
     recovery_points: pd.DataFrame  # every recovery point found, by resource
     errors: pd.DataFrame  # ERROR_COLUMNS: scopes or resources that could not be read
     problems: dict[str, str] = field(default_factory=dict)  # arn -> classification problem
+    sandbox: bool = False  # read from the sandbox (some verdicts say what it cannot do)
     calls: int = 0
     seconds: float = 0.0
 
@@ -230,6 +230,9 @@ class Inventory:
         return fig
 
     def gaps(self) -> pd.DataFrame:
+        """What is missing, per resource: the FAIL findings of the BP01-BP03 audit controls
+        judged from the inventory alone (``runbook_lib.audit.gap_controls``), with the
+        control id as ``gap``, its reason as ``missing`` and its remediation as ``closed_by``."""
         return _gaps(self)
 
 
@@ -338,138 +341,24 @@ def _protection(
 # ------------------------------------------------------------------ gaps
 
 
-def _fmt_days(days: float | None) -> str:
-    if days is None:
-        return "unknown"
-    return "forever" if math.isinf(days) else f"{days:g} days"
-
-
-def _fmt_seconds(seconds: float | None) -> str:
-    if seconds is None or pd.isna(seconds):
-        return "none"
-    if seconds == 0:
-        return "0 (every change kept)"
-    from datetime import timedelta
-
-    return format_duration(timedelta(seconds=seconds))
-
-
-def _fix(service: str, gap: str, tier: str, params: Params, **fmt: str) -> str:
-    svc = SERVICES[service]
-    objective = params.tier(tier).rpo
-    native = svc.fixes.get(gap)
-    if native and (
-        gap not in ("no_backup", "rpo_too_long")
-        or svc.native_rpo is None
-        or svc.native_rpo <= objective
-    ):
-        return native.format(tier=tier, service=service, **fmt)
-    defaults = {
-        "no_backup": "protect: backup selection for tier {tier}",
-        "rpo_too_long": "protect: backup selection for tier {tier}",
-        "retention_short": "protect: backup plan retention for tier {tier}",
-        "no_copy_region": "protect: backup plan copy to {region} for tier {tier}",
-        "no_copy_account": "protect: backup plan copy to account {account} for tier {tier}",
-        "not_encrypted": "protect: encrypt {service}",
-        "no_cmk": "protect: customer-managed KMS key for {service}",
-    }
-    if not svc.aws_backup and gap in (
-        "no_backup",
-        "rpo_too_long",
-        "retention_short",
-        "no_copy_region",
-        "no_copy_account",
-    ):
-        return f"none automatic: AWS Backup does not cover {service}; review by hand"
-    return defaults[gap].format(tier=tier, service=service, **fmt)
-
-
 def _gaps(inv: Inventory) -> pd.DataFrame:
-    p = inv.params
-    t = inv.table()
-    out: list[dict[str, Any]] = []
-    for r in t.itertuples():
-        tier = p.tier(r.tier)
-        base = {k: getattr(r, k) for k in ("account", "region", "service", "name", "arn", "tier")}
+    """The FAIL findings of the audit's gap controls (BP01-BP03, judged from the inventory
+    alone): one rule each, so the gaps, the audit and protect's plan cannot disagree.
+    ``gap`` is the control id, ``missing`` its reason, ``why`` the control (practice, title
+    and the tier values judged against), ``closed_by`` its remediation. A control that
+    could not run is a row too (``missing`` says why), never a silent pass."""
+    from runbook_lib.audit import ERROR, FAIL, inventory_findings
 
-        def gap(code: str, missing: str, why: str, closed_by: str, base: dict = base) -> None:
-            out.append(
-                {**base, "gap": code, "missing": missing, "why": why, "closed_by": closed_by}
-            )
-
-        problem = inv.problems.get(r.arn)
-        if problem == "unclassified":
-            gap(
-                "unclassified",
-                f"no {p.tag_keys.tier} tag",
-                f"BP01: unclassified data gets the default tier {p.default_tier!r}, which may be too weak",
-                f"owner: tag {p.tag_keys.tier}=<{'|'.join(p.tiers)}> or {p.tag_keys.reproducible}=<source>",
-            )
-        elif problem and problem.startswith("unknown_tier:"):
-            value = problem.split(":", 1)[1]
-            gap(
-                "unknown_tier",
-                f"{p.tag_keys.tier}={value!r} is not a tier",
-                f"BP01: treated as {p.default_tier!r}; allowed tiers: {', '.join(p.tiers)}",
-                f"owner: fix tag {p.tag_keys.tier} (one of {', '.join(p.tiers)})",
-            )
-        if r.backup_required:
-            note = f" ({r.notes})" if r.notes else ""
-            if not r.protected:
-                gap(
-                    "no_backup",
-                    "no backup: nothing protects it" + note,
-                    f"RPO {format_duration(tier.rpo)} of tier {r.tier} cannot be met; data loss is unbounded",
-                    _fix(r.service, "no_backup", r.tier, p),
-                )
-            else:
-                if not r.rpo_met:
-                    gap(
-                        "rpo_too_long",
-                        f"achievable RPO {_fmt_seconds(r.rpo_seconds)} ({', '.join(r.mechanisms)})",
-                        f"tier {r.tier} RPO is {format_duration(tier.rpo)}",
-                        _fix(r.service, "rpo_too_long", r.tier, p),
-                    )
-                if r.retention_met is False:
-                    gap(
-                        "retention_short",
-                        f"restore points kept {_fmt_days(r.retention_days)}",
-                        f"tier {r.tier} retention is {_fmt_days(tier.retention.total_seconds() / 86400)}",
-                        _fix(r.service, "retention_short", r.tier, p),
-                    )
-            # copies are asked of protected resources only: no_backup already says the rest
-            if r.protected and tier.copy_region and not set(r.copy_regions) - {r.region}:
-                target = tier.copy_region if tier.copy_region != r.region else "another Region"
-                gap(
-                    "no_copy_region",
-                    f"no copy in {target}",
-                    f"tier {r.tier} keeps a copy in {tier.copy_region} to survive a Regional outage",
-                    _fix(r.service, "no_copy_region", r.tier, p, region=target),
-                )
-            if (
-                r.protected
-                and tier.copy_account
-                and tier.copy_account != r.account
-                and tier.copy_account not in r.copy_accounts
-            ):
-                gap(
-                    "no_copy_account",
-                    f"no copy in account {tier.copy_account}",
-                    f"tier {r.tier} keeps a copy in account {tier.copy_account} (survives account compromise)",
-                    _fix(r.service, "no_copy_account", r.tier, p, account=tier.copy_account),
-                )
-        if r.encrypted is False:
-            gap(
-                "not_encrypted",
-                "not encrypted at rest",
-                "BP02: data and its backups must be encrypted",
-                _fix(r.service, "not_encrypted", r.tier, p),
-            )
-        elif tier.require_cmk and r.cmk is False:
-            gap(
-                "no_cmk",
-                "encrypted with an AWS-managed or AWS-owned key",
-                f"tier {r.tier} requires a customer-managed KMS key (control of access and deletion)",
-                _fix(r.service, "no_cmk", r.tier, p),
-            )
-    return pd.DataFrame(out, columns=GAP_COLUMNS)
+    f = inventory_findings(inv)
+    f = f[f.status.isin([FAIL, ERROR])]
+    if f.empty:
+        return pd.DataFrame(columns=GAP_COLUMNS)
+    order = {arn: i for i, arn in enumerate(inv.resources.arn)}
+    f = f.assign(_at=f.arn.map(order).fillna(len(order)), _n=range(len(f)))
+    f = f.sort_values(["_at", "_n"], kind="stable")
+    why = [
+        f"{p}: {t}" + (f" ({e})" if isinstance(e, str) and e else "")
+        for p, t, e in f[["practice", "title", "expected"]].values
+    ]
+    out = f.assign(gap=f.control_id, missing=f.reason, why=why, closed_by=f.remediation)
+    return out[GAP_COLUMNS].reset_index(drop=True)

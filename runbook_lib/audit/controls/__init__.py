@@ -1,6 +1,14 @@
 """The controls, one small function each, grouped by practice (one module per practice).
 
 Importing this package registers every control in :data:`runbook_lib.audit.model.CONTROLS`.
+
+Remediation, one rule: a failing finding names the protect plan step that closes it
+(:func:`step`: ``notebooks/02_protect.ipynb: plan step "<setting>"``, the ``setting`` of a
+step protect really plans for that resource or its scope), or says ``manual: ...`` /
+``owner: ...`` when protect plans nothing that closes it. Per service, a control's step
+comes from the service's inventory plug-in (``Service.fixes``: control id -> setting or
+``manual: ...`` text, formatted with ``tier``, ``region``, ``account``, ``service``);
+without one, services AWS Backup covers are closed by the tier's backup selection.
 """
 
 from __future__ import annotations
@@ -18,6 +26,38 @@ def runbook(name: str) -> str:
     """``notebooks/02_protect.ipynb`` for ``protect`` (the runbook an SRE opens to fix it)."""
     found = sorted(data_dir("notebooks").glob(f"*_{name}.ipynb"))
     return f"notebooks/{found[0].name}" if found else f"the {name} runbook"
+
+
+def step(*settings: str) -> str:
+    """The remediation naming the protect plan step(s) (their ``setting``) that close a finding."""
+    return f"{runbook('protect')}: plan step " + " and ".join(f'"{s}"' for s in settings)
+
+
+def manual(what: str) -> str:
+    """The remediation when protect plans nothing that closes the finding."""
+    return f"manual: {what}"
+
+
+def fix(
+    ev: Any, row: dict[str, Any], control_id: str, default: str | None = None, **fmt: str
+) -> str:
+    """The resource-specific remediation of ``control_id`` for inventory row ``row``: the
+    service's own entry in ``Service.fixes``, else ``default`` (a step's setting), else the
+    tier's AWS Backup plan steps for a service AWS Backup covers (``backup selection
+    (<tier>)`` when no plan selects it yet, ``backup plan (<tier>)`` when one does), else
+    ``manual``."""
+    from runbook_lib.inventory.plugin import SERVICES
+
+    service, tier = str(row.get("service") or ""), str(row.get("tier") or "")
+    svc = SERVICES.get(service)
+    text = (svc.fixes if svc else {}).get(control_id) or default
+    if text:
+        text = text.format(tier=tier, service=service, **fmt)
+        return text if text.startswith(("manual:", "owner:")) else step(text)
+    if service in ev.aws_backup_services:
+        selected = any(str(m).startswith("aws backup plan") for m in row.get("mechanisms") or [])
+        return step(f"backup plan ({tier})" if selected else f"backup selection ({tier})")
+    return manual(f"protect plans no step for {service} that closes this; decide by hand")
 
 
 def result(row: dict[str, Any], status: str, reason: str, **extra: Any) -> Result:

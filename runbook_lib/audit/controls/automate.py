@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import services as registry
-from runbook_lib.audit.controls import days, duration, human, result, runbook
+from runbook_lib.audit.controls import days, duration, fix, human, manual, result, runbook, step
 from runbook_lib.audit.evidence import Evidence, as_list, reproducible
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
+from runbook_lib.protect.objectives import wants_continuous  # protect's rule for PITR
 
 BP = "REL09-BP03"
 
@@ -40,7 +41,7 @@ def _protected_rows(
                     FAIL,
                     "no backup at all",
                     expected=exp,
-                    remediation=ev.fix(row["arn"], "no_backup"),
+                    remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
                 ),
             )
         else:
@@ -74,6 +75,7 @@ def resource_protected_by_backup_plan(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 "no backup plan selects it" + (f" ({note})" if note else ""),
                 expected="a backup plan selection",
+                remediation=step(f"backup selection ({row.get('tier')})"),
             )
 
 
@@ -108,7 +110,7 @@ def backup_frequency_meets_rpo(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 f"achievable RPO {human(rpo)} is longer than {human(objective)}",
                 expected=exp,
-                remediation=ev.fix(row["arn"], "rpo_too_long"),
+                remediation=fix(ev, row, "backup_frequency_meets_rpo"),
             )
 
 
@@ -133,7 +135,20 @@ def backup_retention_meets_objective(ev: Evidence) -> Iterator[Result]:
             row.get("retention_days"),
             ev.tier(row.get("tier")).retention.total_seconds() / 86400,
         )
-        if kept is not None and kept == kept and kept >= objective:
+        mechanisms = ", ".join(row.get("mechanisms") or [])
+        if kept is None or kept != kept:
+            yield result(
+                row,
+                FAIL,
+                f"retention unknown: the inventory reads no retention for {mechanisms}",
+                expected=exp,
+                remediation=manual(
+                    f"check that the copies made by {mechanisms} are kept at least "
+                    f"{days(objective)} (the inventory does not read that retention), "
+                    "or add a backup whose retention it reads"
+                ),
+            )
+        elif kept >= objective:
             yield result(row, PASS, f"kept {days(kept)}", expected=exp)
         else:
             yield result(
@@ -141,7 +156,7 @@ def backup_retention_meets_objective(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 f"kept {days(kept)}, less than {days(objective)}",
                 expected=exp,
-                remediation=ev.fix(row["arn"], "retention_short"),
+                remediation=fix(ev, row, "backup_retention_meets_objective"),
             )
 
 
@@ -256,7 +271,8 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
             copies = ev.copies_of(row["arn"])
             copies = copies[copies[kind].map(wanted)] if len(copies) else copies
             plans, other = _copy_mechanisms(ev, row["arn"], kind, wanted)
-            gap = "no_copy_region" if kind == "region" else "no_copy_account"
+            cid = f"cross_{kind}_copy"
+            fmt = {kind: want if want != own else where}
             if len(copies):
                 newest = copies.iloc[-1]
                 age = (pd.Timestamp(ev.as_of) - newest.created).total_seconds()
@@ -275,7 +291,7 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
                         f"newest copy recovery point in {where} is {human(age)} old ({at}), "
                         f"older than the {row.get('tier') or ev.params.default_tier} RPO of {human(rpo)}",
                         expected=exp,
-                        remediation=ev.fix(row["arn"], gap),
+                        remediation=fix(ev, row, cid, **fmt),
                     )
                 continue
             unread = {
@@ -330,7 +346,7 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
                     FAIL,
                     "no backup, so no copy",
                     expected=exp,
-                    remediation=ev.fix(row["arn"], "no_backup"),
+                    remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
                 )
             else:
                 yield result(
@@ -338,7 +354,7 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
                     FAIL,
                     f"no copy in {where}",
                     expected=exp,
-                    remediation=ev.fix(row["arn"], gap),
+                    remediation=fix(ev, row, cid, **fmt),
                 )
 
     return evaluate
@@ -348,6 +364,7 @@ control(
     "cross_region_copy",
     description="A Regional outage must not take the backups with it: tiers with copy_region keep a copy there. Evidence is an AWS Backup recovery point of the resource in the copy Region's vaults, younger than the tier's RPO; a plan rule's copy action alone is a setting, not a copy.",
     title="A recent copy of the backups exists in the tier's copy Region",
+    sources=("aws_backup", "copy_destinations"),
     practice=BP,
     severity="high",
     parameters=("copy_region", "rpo"),
@@ -358,6 +375,7 @@ control(
     "cross_account_copy",
     description="A compromised workload account must not be able to destroy its own backups: tiers with copy_account keep a copy in that account. Evidence is an AWS Backup recovery point of the resource in that account's vaults, younger than the tier's RPO.",
     title="A recent copy of the backups exists in the tier's copy account",
+    sources=("aws_backup", "copy_destinations"),
     practice=BP,
     severity="high",
     parameters=("copy_account", "rpo"),
@@ -369,6 +387,7 @@ control(
 @control(
     "recovery_point_min_retention",
     title="AWS Backup recovery point is kept at least its resource's tier retention",
+    sources=("aws_backup",),
     practice=BP,
     severity="medium",
     scope="recovery_point",
@@ -415,9 +434,14 @@ def _native(
     *,
     min_days: float | None = None,
     cap: float | None = None,
+    when: Callable[[Any], bool] | None = None,
+    otherwise: str = "",
 ):
     """A control that asks for the service's own backup setting ``prefix`` on ``service``
-    resources; with ``min_days`` or a tier retention (capped at ``cap``) its retention."""
+    resources; with ``min_days`` or a tier retention (capped at ``cap``) its retention.
+    ``when(tier)``: protect's own rule for planning the setting; tiers it rejects are
+    NOT_APPLICABLE (``otherwise`` says why), so the audit never asks for a step protect
+    does not plan."""
 
     def evaluate(ev: Evidence) -> Iterator[Result]:
         for row in ev.rows():
@@ -434,14 +458,12 @@ def _native(
                 yield result(row, NOT_APPLICABLE, na, expected=exp)
                 continue
             mechanisms = [m for m in row.get("mechanisms") or [] if m.startswith(name)]
+            if when is not None and not when(tier) and not mechanisms:
+                why = otherwise.format(tier=row.get("tier"), rpo=duration(tier.rpo))
+                yield result(row, NOT_APPLICABLE, why, expected=exp)
+                continue
             if not mechanisms:
-                yield result(
-                    row,
-                    FAIL,
-                    f"{name} is not enabled",
-                    expected=exp,
-                    remediation=ev.fix(row["arn"], "no_backup"),
-                )
+                yield result(row, FAIL, f"{name} is not enabled", expected=exp)
                 continue
             kept = _mechanism_retention(ev, row["arn"], name)
             if want and (kept is None or kept < want):
@@ -450,7 +472,6 @@ def _native(
                     FAIL,
                     f"{mechanisms[0]} keeps {days(kept)}, less than {days(want)}",
                     expected=exp,
-                    remediation=ev.fix(row["arn"], "retention_short"),
                 )
             else:
                 yield result(
@@ -478,9 +499,18 @@ control(
     title="DynamoDB table has point-in-time recovery enabled",
     practice=BP,
     severity="medium",
-    remediation=f"{runbook('protect')}: dynamodb PITR step",
+    remediation=step("point-in-time recovery"),
     parity="Steampipe: dynamodb_table_point_in_time_recovery_enabled",
-)(_native(("dynamodb",), "dynamodb PITR"))
+)(
+    _native(
+        ("dynamodb",),
+        "dynamodb PITR",
+        when=wants_continuous,
+        otherwise="tier {tier} has an RPO of {rpo}: protect plans PITR only for RPOs of a day "
+        "or less and covers this table with the tier's AWS Backup plan "
+        "(resource_protected_by_backup_plan)",
+    )
+)
 control(
     "rds_automated_backups_retention",
     description="Automated backups give databases point-in-time restore; their retention (1-35 days) must reach the tier's retention as far as the service allows.",
@@ -488,7 +518,7 @@ control(
     practice=BP,
     severity="medium",
     parameters=("retention",),
-    remediation=f"{runbook('protect')}: backup retention step for the database or cluster",
+    remediation=step("automated backup retention (days)"),
     parity="Steampipe: rds_db_instance_backup_enabled, "
     "neptune_db_cluster_automated_backup_enabled; AWS Config db-instance-backup-enabled",
 )(_native(("rds", "aurora", "neptune"), "{service} automated backups", cap=35))
@@ -498,7 +528,7 @@ control(
     title="S3 bucket has versioning enabled",
     practice=BP,
     severity="medium",
-    remediation=f"{runbook('protect')}: s3 versioning step",
+    remediation=step("versioning"),
     parity="Steampipe: s3_bucket_versioning_enabled",
 )(_native(("s3",), "s3 versioning"))
 control(
@@ -507,7 +537,7 @@ control(
     title="EFS file system has automatic backups (backup policy) enabled",
     practice=BP,
     severity="low",
-    remediation=f"{runbook('protect')}: efs backup policy step (or a backup selection for the tier)",
+    remediation=step("EFS automatic backups"),
     parity="Steampipe: efs_file_system_automatic_backups_enabled",
 )(_native(("efs",), "efs backup policy"))
 control(
@@ -517,6 +547,6 @@ control(
     practice=BP,
     severity="low",
     parameters=("retention",),
-    remediation=f"{runbook('protect')}: elasticache snapshot retention step",
+    remediation=step("snapshot retention (days)"),
     parity="Steampipe: elasticache_redis_cluster_automatic_backup_retention_15_days",
 )(_native(("elasticache",), "elasticache automatic snapshots", cap=35))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runbook_lib.audit.controls import result, runbook
+from runbook_lib.audit.controls import fix, result, runbook, step
 from runbook_lib.audit.evidence import Evidence, reproducible
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, PASS, Result, control
 
@@ -17,6 +17,7 @@ BP = "REL09-BP01"
     practice=BP,
     severity="high",
     scope="estate",
+    sources=("inventory",),
     parameters=("accounts", "regions"),
     remediation=f"{runbook('inventory')}: fix access (role, Region opt-in) for the scopes in "
     "the errors table, then run the inventory again",
@@ -68,19 +69,24 @@ def resource_classified(ev: Evidence) -> Iterator[Result]:
         source = reproducible(row)
         if problem == "unclassified" or (problem is None and not row.get("classified")):
             reason = f"no {keys.tier} tag and no {keys.reproducible} tag: default tier {ev.params.default_tier!r} applied"
-            yield result(
-                row, FAIL, reason, expected=expected, remediation=ev.fix(row["arn"], "unclassified")
-            )
+            yield result(row, FAIL, reason, expected=expected, remediation=_classify(ev))
         elif problem and problem.startswith("unknown_tier:"):
             value = problem.split(":", 1)[1]
             reason = f"{keys.tier}={value!r} is not a tier ({tiers}): default tier applied"
-            yield result(
-                row, FAIL, reason, expected=expected, remediation=ev.fix(row["arn"], "unknown_tier")
-            )
+            yield result(row, FAIL, reason, expected=expected, remediation=_classify(ev))
         elif (row.get("tags") or {}).get(keys.tier):
             yield result(row, PASS, f"{keys.tier}={row['tier']}", expected=expected)
         else:
             yield result(row, PASS, f"reproducible from {source}", expected=expected)
+
+
+def _classify(ev: Evidence) -> str:
+    """protect tags unclassified resources (and unknown tier values) with the default tier
+    when ``protect.tag_untagged`` is set; otherwise the owner tags them."""
+    keys, p = ev.params.tag_keys, ev.params
+    if p.protect.tag_untagged:
+        return step("classification tag") + f" ({keys.tier}={p.default_tier}; or the owner tags it)"
+    return f"owner: tag {keys.tier}=<{'|'.join(p.tiers)}> or {keys.reproducible}=<source>"
 
 
 @control(
@@ -116,7 +122,7 @@ def resource_backed_up_or_reproducible(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 "nothing backs it up" + note,
                 expected="a backup or a source",
-                remediation=ev.fix(row["arn"], "no_backup"),
+                remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
             )
 
 
@@ -173,6 +179,8 @@ def reproducible_source_protected(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 f"source {source} is not in the inventory (deleted, renamed, or in an account/Region not read)",
                 expected=source,
+                remediation=f"owner: correct {ev.params.tag_keys.reproducible} (or bring the "
+                "source back and into the estate's accounts and Regions)",
             )
         elif reproducible(found):
             yield result(
@@ -194,5 +202,5 @@ def reproducible_source_protected(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 f"source {found['arn']} is not backed up: losing it loses this data too",
                 expected=source,
-                remediation=ev.fix(found["arn"], "no_backup"),
+                remediation=fix(ev, found, "resource_backed_up_or_reproducible"),
             )

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from runbook_lib.audit.controls import result, runbook
+from runbook_lib.audit.controls import fix, manual, result, runbook
 from runbook_lib.audit.evidence import NOT_SUPPORTED as EV_NOT_SUPPORTED
 from runbook_lib.audit.evidence import Evidence
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
@@ -44,10 +44,23 @@ def resource_encrypted_at_rest(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 "not encrypted at rest",
                 expected="encrypted",
-                remediation=ev.fix(row["arn"], "not_encrypted"),
+                remediation=fix(ev, row, "resource_encrypted_at_rest", "encryption at rest"),
             )
         else:
-            yield result(row, FAIL, "encryption state could not be read", expected="encrypted")
+            yield result(
+                row,
+                FAIL,
+                "encryption state could not be read",
+                expected="encrypted",
+                remediation=_unread(),
+            )
+
+
+def _unread() -> str:
+    return manual(
+        "the encryption setting could not be read (the inventory's errors table says why): "
+        "grant the read, run the inventory again"
+    )
 
 
 @control(
@@ -80,7 +93,7 @@ def resource_cmk_when_required(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 "not encrypted at all",
                 expected="require_cmk=true",
-                remediation=ev.fix(row["arn"], "not_encrypted"),
+                remediation=fix(ev, row, "resource_encrypted_at_rest", "encryption at rest"),
             )
         elif row.get("cmk") is False:
             yield result(
@@ -88,7 +101,15 @@ def resource_cmk_when_required(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 "encrypted with an AWS-managed or AWS-owned key",
                 expected="require_cmk=true",
-                remediation=ev.fix(row["arn"], "no_cmk"),
+                remediation=fix(ev, row, "resource_cmk_when_required", "customer-managed key"),
+            )
+        elif row.get("encrypted") is None:
+            yield result(
+                row,
+                FAIL,
+                "encryption state could not be read",
+                expected="require_cmk=true",
+                remediation=_unread(),
             )
         else:
             yield result(
@@ -96,6 +117,7 @@ def resource_cmk_when_required(ev: Evidence) -> Iterator[Result]:
                 FAIL,
                 f"key {row.get('kms_key')} could not be described",
                 expected="require_cmk=true",
+                remediation=fix(ev, row, "resource_cmk_when_required", "customer-managed key"),
             )
 
 
@@ -173,6 +195,7 @@ def denied_actions(policy: str | None) -> set[str]:
 @control(
     "vault_prevents_manual_deletion",
     title="Backup vault access policy denies deleting or shortening recovery points",
+    sources=("aws_backup",),
     practice=BP,
     severity="high",
     scope="vault",
@@ -226,6 +249,7 @@ def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
 @control(
     "vault_lock_enabled",
     title="Backup vault is protected by AWS Backup Vault Lock",
+    sources=("aws_backup",),
     practice=BP,
     severity="high",
     scope="vault",
@@ -273,6 +297,7 @@ def vault_lock_enabled(ev: Evidence) -> Iterator[Result]:
 @control(
     "vault_key_customer_managed",
     title="Backup vault encrypts recovery points with a customer-managed KMS key",
+    sources=("aws_backup",),
     practice=BP,
     severity="medium",
     scope="vault",
@@ -304,6 +329,7 @@ def vault_key_customer_managed(ev: Evidence) -> Iterator[Result]:
 @control(
     "recovery_point_encrypted",
     title="AWS Backup recovery point is encrypted",
+    sources=("aws_backup",),
     practice=BP,
     severity="high",
     scope="recovery_point",

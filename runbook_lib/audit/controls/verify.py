@@ -107,6 +107,7 @@ def _applicable(ev: Evidence) -> Iterator[tuple[dict, Result | None]]:
 @control(
     "restore_tested_recently",
     title="Resource was restore-tested successfully within its tier's restore_test_every",
+    sources=("ledger",),
     practice=BP,
     severity="high",
     parameters=("restore_test_every",),
@@ -173,6 +174,7 @@ def restore_tested_recently(ev: Evidence) -> Iterator[Result]:
 @control(
     "restore_content_validated",
     title="The newest successful restore test proved the content (backup-time fingerprint)",
+    sources=("ledger",),
     practice=BP,
     severity="high",
     parameters=("restore_test_every",),
@@ -284,6 +286,7 @@ control(
     "restore_rto_met",
     description="The RTO is a promise about restore time; only a measured restore (restore plus validation, newest test within restore_test_every) is evidence that it holds.",
     title="Measured restore time (restore + validation) meets the tier's RTO",
+    sources=("ledger",),
     practice=BP,
     severity="high",
     parameters=("rto", "restore_test_every"),
@@ -295,6 +298,7 @@ control(
     "restore_rpo_met",
     description="The age of the recovery point a restore test used, at the time of the test: the data that would have been lost.",
     title="Measured recovery point age at restore meets the tier's RPO",
+    sources=("ledger",),
     practice=BP,
     severity="high",
     parameters=("rpo", "restore_test_every"),
@@ -307,6 +311,7 @@ control(
 @control(
     "restore_test_cleaned_up",
     title="Restore tests left no scratch resource behind",
+    sources=("ledger",),
     practice=BP,
     severity="low",
     parameters=("restore_test_every",),

@@ -85,10 +85,6 @@ register(
         extras=_extras,
         describe=_describe,
         native_rpo=CONTINUOUS_RPO,
-        fixes={
-            "no_backup": "protect: dynamodb PITR",
-            "rpo_too_long": "protect: dynamodb PITR",
-            "retention_short": "protect: backup selection for tier {tier} (PITR keeps at most 35 days)",
-        },
+        fixes={},  # the tier's AWS Backup plan steps; PITR: the dynamodb_pitr_enabled control
     )
 )

@@ -52,9 +52,6 @@ register(
         list=_list,
         extras=_extras,
         describe=_describe,
-        fixes={
-            "no_backup": "protect: backup selection for tier {tier}",
-            "not_encrypted": "protect: encrypt ebs (snapshot, copy encrypted, replace volume)",
-        },
+        fixes={},  # the tier's AWS Backup plan steps; "encryption at rest" (manual)
     )
 )

@@ -64,9 +64,6 @@ register(
         list=_list,
         describe=_describe,
         native_rpo=DAILY_RPO,
-        fixes={
-            "no_backup": "protect: efs backup policy",
-            "not_encrypted": "protect: encrypt efs (new encrypted file system, copy data)",
-        },
+        fixes={},  # the tier's AWS Backup plan steps; the efs_backup_policy_enabled control
     )
 )

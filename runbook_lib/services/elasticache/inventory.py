@@ -97,11 +97,14 @@ register(
         aws_backup=False,
         native_rpo=DAILY_RPO,
         fixes={
-            "no_copy_region": "protect: elasticache snapshot export to an s3 bucket in {region}",
-            "no_backup": "protect: elasticache snapshot retention",
-            "retention_short": "protect: elasticache snapshot retention",
-            "rpo_too_long": "protect: elasticache snapshot retention (daily is the shortest)",
-            "not_encrypted": "protect: encrypt elasticache (restore a snapshot into an encrypted group)",
+            "resource_backed_up_or_reproducible": "snapshot retention (days)",
+            "backup_retention_meets_objective": "snapshot retention (days)",
+            "backup_frequency_meets_rpo": "manual: automatic snapshots run at most daily; "
+            "protect plans nothing shorter (a replica or another design)",
+            "cross_region_copy": "manual: protect plans no copy of the snapshots; export one "
+            "to an S3 bucket in {region} by hand",
+            "cross_account_copy": "manual: protect plans no copy of the snapshots to account "
+            "{account}; export and share one by hand",
         },
     )
 )

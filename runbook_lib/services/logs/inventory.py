@@ -389,11 +389,11 @@ register(
         aws_backup=False,
         native_rpo=CONTINUOUS_RPO,
         fixes={
-            "no_copy_region": "protect: logs export to an s3 bucket in {region}",
-            "no_backup": "protect: logs subscription/export to s3",
-            "rpo_too_long": "protect: logs subscription/export to s3",
-            "retention_short": "protect: logs retention",
-            "no_cmk": "protect: logs kms key association",
+            "resource_backed_up_or_reproducible": "scheduled export to S3",
+            "backup_frequency_meets_rpo": "scheduled export to S3",
+            "cross_region_copy": "replication of logs/{tier}/ to DR Region",
+            "cross_account_copy": "manual: protect plans no copy of the log exports to "
+            "account {account}",
         },
     )
 )

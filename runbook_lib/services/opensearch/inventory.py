@@ -60,10 +60,14 @@ register(
         aws_backup=False,
         native_rpo=AUTOMATED_RPO,
         fixes={
-            "rpo_too_long": "protect: opensearch manual snapshots to an S3 repository",
-            "retention_short": "protect: opensearch manual snapshots to an S3 repository",
-            "no_copy_region": "protect: opensearch manual snapshots to an S3 repository in {region}",
-            "not_encrypted": "protect: opensearch encryption at rest",
+            "resource_backed_up_or_reproducible": "automated snapshot start hour (UTC)",
+            "backup_frequency_meets_rpo": "manual: automated snapshots run hourly at best; a "
+            "shorter RPO needs manual snapshots to an S3 repository (not configured by protect)",
+            "backup_retention_meets_objective": "manual: automated snapshots are kept 14 days; "
+            "longer needs manual snapshots to an S3 repository (not configured by protect)",
+            "cross_region_copy": "copy to another Region",
+            "cross_account_copy": "manual: protect plans no copy of the snapshots to account "
+            "{account}",
         },
     )
 )

@@ -15,11 +15,9 @@ from runbook_lib.inventory.model import (
 )
 from runbook_lib.inventory.plugin import Service
 
-FIXES = {
-    "no_backup": "protect: {service} backup retention (automated backups)",
-    "rpo_too_long": "protect: {service} backup retention (automated backups)",
-    "retention_short": "protect: {service} backup retention",
-    "not_encrypted": "protect: encrypt {service} (restore an encrypted snapshot copy)",
+FIXES = {  # control id -> protect plan step (the tier's AWS Backup plan steps otherwise)
+    "resource_backed_up_or_reproducible": "automated backup retention (days)",
+    "backup_frequency_meets_rpo": "automated backup retention (days)",
 }
 
 

@@ -152,8 +152,12 @@ register(
         per_account=True,
         native_rpo=timedelta(0),
         fixes={
-            "no_backup": "protect: s3 versioning",
-            "retention_short": "protect: s3 lifecycle noncurrent-version expiration",
+            "resource_backed_up_or_reproducible": "versioning",
+            "backup_frequency_meets_rpo": "versioning",
+            "backup_retention_meets_objective": "lifecycle: noncurrent versions",
+            "resource_encrypted_at_rest": "default encryption",
+            "resource_cmk_when_required": "default encryption",
+            "cross_region_copy": "replication to DR Region",
         },
     )
 )
