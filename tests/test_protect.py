@@ -294,16 +294,19 @@ def test_gaps_the_inventory_reported_are_closed(sandbox, tmp_path):
     gaps = inv.gaps()
     # what protect cannot fix in place is a MANUAL step in the plan (encryption, keys),
     # OpenSearch copies need its REST API; the inventory does not count scheduled log exports
+    # gap codes are the controls' ids: resource_backed_up_or_reproducible was no_backup,
+    # resource_encrypted_at_rest not_encrypted, resource_cmk_when_required no_cmk, and so on
     remaining = set(zip(gaps.service, gaps.gap, strict=True))
-    assert {g for _, g in remaining} <= {"not_encrypted", "no_cmk", "no_backup", "no_copy_region"}
-    assert {s for s, g in remaining if g == "no_backup"} <= {"logs"}
-    assert {s for s, g in remaining if g == "no_copy_region"} <= {"opensearch"}
-    assert not gaps.gap.isin(
-        ["unclassified", "retention_short", "no_copy_account", "rpo_too_long"]
-    ).any()
+    assert {s for s, g in remaining if g == "resource_backed_up_or_reproducible"} <= {"logs"}
+    assert not gaps.gap.isin(["resource_classified", "backup_frequency_meets_rpo"]).any()
+    # the retention of scheduled log exports is not read: said as unknown, a manual check
+    kept = gaps[gaps.gap == "backup_retention_meets_objective"]
+    assert set(kept.service) <= {"logs"} and kept.closed_by.str.startswith("manual:").all()
     manual = plan(make_ctx(sandbox, tmp_path)).frame()
     manual_arns = set(manual[manual.action.isin(["manual", "not_supported"])].resource)
-    for g in gaps[gaps.gap.isin(["not_encrypted", "no_cmk"])].itertuples():
+    for g in gaps[
+        gaps.gap.isin(["resource_encrypted_at_rest", "resource_cmk_when_required"])
+    ].itertuples():
         assert g.arn in manual_arns, g
 
 
@@ -595,7 +598,7 @@ def test_standalone_redis_cluster_gets_snapshot_retention(lone, tmp_path):
     session, made = lone
     arn, setting = made["cache"], "snapshot retention (days)"
     gaps = discover(session, progress=False).gaps()
-    assert "no_backup" in set(gaps[gaps.arn == arn].gap)
+    assert "resource_backed_up_or_reproducible" in set(gaps[gaps.arn == arn].gap)
     ctx = make_ctx(session, tmp_path, run_id="cache")
     p = plan(ctx)
     row = _row(p.frame(), arn, setting)
@@ -611,4 +614,7 @@ def test_standalone_redis_cluster_gets_snapshot_retention(lone, tmp_path):
     again = plan(make_ctx(session, tmp_path)).frame(only_open=False)
     assert _row(again, arn, setting).action == "none"
     gaps = discover(session, progress=False).gaps()
-    assert not set(gaps[gaps.arn == arn].gap) & {"no_backup", "retention_short"}
+    assert not set(gaps[gaps.arn == arn].gap) & {
+        "resource_backed_up_or_reproducible",
+        "backup_retention_meets_objective",
+    }

@@ -5,17 +5,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from runbook_lib.intents import Intents
 from runbook_lib.inventory.backup import ScheduleError
 from runbook_lib.params import Params
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect import plugin
 from runbook_lib.protect.model import (
     CREATE,
+    MANUAL,
     NONE,
     NOT_SUPPORTED,
     PHASES,
@@ -33,6 +35,10 @@ PROTECTED_ACTIONS = [
     "backup:DeleteBackupVaultAccessPolicy",
 ]
 MANAGED_TAG = {"managed-by": "runbook-protect"}
+#: tag on every key protect creates, naming the alias it was made for: a key whose alias was
+#: never created (CreateAlias failed, the CreateKey response was lost, the run was killed)
+#: is found by it and adopted by the next plan instead of a second key being made
+KEY_FOR_ALIAS_TAG = "runbook-protect-key-for-alias"
 GLOBAL = "global"  # the Region column of account-wide settings (IAM roles)
 
 
@@ -46,6 +52,7 @@ class ApplyState:
     params: Params
     keys: dict[tuple[str, str], str] = field(default_factory=dict)
     plan_ids: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (acct, region, tier)
+    intents: Intents | None = None  # the write-ahead record of what apply creates
 
     def key(self, account: str, region: str) -> str:
         try:
@@ -246,27 +253,45 @@ def plan_keys(
     alias = params.protect.key_alias
     for account, region in scopes:
         arn = find_key(session, params, account, region)
-        if arn:
-            keys[(account, region)] = arn
-            rotation = session.client("kms", account, region).get_key_rotation_status(KeyId=arn)[
+        orphans = [] if arn else orphan_keys(session, params, account, region)
+        key = arn or (orphans[0] if orphans else None)
+        if key:
+            keys[(account, region)] = key
+            rotation = session.client("kms", account, region).get_key_rotation_status(KeyId=key)[
                 "KeyRotationEnabled"
             ]
         else:
             rotation = None
-        steps.append(
-            Step(
-                phase=PHASES["key"],
-                account=account,
-                region=region,
-                resource=alias,
-                setting="customer-managed KMS key",
-                current=arn or "absent",
-                desired="exists",
-                action=NONE if arn else CREATE,
-                risk="low",
-                kind="key",
-            )
+        step = Step(
+            phase=PHASES["key"],
+            account=account,
+            region=region,
+            resource=alias,
+            setting="customer-managed KMS key",
+            current=arn or "absent",
+            desired="exists",
+            action=NONE if arn else CREATE,
+            risk="low",
+            kind="key",
         )
+        if orphans:  # made by an earlier apply that never named it: adopt, never make another
+            extra = orphans[1:]
+            step = replace(
+                step,
+                current=f"key {orphans[0]} made for {alias} without the alias",
+                desired=f"alias {alias} on that key",
+                action=UPDATE,
+                kind="key_adopt",
+                args={"key": orphans[0]},
+                note=(
+                    f"{len(extra)} more key(s) made for {alias} without the alias: "
+                    f"{', '.join(extra)}; nothing uses them: disable them and schedule their "
+                    "deletion by hand (kms:ScheduleKeyDeletion) after checking"
+                    if extra
+                    else ""
+                ),
+            )
+        steps.append(step)
         steps.append(
             Step(
                 phase=PHASES["key_rotation"],
@@ -284,14 +309,53 @@ def plan_keys(
     return steps
 
 
+def orphan_keys(session: AwsSession, params: Params, account: str, region: str) -> list[str]:
+    """Enabled keys tagged as made for the params' alias (by an earlier apply), oldest
+    first. Read only when the alias is missing: one ListResourceTags per customer key."""
+    kms = session.client("kms", account, region)
+    alias = params.protect.key_alias
+    found: list[tuple[Any, str]] = []
+    for page in kms.get_paginator("list_keys").paginate():
+        for entry in page.get("Keys", []):
+            try:
+                tags = kms.list_resource_tags(KeyId=entry["KeyId"]).get("Tags", [])
+            except ClientError as err:
+                if _code(err) in ("AccessDeniedException", "NotFoundException"):
+                    continue  # AWS-managed keys refuse the call; a key just deleted is gone
+                raise
+            if not any(t["TagKey"] == KEY_FOR_ALIAS_TAG and t["TagValue"] == alias for t in tags):
+                continue
+            meta = kms.describe_key(KeyId=entry["KeyId"])["KeyMetadata"]
+            if meta.get("KeyState") == "Enabled":
+                found.append((meta.get("CreationDate"), meta["Arn"]))
+    return [arn for _, arn in sorted(found, key=lambda f: (f[0] is None, f[0] or 0, f[1]))]
+
+
 @applier("key")
 def _apply_key(session: AwsSession, step: Step, state: ApplyState) -> str:
     kms = session.client("kms", step.account, step.region)
+    alias = state.params.protect.key_alias
+    intent = state.intents and state.intents.intend(
+        purpose="protect", kind="kms key", service="kms", account=step.account,
+        region=step.region, name=alias,
+    )  # fmt: skip
+    tags = {**MANAGED_TAG, KEY_FOR_ALIAS_TAG: alias}
     key = kms.create_key(
         Description="AWS Backup vault key (protect runbook)",
         KeyUsage="ENCRYPT_DECRYPT",
-        Tags=[{"TagKey": k, "TagValue": v} for k, v in MANAGED_TAG.items()],
+        Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()],
     )["KeyMetadata"]["Arn"]
+    if intent:
+        state.intents.started(intent, key)
+    kms.create_alias(AliasName=alias, TargetKeyId=key)
+    state.keys[(step.account, step.region)] = key
+    return key
+
+
+@applier("key_adopt")
+def _apply_key_adopt(session: AwsSession, step: Step, state: ApplyState) -> str:
+    key = step.args["key"]
+    kms = session.client("kms", step.account, step.region)
     kms.create_alias(AliasName=state.params.protect.key_alias, TargetKeyId=key)
     state.keys[(step.account, step.region)] = key
     return key
@@ -712,6 +776,8 @@ def _plan_selection(
                     note="the sandbox has no backup selections",
                 )
             raise
+        if len(found) > 1:
+            return _plan_duplicates(backup, plan_id, found, account, region, tier, setting)
         if found:
             return Step(
                 phase=PHASES["selection"],
@@ -741,6 +807,52 @@ def _plan_selection(
     )
 
 
+def _plan_duplicates(
+    backup: Any, plan_id: str, found: list[dict], account: str, region: str, tier: str, setting: str
+) -> Step:
+    """Several selections of protect's name in one plan (a retried create whose first
+    response was lost): keep the oldest; delete the others only where they select exactly
+    what the oldest does, else a person decides."""
+    found = sorted(found, key=lambda s: (s.get("CreationDate") is None, s.get("CreationDate") or 0))
+    keep = found[0]
+
+    def body(sel: dict) -> dict:
+        got = backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=sel["SelectionId"])
+        return got.get("BackupSelection", {})
+
+    kept = body(keep)
+    same = [s["SelectionId"] for s in found[1:] if body(s) == kept]
+    differ = [s["SelectionId"] for s in found[1:] if s["SelectionId"] not in same]
+    name = keep["SelectionName"]
+    return Step(
+        phase=PHASES["selection"],
+        account=account,
+        region=region,
+        resource=name,
+        setting=setting,
+        current=f"{len(found)} selections named {name}",
+        desired=f"one (keep {keep['SelectionId']})",
+        action=MANUAL if differ else UPDATE,
+        risk="low",
+        kind="selection_dedupe",
+        args={"tier": tier, "plan_id": plan_id, "remove": same},
+        note=(
+            f"selections {', '.join(differ)} share the name but select other resources: "
+            "compare them with the kept one and delete by hand"
+            if differ
+            else f"duplicates {', '.join(same)} select exactly what the kept one does"
+        ),
+    )
+
+
+@applier("selection_dedupe")
+def _apply_dedupe(session: AwsSession, step: Step, state: ApplyState) -> list[str]:
+    backup = session.client("backup", step.account, step.region)
+    for selection_id in step.args["remove"]:
+        backup.delete_backup_selection(BackupPlanId=step.args["plan_id"], SelectionId=selection_id)
+    return step.args["remove"]
+
+
 @applier("backup_plan")
 def _apply_plan(session: AwsSession, step: Step, state: ApplyState) -> str:
     backup = session.client("backup", step.account, step.region)
@@ -764,7 +876,13 @@ def _apply_selection(session: AwsSession, step: Step, state: ApplyState) -> str:
         raise KeyError(
             f"backup plan {plan_name(state.params, tier)} does not exist in {step.account}/{step.region}"
         )
+    intent = state.intents and state.intents.intend(
+        purpose="protect", kind="backup selection", service="backup", account=step.account,
+        region=step.region, name=step.resource, source=plan_id,
+    )  # fmt: skip
+    token = {"CreatorRequestId": intent.token} if intent else {}
     out = session.client("backup", step.account, step.region).create_backup_selection(
+        **token,
         BackupPlanId=plan_id,
         BackupSelection={
             "SelectionName": step.resource,
@@ -778,4 +896,6 @@ def _apply_selection(session: AwsSession, step: Step, state: ApplyState) -> str:
             ],
         },
     )
+    if intent:
+        state.intents.started(intent, out["SelectionId"])
     return out["SelectionId"]

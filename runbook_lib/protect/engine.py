@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib import intents
 from runbook_lib.arguments import approval
 from runbook_lib.progress import progress as tqdm
 from runbook_lib.protect import central, native, plugin
@@ -118,7 +119,9 @@ def apply(
     if plan.refused and not ctx.params.protect.allow_weakening:
         raise WeakeningRefused(plan.explain_refusals())
     plugin.load()  # the services' appliers
-    state = central.ApplyState(session=ctx.session, params=ctx.params, keys=dict(plan.keys))
+    state = central.ApplyState(
+        session=ctx.session, params=ctx.params, keys=dict(plan.keys), intents=intents.of(ctx)
+    )
     rows: list[dict[str, Any]] = []
 
     def record(row: dict[str, Any]) -> None:

@@ -157,6 +157,8 @@ def injecting(*faults: Fault) -> Iterator[Injector]:
 
 
 def forget_clients(session: AwsSession) -> None:
-    """Drop a session's cached clients so the next calls build (and instrument) new ones."""
+    """Drop a session's cached clients (and assumed-role sessions, which a sandbox reset
+    forgets) so the next calls build (and instrument) new ones."""
     with session._lock:
         session._clients.clear()
+        session._sessions.clear()
