@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -113,28 +114,29 @@ def _check_account(value: Any) -> str:
     )
 
 
+def _matching(regex: re.Pattern[str], refusal: str) -> Callable[[Any], str]:
+    """A validator passing the strings ``regex`` matches; anything else is refused with its
+    first 100 characters and ``refusal``."""
+
+    def check(value: Any) -> str:
+        if isinstance(value, str) and regex.match(value):
+            return value
+        raise ValueError(f"{str(value)[:100]!r} {refusal}")
+
+    return check
+
+
 _ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
-
-
-def _check_arn(value: Any) -> str:
-    if isinstance(value, str) and _ARN_RE.match(value):
-        return value
-    raise ValueError(
-        f"{value!r} is not an ARN; use arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, "
-        "e.g. arn:aws:iam::123456789012:role/backup-runbook"
-    )
-
-
-_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-
-
-def _check_role_arn(value: Any) -> str:
-    if isinstance(value, str) and _ROLE_ARN_RE.match(value):
-        return value
-    raise ValueError(
-        f"{str(value)[:100]!r} is not an IAM role ARN; use arn:aws:iam::ACCOUNT:role/NAME "
-        "(users, groups and other resources cannot be assumed)"
-    )
+_check_arn = _matching(
+    _ARN_RE,
+    "is not an ARN; use arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, "
+    "e.g. arn:aws:iam::123456789012:role/backup-runbook",
+)
+_check_role_arn = _matching(
+    re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"),
+    "is not an IAM role ARN; use arn:aws:iam::ACCOUNT:role/NAME "
+    "(users, groups and other resources cannot be assumed)",
+)
 
 
 Region = Annotated[str, BeforeValidator(_check_region)]

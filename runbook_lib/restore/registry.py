@@ -49,6 +49,19 @@ def handler(cls: type[ServiceHandler]) -> type[ServiceHandler]:
     return cls
 
 
+def point(ref: ResourceRef, source: str, **fields: Any) -> RecoveryPoint:
+    """A recovery point of ``ref`` (its ARN, service, account and Region) that ``source``
+    made; ``fields``: its ``id``, ``created`` and whatever else the source tells."""
+    return RecoveryPoint(
+        resource_arn=ref.arn,
+        service=ref.service,
+        source=source,
+        account=ref.account,
+        region=ref.region,
+        **fields,
+    )
+
+
 @dataclass
 class Content:
     """What a read of restored data found. ``fingerprints`` holds the variants worth
@@ -84,6 +97,9 @@ class ServiceHandler:
     #: AWS Backup's ``ResourceType`` for ``start_restore_job`` ("" where AWS Backup does not
     #: restore this service; ``ServiceSpec.aws_backup`` says whether it does).
     backup_resource_type = ""
+    #: (field, value): a restored copy is ready when ``describe`` answers ``value`` in
+    #: ``field``; ("", "") = ready as soon as the restore call returns.
+    ready_when: tuple[str, str] = ("", "")
 
     def resource_id(self, arn: str | None) -> str | None:
         """The id the service assigned to the resource at ``arn`` (``assigns_id``), else None."""
@@ -135,7 +151,8 @@ class ServiceHandler:
         return ResourceRef(arn, self.service, account, region, name or rid, resource_id=rid)
 
     def is_ready(self, session: Any, restored: Restored) -> bool:
-        return True
+        field_name, value = self.ready_when
+        return not field_name or (self.describe(session, restored) or {}).get(field_name) == value
 
     def wait(self, session: Any, restored: Restored, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout or self.wait_seconds)
@@ -157,11 +174,23 @@ class ServiceHandler:
         """A fingerprint to compare with when none was recorded at backup time, and what it is."""
         return None
 
-    def source_metadata(self, session: Any, ref: ResourceRef) -> dict[str, Any]:
+    def describe(self, session: Any, where: ResourceRef | Restored) -> dict[str, Any] | None:
+        """The service's description of the resource ``where`` names (the source or a
+        restored copy), or None where the handler describes nothing."""
+        return None
+
+    def metadata_of(self, description: dict[str, Any]) -> dict[str, Any]:
+        """What the metadata check compares (engine, size, encryption, key...), read from
+        ``describe``'s answer."""
         return {}
 
+    def source_metadata(self, session: Any, ref: ResourceRef) -> dict[str, Any]:
+        description = self.describe(session, ref)
+        return {} if description is None else self.metadata_of(description)
+
     def metadata(self, session: Any, restored: Restored) -> dict[str, Any]:
-        return {}
+        description = self.describe(session, restored)
+        return {} if description is None else self.metadata_of(description)
 
     def tag(self, session: Any, restored: Restored, tags: dict[str, str]) -> None:
         """Tag a resource that could not be tagged at creation (AWS Backup restores)."""
@@ -170,12 +199,27 @@ class ServiceHandler:
         raise NotImplementedError
 
     def exists(self, session: Any, restored: Restored) -> bool:
-        """False only when the service answers ``not_found``; other errors are raised."""
-        return True
+        """False only when the service answers ``not_found`` (to ``describe``); other errors
+        are raised."""
+        return self.found(lambda: self.describe(session, restored))
 
     def list_tagged(self, session: Any, account: str, region: str, tag_key: str) -> list[Restored]:
         """Resources of this service carrying ``tag_key`` (their tags in ``details['tags']``)."""
         return []
+
+    def tagged(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        arn: str | None,
+        tags: dict[str, str],
+        resource_id: str | None = None,
+    ) -> Restored:
+        """One resource ``list_tagged`` found: where it is, its name, ARN (and id) and tags."""
+        return Restored(
+            self.service, account, region, name, arn, resource_id, details={"tags": tags}
+        )
 
     def handover(self, session: Any, ref: ResourceRef, restored: Restored) -> list[dict[str, str]]:
         """Steps an SRE must take after an incident restore, specific to this service."""

@@ -224,39 +224,18 @@ def _user_checks(
     keys = set(fps[-1].key_digests) if fps else set()
     if "min_count" in spec:
         want = int(spec["min_count"])
-        ok = content.count >= want
-        out.append(
-            Check(
-                "min_count",
-                PASS if ok else FAIL,
-                f"{content.count} records (minimum {want})",
-                strength=2,
-            )
-        )
+        counted = f"{content.count} records (minimum {want})"
+        out.append(_user_check("min_count", content.count < want, counted, counted))
     if spec.get("required_keys"):
         missing = [k for k in spec["required_keys"] if k not in keys]
-        out.append(
-            Check(
-                "required_keys",
-                FAIL if missing else PASS,
-                f"missing {len(missing)}: {missing[:5]}"
-                if missing
-                else f"all {len(spec['required_keys'])} present",
-                strength=2,
-            )
-        )
+        failed = f"missing {len(missing)}: {missing[:5]}"
+        passed = f"all {len(spec['required_keys'])} present"
+        out.append(_user_check("required_keys", bool(missing), failed, passed))
     if spec.get("required_prefixes"):
         absent = [p for p in spec["required_prefixes"] if not any(k.startswith(p) for k in keys)]
-        out.append(
-            Check(
-                "required_prefixes",
-                FAIL if absent else PASS,
-                f"no record under {absent}"
-                if absent
-                else f"records under all of {spec['required_prefixes']}",
-                strength=2,
-            )
-        )
+        failed = f"no record under {absent}"
+        passed = f"records under all of {spec['required_prefixes']}"
+        out.append(_user_check("required_prefixes", bool(absent), failed, passed))
     if spec.get("expected_values"):
         wrong = []
         for key, want in spec["expected_values"].items():
@@ -269,16 +248,15 @@ def _user_checks(
                     wrong.append(f"{key}: {diffs} (expected {want})")
             elif str(want) not in str(got.get("body", "")):
                 wrong.append(f"{key}: body lacks {want!r}")
-        n = len(spec["expected_values"])
-        out.append(
-            Check(
-                "expected_values",
-                FAIL if wrong else PASS,
-                "; ".join(wrong[:5]) if wrong else f"{n} record(s) as expected",
-                strength=2,
-            )
-        )
+        passed = f"{len(spec['expected_values'])} record(s) as expected"
+        out.append(_user_check("expected_values", bool(wrong), "; ".join(wrong[:5]), passed))
     return out
+
+
+def _user_check(name: str, failing: bool, failed: str, passed: str) -> Check:
+    """One check from the ``checks`` parameter: FAIL saying ``failed``, or PASS saying
+    ``passed``; as strong as a canary."""
+    return Check(name, FAIL if failing else PASS, failed if failing else passed, strength=2)
 
 
 def _metadata_checks(session, handler, ref, rp, restored, source_exists: bool) -> list[Check]:

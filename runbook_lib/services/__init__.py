@@ -24,8 +24,8 @@ import importlib
 import importlib.util
 import pkgutil
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType, ModuleType
 
 #: What a service can provide; each is a module name inside a service package.
@@ -58,11 +58,37 @@ class NameRule:
 
     max_length: int
     bad: str  # regex of one character the service refuses in a name
-    lower: bool  # lowercase only
-    letter_first: bool
-    valid: str  # regex a whole name must match (incident restore targets)
     help: str  # the rule in words, for error messages
+    lower: bool = False  # lowercase only
+    letter_first: bool = False
+    valid: str = ""  # regex a whole name must match (incident restore targets); "" = unchecked
     leading: str = ""  # a character every name starts with ("/" for log groups)
+
+
+#: A resource named only by its ``Name`` tag (EBS volumes, EFS file systems): any 1-128
+#: characters are valid; scratch names keep to letters, digits and ``_.:/ -``.
+NAME_TAG = NameRule(
+    max_length=128,
+    bad=r"[^a-zA-Z0-9_.:/ -]",
+    valid=r"^.{1,128}$",
+    help="1-128 characters (the Name tag)",
+)
+
+
+def identifier_rule(max_length: int, *, any_case: bool = False) -> NameRule:
+    """The identifier rule RDS, Aurora, Neptune and ElastiCache share: 1 to ``max_length``
+    letters, digits and '-', a letter first, no '--' and no trailing '-'; scratch names are
+    lowercase. ``any_case``: uppercase letters are accepted too (the service folds them)."""
+    letters = "a-zA-Z" if any_case else "a-z"
+    return NameRule(
+        max_length=max_length,
+        bad=r"[^a-z0-9-]",
+        lower=True,
+        letter_first=True,
+        valid=rf"^[{letters}](?!.*--)[{letters}0-9-]{{0,{max_length - 1}}}(?<!-)$",
+        help=f"1-{max_length} {'letters' if any_case else 'lowercase letters'}, digits, '-'; "
+        "a letter first; no '--' or trailing '-'",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,10 +96,12 @@ class ServiceSpec:
     """What the product knows about one service before calling it."""
 
     name: str  # the inventory's ``service`` column
-    package: str  # the package under runbook_lib/services/ that implements it
     title: str  # a data resource in words, e.g. "EBS volume"
     arns: tuple[ArnShape, ...]
     names: NameRule
+    #: the package under runbook_lib/services/ that implements it: set by :func:`specs` to
+    #: the package whose ``SPECS`` declares it
+    package: str = ""
     #: AWS Backup can protect, back up on demand and restore this resource type
     aws_backup: bool = False
     #: backup_now's native method (the service's own on-demand backup), if any
@@ -101,7 +129,7 @@ def specs() -> dict[str, ServiceSpec]:
         for package in _packages():
             module = importlib.import_module(f"{__name__}.{package}")
             for spec in getattr(module, "SPECS", ()):
-                _SPECS[spec.name] = spec
+                _SPECS[spec.name] = replace(spec, package=package)
     return _SPECS
 
 
@@ -140,24 +168,24 @@ def module(service: str, capability: str) -> ModuleType | None:
     return load(capability).get(spec(service).package)
 
 
-def arn_services() -> dict[str, tuple[str, ...]]:
-    """ARN service field -> the inventory services whose data resources carry it."""
-    out: dict[str, tuple[str, ...]] = {}
+def _per_arn_service(value: Callable[[ServiceSpec, ArnShape], str]) -> dict[str, tuple[str, ...]]:
+    """ARN service field -> ``value(spec, shape)`` of every ARN shape carrying it, each once,
+    in registry order."""
+    out: dict[str, dict[str, None]] = {}
     for s in specs().values():
         for shape in s.arns:
-            if s.name not in out.get(shape.service, ()):
-                out[shape.service] = (*out.get(shape.service, ()), s.name)
-    return out
+            out.setdefault(shape.service, {})[value(s, shape)] = None
+    return {arn_service: tuple(values) for arn_service, values in out.items()}
+
+
+def arn_services() -> dict[str, tuple[str, ...]]:
+    """ARN service field -> the inventory services whose data resources carry it."""
+    return _per_arn_service(lambda s, shape: s.name)
 
 
 def data_arn_prefixes() -> dict[str, tuple[str, ...]]:
     """ARN service field -> resource prefixes of the data resources the inventory lists."""
-    out: dict[str, tuple[str, ...]] = {}
-    for s in specs().values():
-        for shape in s.arns:
-            if shape.prefix not in out.get(shape.service, ()):
-                out[shape.service] = (*out.get(shape.service, ()), shape.prefix)
-    return out
+    return _per_arn_service(lambda s, shape: shape.prefix)
 
 
 def global_arn_services() -> set[str]:

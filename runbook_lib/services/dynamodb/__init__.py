@@ -5,14 +5,11 @@ from runbook_lib.services import ArnShape, NameRule, ServiceSpec
 SPECS = (
     ServiceSpec(
         name="dynamodb",
-        package="dynamodb",
         title="DynamoDB table",
         arns=(ArnShape(service="dynamodb", prefix="table/"),),
         names=NameRule(
             max_length=255,
             bad=r"[^a-zA-Z0-9_.-]",
-            lower=False,
-            letter_first=False,
             valid=r"^[a-zA-Z0-9_.-]{3,255}$",
             help="3-255 letters, digits, '_', '-', '.'",
         ),

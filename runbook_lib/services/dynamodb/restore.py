@@ -17,7 +17,7 @@ from runbook_lib.fingerprint import Fingerprint, canonical, dynamodb_key
 from runbook_lib.restore.canary import DYNAMODB_PREFIX, canary_time
 from runbook_lib.restore.fp import add_digest, merge
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
-from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, restorer
+from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, point, restorer
 
 
 def _ddb(session, account: str, region: str):
@@ -54,14 +54,11 @@ def find_backups(session, ref: ResourceRef) -> list[RecoveryPoint]:
             if b.get("BackupType") == "AWS_BACKUP":
                 continue  # found (with its vault) by the AWS Backup finder
             out.append(
-                RecoveryPoint(
+                point(
+                    ref,
+                    "dynamodb-backup",
                     id=b["BackupArn"],
-                    resource_arn=ref.arn,
-                    service="dynamodb",
-                    source="dynamodb-backup",
                     created=utc(b["BackupCreationDateTime"]),
-                    account=ref.account,
-                    region=ref.region,
                     size_bytes=b.get("BackupSizeBytes"),
                     status=b.get("BackupStatus", "AVAILABLE"),
                     details={"backup_name": b.get("BackupName")},
@@ -81,14 +78,11 @@ def find_pitr(session, ref: ResourceRef) -> list[RecoveryPoint]:
         return []
     latest = utc(pitr.get("LatestRestorableDateTime"))
     return [
-        RecoveryPoint(
+        point(
+            ref,
+            "dynamodb-pitr",
             id=f"dynamodb-pitr:{ref.arn}@latest",
-            resource_arn=ref.arn,
-            service="dynamodb",
-            source="dynamodb-pitr",
             created=latest,
-            account=ref.account,
-            region=ref.region,
             details={
                 "earliest": utc(pitr.get("EarliestRestorableDateTime")),
                 "latest": latest,
@@ -210,13 +204,13 @@ class DynamoDB(ServiceHandler):
     example_source = True  # the incident runbook's example plan: the strictest-tier table
     backup_resource_type = "DynamoDB"
     not_found = ("ResourceNotFoundException",)
+    ready_when = ("TableStatus", "ACTIVE")
 
-    def is_ready(self, session, restored: Restored) -> bool:
-        t = describe(session, restored.account, restored.region, restored.name)
-        return t.get("TableStatus") == "ACTIVE"
+    def describe(self, session, where: ResourceRef | Restored) -> dict[str, Any]:
+        return describe(session, where.account, where.region, where.name)
 
     def read_content(self, session, restored: Restored, *, workers: int = 8) -> Content:
-        table = describe(session, restored.account, restored.region, restored.name)
+        table = self.describe(session, restored)
         ddb = _ddb(session, restored.account, restored.region)
         content, _ = scan_fingerprint(ddb, restored.name, key_names(table), workers)
         return content
@@ -239,7 +233,7 @@ class DynamoDB(ServiceHandler):
             ]
         return []
 
-    def _meta(self, table: dict[str, Any]) -> dict[str, Any]:
+    def metadata_of(self, table: dict[str, Any]) -> dict[str, Any]:
         sse = table.get("SSEDescription") or {}
         return {
             "key_schema": ",".join(
@@ -252,24 +246,11 @@ class DynamoDB(ServiceHandler):
             ),
         }
 
-    def source_metadata(self, session, ref: ResourceRef) -> dict[str, Any]:
-        return self._meta(describe(session, ref.account, ref.region, ref.name))
-
-    def metadata(self, session, restored: Restored) -> dict[str, Any]:
-        return self._meta(describe(session, restored.account, restored.region, restored.name))
-
     def tag(self, session, restored: Restored, tags: dict[str, str]) -> None:
-        arn = (
-            restored.arn
-            or describe(session, restored.account, restored.region, restored.name)["TableArn"]
-        )
+        arn = restored.arn or self.describe(session, restored)["TableArn"]
         _ddb(session, restored.account, restored.region).tag_resource(
             ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
-
-    def exists(self, session, restored: Restored) -> bool:
-        ddb = _ddb(session, restored.account, restored.region)
-        return self.found(lambda: ddb.describe_table(TableName=restored.name))
 
     def delete(self, session, restored: Restored) -> None:
         ddb = _ddb(session, restored.account, restored.region)
@@ -296,9 +277,7 @@ class DynamoDB(ServiceHandler):
                     for t in ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
                 }
                 if tag_key in tags:
-                    out.append(
-                        Restored("dynamodb", account, region, name, arn, details={"tags": tags})
-                    )
+                    out.append(self.tagged(account, region, name, arn, tags))
         return out
 
     def handover(self, session, ref: ResourceRef, restored: Restored) -> list[dict[str, str]]:

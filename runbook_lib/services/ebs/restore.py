@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
-from runbook_lib.restore.registry import ServiceHandler, finder, handler, restorer
+from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
 
 
 def _ec2(session, account: str, region: str):
@@ -35,14 +35,11 @@ def find_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
         if any(t["Key"].startswith("aws:backup:") for t in s.get("Tags", [])):
             continue  # an AWS Backup recovery point: found by that finder
         out.append(
-            RecoveryPoint(
+            point(
+                ref,
+                "ebs-snapshot",
                 id=s["SnapshotId"],
-                resource_arn=ref.arn,
-                service="ebs",
-                source="ebs-snapshot",
                 created=utc(s["StartTime"]),
-                account=ref.account,
-                region=ref.region,
                 encrypted=s.get("Encrypted"),
                 key=s.get("KmsKeyId"),
                 size_bytes=(s.get("VolumeSize") or 0) * 1024**3,
@@ -79,29 +76,21 @@ def restore_snapshot(
 class EBS(ServiceHandler):
     service = "ebs"
     not_found = ("InvalidVolume.NotFound",)
+    ready_when = ("State", "available")
     assigns_id = True  # a volume id (the ARN's last part); the name is a Name tag
     test_minutes = 10
     backup_resource_type = "EBS"
 
-    def is_ready(self, session, restored: Restored) -> bool:
-        return (
-            _volume(session, restored.account, restored.region, restored.ident)["State"]
-            == "available"
-        )
+    def describe(self, session, where: ResourceRef | Restored) -> dict[str, Any]:
+        return _volume(session, where.account, where.region, where.ident)
 
-    def _meta(self, v: dict[str, Any]) -> dict[str, Any]:
+    def metadata_of(self, v: dict[str, Any]) -> dict[str, Any]:
         return {
             "size_gib": v.get("Size"),
             "volume_type": v.get("VolumeType"),
             "encrypted": bool(v.get("Encrypted")),
             "kms_key": v.get("KmsKeyId"),
         }
-
-    def source_metadata(self, session, ref: ResourceRef) -> dict[str, Any]:
-        return self._meta(_volume(session, ref.account, ref.region, ref.ident))
-
-    def metadata(self, session, restored: Restored) -> dict[str, Any]:
-        return self._meta(_volume(session, restored.account, restored.region, restored.ident))
 
     def tag(self, session, restored: Restored, tags: dict[str, str]) -> None:
         _ec2(session, restored.account, restored.region).create_tags(
@@ -110,11 +99,7 @@ class EBS(ServiceHandler):
         )
 
     def exists(self, session, restored: Restored) -> bool:
-        if not restored.resource_id:
-            return False
-        return self.found(
-            lambda: _volume(session, restored.account, restored.region, restored.ident)
-        )
+        return bool(restored.resource_id) and super().exists(session, restored)
 
     def delete(self, session, restored: Restored) -> None:
         if self.exists(session, restored):
@@ -129,17 +114,8 @@ class EBS(ServiceHandler):
             for v in page.get("Volumes", []):
                 tags = {t["Key"]: t["Value"] for t in v.get("Tags", [])}
                 arn = f"arn:aws:ec2:{region}:{account}:volume/{v['VolumeId']}"
-                out.append(
-                    Restored(
-                        "ebs",
-                        account,
-                        region,
-                        tags.get("Name", v["VolumeId"]),
-                        arn,
-                        v["VolumeId"],
-                        details={"tags": tags},
-                    )
-                )
+                name = tags.get("Name", v["VolumeId"])
+                out.append(self.tagged(account, region, name, arn, tags, v["VolumeId"]))
         return out
 
     def handover(self, session, ref: ResourceRef, restored: Restored) -> list[dict[str, str]]:

@@ -4,7 +4,6 @@ needs a mount target and an NFS client. Sandbox: moto holds no file data."""
 
 from __future__ import annotations
 
-from runbook_lib.restore.model import Restored
 from runbook_lib.restore.registry import ServiceHandler, handler
 
 
@@ -22,6 +21,7 @@ def _fs(session, account, region, fs_id):
 class EFS(ServiceHandler):
     service = "efs"
     not_found = ("FileSystemNotFound",)
+    ready_when = ("LifeCycleState", "available")
     assigns_id = True  # a file system id (the ARN's last part); the name is a Name tag
     test_minutes = 20
     backup_resource_type = "EFS"
@@ -29,24 +29,15 @@ class EFS(ServiceHandler):
     def backup_restore_metadata(self, target):
         return {"newFileSystem": "true", "CreationToken": target[:64]}
 
-    def is_ready(self, session, restored):
-        return (
-            _fs(session, restored.account, restored.region, restored.ident)["LifeCycleState"]
-            == "available"
-        )
+    def describe(self, session, where):
+        return _fs(session, where.account, where.region, where.ident)
 
-    def _meta(self, fs):
+    def metadata_of(self, fs):
         return {
             "encrypted": bool(fs.get("Encrypted")),
             "kms_key": fs.get("KmsKeyId"),
             "performance_mode": fs.get("PerformanceMode"),
         }
-
-    def source_metadata(self, session, ref):
-        return self._meta(_fs(session, ref.account, ref.region, ref.ident))
-
-    def metadata(self, session, restored):
-        return self._meta(_fs(session, restored.account, restored.region, restored.ident))
 
     def tag(self, session, restored, tags):
         _efs(session, restored.account, restored.region).tag_resource(
@@ -55,9 +46,7 @@ class EFS(ServiceHandler):
         )
 
     def exists(self, session, restored):
-        if not restored.resource_id:
-            return False
-        return self.found(lambda: _fs(session, restored.account, restored.region, restored.ident))
+        return bool(restored.resource_id) and super().exists(session, restored)
 
     def delete(self, session, restored):
         if not self.exists(session, restored):
@@ -74,16 +63,9 @@ class EFS(ServiceHandler):
             for fs in page.get("FileSystems", []):
                 tags = {t["Key"]: t["Value"] for t in fs.get("Tags", [])}
                 if tag_key in tags:
+                    name, fs_id = tags.get("Name", fs["FileSystemId"]), fs["FileSystemId"]
                     out.append(
-                        Restored(
-                            "efs",
-                            account,
-                            region,
-                            tags.get("Name", fs["FileSystemId"]),
-                            fs.get("FileSystemArn"),
-                            fs["FileSystemId"],
-                            details={"tags": tags},
-                        )
+                        self.tagged(account, region, name, fs.get("FileSystemArn"), tags, fs_id)
                     )
         return out
 

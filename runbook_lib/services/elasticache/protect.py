@@ -49,22 +49,15 @@ def plan(session: AwsSession, params: Params, res: DataResource, tier: Tier) -> 
 
 
 @applier("elasticache_retention")
-def _apply_elasticache(session: AwsSession, step: Step, state: ApplyState) -> int:
-    session.client("elasticache", step.account, step.region).modify_replication_group(
-        ReplicationGroupId=step.args["name"],
-        SnapshotRetentionLimit=step.args["days"],
-        ApplyImmediately=True,
-    )
-    return step.args["days"]
-
-
 @applier("elasticache_cluster_retention")
-def _apply_elasticache_cluster(session: AwsSession, step: Step, state: ApplyState) -> int:
-    session.client("elasticache", step.account, step.region).modify_cache_cluster(
-        CacheClusterId=step.args["name"],
-        SnapshotRetentionLimit=step.args["days"],
-        ApplyImmediately=True,
-    )
+def _apply_elasticache(session: AwsSession, step: Step, state: ApplyState) -> int:
+    """The snapshot retention of a replication group, or of a standalone cache cluster."""
+    ec = session.client("elasticache", step.account, step.region)
+    if step.kind == "elasticache_cluster_retention":
+        modify, target = ec.modify_cache_cluster, {"CacheClusterId": step.args["name"]}
+    else:
+        modify, target = ec.modify_replication_group, {"ReplicationGroupId": step.args["name"]}
+    modify(**target, SnapshotRetentionLimit=step.args["days"], ApplyImmediately=True)
     return step.args["days"]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
-from runbook_lib.restore.registry import ServiceHandler, finder, handler, restorer
+from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
 
 
 def _ec(session, account, region):
@@ -36,14 +36,11 @@ def find_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
             if n.get("SnapshotCreateTime")
         ]
         out.append(
-            RecoveryPoint(
+            point(
+                ref,
+                "elasticache-snapshot",
                 id=s["SnapshotName"],
-                resource_arn=ref.arn,
-                service="elasticache",
-                source="elasticache-snapshot",
                 created=utc(max(times)) if times else None,
-                account=ref.account,
-                region=ref.region,
                 encrypted=bool(s.get("KmsKeyId")),
                 key=s.get("KmsKeyId"),
                 details={
@@ -81,15 +78,13 @@ def restore_snapshot(session, rp, ref, target, tags, restore_time=None):
 class ElastiCache(ServiceHandler):
     service = "elasticache"
     not_found = ("ReplicationGroupNotFoundFault", "CacheClusterNotFound")
+    ready_when = ("Status", "available")
     test_minutes = 20
 
-    def is_ready(self, session, restored):
-        return (
-            _group(session, restored.account, restored.region, restored.name).get("Status")
-            == "available"
-        )
+    def describe(self, session, where):
+        return _group(session, where.account, where.region, where.name)
 
-    def _meta(self, g):
+    def metadata_of(self, g):
         return {
             "node_type": g.get("CacheNodeType"),
             "encrypted": bool(g.get("AtRestEncryptionEnabled")),
@@ -97,16 +92,8 @@ class ElastiCache(ServiceHandler):
             "transit_encryption": bool(g.get("TransitEncryptionEnabled")),
         }
 
-    def source_metadata(self, session, ref):
-        return self._meta(_group(session, ref.account, ref.region, ref.name))
-
-    def metadata(self, session, restored):
-        return self._meta(_group(session, restored.account, restored.region, restored.name))
-
     def tag(self, session, restored, tags):
-        arn = (
-            restored.arn or _group(session, restored.account, restored.region, restored.name)["ARN"]
-        )
+        arn = restored.arn or self.describe(session, restored)["ARN"]
         _ec(session, restored.account, restored.region).add_tags_to_resource(
             ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
@@ -114,7 +101,7 @@ class ElastiCache(ServiceHandler):
     def exists(self, session, restored):
         """False once deletion is under way (AWS finishes it; moto leaves it 'deleting')."""
         try:
-            g = _group(session, restored.account, restored.region, restored.name)
+            g = self.describe(session, restored)
         except Exception as err:
             if self.is_not_found(err):
                 return False
@@ -143,16 +130,7 @@ class ElastiCache(ServiceHandler):
                 for t in ec.list_tags_for_resource(ResourceName=g["ARN"]).get("TagList", [])
             }
             if tag_key in tags:
-                out.append(
-                    Restored(
-                        "elasticache",
-                        account,
-                        region,
-                        g["ReplicationGroupId"],
-                        g["ARN"],
-                        details={"tags": tags},
-                    )
-                )
+                out.append(self.tagged(account, region, g["ReplicationGroupId"], g["ARN"], tags))
         return out
 
     def handover(self, session, ref, restored):

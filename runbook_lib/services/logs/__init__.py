@@ -5,15 +5,11 @@ from runbook_lib.services import ArnShape, NameRule, ServiceSpec
 SPECS = (
     ServiceSpec(
         name="logs",
-        package="logs",
         title="CloudWatch Logs log group",
         arns=(ArnShape(service="logs", prefix="log-group:"),),
         names=NameRule(
             max_length=512,
             bad=r"[^a-zA-Z0-9_./#-]",
-            lower=False,
-            letter_first=False,
-            valid="",
             help="1-512 letters, digits, '_', '-', '/', '.', '#'",
             leading="/",
         ),

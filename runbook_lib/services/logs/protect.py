@@ -290,25 +290,23 @@ def _apply_export_bucket(session: AwsSession, step: Step, state: ApplyState) -> 
         Bucket=bucket,
         ServerSideEncryptionConfiguration=s3p.encryption(state.key(step.account, step.region)),
     )
+
+    def logs_may(sid: str, action: str, resource: str) -> dict[str, Any]:
+        """CloudWatch Logs of this Region may ``action`` on ``resource``, for this account only."""
+        return {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{step.region}.amazonaws.com"},
+            "Action": action,
+            "Resource": resource,
+            "Condition": {"StringEquals": {"aws:SourceAccount": step.account}},
+        }
+
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "LogsGetAcl",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{step.region}.amazonaws.com"},
-                "Action": "s3:GetBucketAcl",
-                "Resource": f"arn:aws:s3:::{bucket}",
-                "Condition": {"StringEquals": {"aws:SourceAccount": step.account}},
-            },
-            {
-                "Sid": "LogsPut",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{step.region}.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{bucket}/logs/*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": step.account}},
-            },
+            logs_may("LogsGetAcl", "s3:GetBucketAcl", f"arn:aws:s3:::{bucket}"),
+            logs_may("LogsPut", "s3:PutObject", f"arn:aws:s3:::{bucket}/logs/*"),
         ],
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))

@@ -19,7 +19,7 @@ from typing import Any
 from runbook_lib.fingerprint import Fingerprint, canonical
 from runbook_lib.restore.fp import add_digest
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored
-from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, restorer
+from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, point, restorer
 from runbook_lib.services.logs.inventory import export_data_end
 from runbook_lib.session import utcnow
 
@@ -47,14 +47,11 @@ def find_exports(session, ref: ResourceRef) -> list[RecoveryPoint]:
             # when its data ends (to, or when it ran), never when we read it; None if unknown
             until, basis = export_data_end(t, s3, session.sandbox, utcnow())
             out.append(
-                RecoveryPoint(
+                point(
+                    ref,
+                    "logs-export",
                     id=t["taskId"],
-                    resource_arn=ref.arn,
-                    service="logs",
-                    source="logs-export",
                     created=until,
-                    account=ref.account,
-                    region=ref.region,
                     details={
                         "bucket": t["destination"],
                         "prefix": t.get("destinationPrefix") or "exportedlogs",

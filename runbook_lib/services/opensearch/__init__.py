@@ -5,7 +5,6 @@ from runbook_lib.services import ArnShape, NameRule, ServiceSpec
 SPECS = (
     ServiceSpec(
         name="opensearch",
-        package="opensearch",
         title="OpenSearch domain",
         arns=(ArnShape(service="es", prefix="domain/"),),
         names=NameRule(
@@ -13,7 +12,6 @@ SPECS = (
             bad=r"[^a-z0-9-]",
             lower=True,
             letter_first=True,
-            valid="",
             help="3-28 lowercase letters, digits, '-'; a letter first",
         ),
         unlistable_points="OpenSearch automated snapshots are listed only by the domain's "

@@ -18,7 +18,7 @@ from runbook_lib.restore.model import (
     Restored,
     utc,
 )
-from runbook_lib.restore.registry import ServiceHandler, finder, handler, restorer
+from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
 from runbook_lib.session import is_not_supported
 
 
@@ -44,18 +44,13 @@ def find_db_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
     rds = _rds(session, ref.account, ref.region)
     out = []
     for page in rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=ref.name):
-        for s in page.get("DBSnapshots", []):
-            if s.get("Status") != "available" or s.get("SnapshotType") == "awsbackup":
-                continue
+        for s in filter(_restorable, page.get("DBSnapshots", [])):
             out.append(
-                RecoveryPoint(
+                point(
+                    ref,
+                    "rds-snapshot",
                     id=s["DBSnapshotIdentifier"],
-                    resource_arn=ref.arn,
-                    service="rds",
-                    source="rds-snapshot",
                     created=utc(s.get("SnapshotCreateTime")),
-                    account=ref.account,
-                    region=ref.region,
                     encrypted=s.get("Encrypted"),
                     key=s.get("KmsKeyId"),
                     size_bytes=(s.get("AllocatedStorage") or 0) * 1024**3,
@@ -67,22 +62,31 @@ def find_db_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
 
 @finder("rds", "rds-pitr")
 def find_db_pitr(session, ref: ResourceRef) -> list[RecoveryPoint]:
-    db = _instance(session, ref.account, ref.region, ref.name)
+    return _pitr(ref, "rds-pitr", _instance(session, ref.account, ref.region, ref.name))
+
+
+def _pitr(ref: ResourceRef, source: str, db: dict[str, Any], **details: Any) -> list[RecoveryPoint]:
+    """The continuous recovery point of the DB instance or cluster ``db`` (restorable to its
+    latest restorable time), or none while its automated backups are off."""
     if not db.get("BackupRetentionPeriod") or not db.get("LatestRestorableTime"):
         return []
     return [
-        RecoveryPoint(
-            id=f"rds-pitr:{ref.arn}@latest",
-            resource_arn=ref.arn,
-            service="rds",
-            source="rds-pitr",
+        point(
+            ref,
+            source,
+            id=f"{source}:{ref.arn}@latest",
             created=utc(db["LatestRestorableTime"]),
-            account=ref.account,
-            region=ref.region,
             encrypted=db.get("StorageEncrypted"),
             key=db.get("KmsKeyId"),
+            details=details,
         )
     ]
+
+
+def _restorable(snapshot: dict[str, Any]) -> bool:
+    """A DB (cluster) snapshot to restore from: available, and not made by AWS Backup (the
+    AWS Backup finder lists those, with their vault)."""
+    return snapshot.get("Status") == "available" and snapshot.get("SnapshotType") != "awsbackup"
 
 
 @restorer("rds", "rds-snapshot")
@@ -125,23 +129,40 @@ def restore_db_pitr(session, rp, ref, target, tags, restore_time=None):
     )
 
 
-@handler
-class RDS(ServiceHandler):
-    service = "rds"
-    not_found = ("DBInstanceNotFound",)
+class _Database(ServiceHandler):
+    """What DB instances and DB clusters share: RDS's API (Neptune's endpoint for Neptune),
+    in which ``kind`` ("Instance" or "Cluster") names the identifier, the ARN and the calls."""
+
+    kind = "Instance"
     test_minutes = 30
-    backup_resource_type = "RDS"
+
+    def _client(self, session, account, region):
+        return _rds(session, account, region, self.service)
 
     def backup_restore_metadata(self, target):
-        return {"DBInstanceIdentifier": target}
+        return {f"DB{self.kind}Identifier": target}
 
-    def is_ready(self, session, restored):
-        return (
-            _instance(session, restored.account, restored.region, restored.name)["DBInstanceStatus"]
-            == "available"
+    def tag(self, session, restored, tags):
+        arn = restored.arn or self.describe(session, restored)[f"DB{self.kind}Arn"]
+        self._client(session, restored.account, restored.region).add_tags_to_resource(
+            ResourceName=arn, Tags=_tags(tags)
         )
 
-    def _meta(self, db):
+    def handover(self, session, ref, restored):
+        return _db_handover(ref, restored, self.kind.lower())
+
+
+@handler
+class RDS(_Database):
+    service = "rds"
+    not_found = ("DBInstanceNotFound",)
+    ready_when = ("DBInstanceStatus", "available")
+    backup_resource_type = "RDS"
+
+    def describe(self, session, where):
+        return _instance(session, where.account, where.region, where.name)
+
+    def metadata_of(self, db):
         return {
             "engine": db.get("Engine"),
             "engine_version": db.get("EngineVersion"),
@@ -149,26 +170,6 @@ class RDS(ServiceHandler):
             "encrypted": bool(db.get("StorageEncrypted")),
             "kms_key": db.get("KmsKeyId"),
         }
-
-    def source_metadata(self, session, ref):
-        return self._meta(_instance(session, ref.account, ref.region, ref.name))
-
-    def metadata(self, session, restored):
-        return self._meta(_instance(session, restored.account, restored.region, restored.name))
-
-    def tag(self, session, restored, tags):
-        arn = (
-            restored.arn
-            or _instance(session, restored.account, restored.region, restored.name)["DBInstanceArn"]
-        )
-        _rds(session, restored.account, restored.region).add_tags_to_resource(
-            ResourceName=arn, Tags=_tags(tags)
-        )
-
-    def exists(self, session, restored):
-        return self.found(
-            lambda: _instance(session, restored.account, restored.region, restored.name)
-        )
 
     def delete(self, session, restored):
         if self.exists(session, restored):
@@ -189,20 +190,9 @@ class RDS(ServiceHandler):
                     continue
                 tags = _tags_of(rds, db["DBInstanceArn"])
                 if tag_key in tags:
-                    out.append(
-                        Restored(
-                            "rds",
-                            account,
-                            region,
-                            db["DBInstanceIdentifier"],
-                            db["DBInstanceArn"],
-                            details={"tags": tags},
-                        )
-                    )
+                    name, arn = db["DBInstanceIdentifier"], db["DBInstanceArn"]
+                    out.append(self.tagged(account, region, name, arn, tags))
         return out
-
-    def handover(self, session, ref, restored):
-        return _db_handover(ref, restored, "instance")
 
 
 def _tags_of(client, arn: str) -> dict[str, str]:
@@ -215,14 +205,10 @@ def _tags_of(client, arn: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- clusters
 
 
-class _Cluster(ServiceHandler):
-    service = "aurora"
+class _Cluster(_Database):
+    kind = "Cluster"
     not_found = ("DBClusterNotFoundFault",)
-    test_minutes = 30
-    backup_resource_type = "Aurora"
-
-    def backup_restore_metadata(self, target):
-        return {"DBClusterIdentifier": target}
+    ready_when = ("Status", "available")
 
     def find_ref(self, session, arn, account, region, name):
         """A cluster ARN does not say whether it is Aurora or Neptune: ask the engine."""
@@ -234,21 +220,12 @@ class _Cluster(ServiceHandler):
         service = "neptune" if engine.startswith("neptune") else "aurora"
         return ResourceRef(arn, service, account, region, name)
 
-    def _client(self, session, account, region):
-        return _rds(session, account, region, self.service)
-
-    def _cluster(self, session, account, region, name):
-        return self._client(session, account, region).describe_db_clusters(
-            DBClusterIdentifier=name
+    def describe(self, session, where):
+        return self._client(session, where.account, where.region).describe_db_clusters(
+            DBClusterIdentifier=where.name
         )["DBClusters"][0]
 
-    def is_ready(self, session, restored):
-        return (
-            self._cluster(session, restored.account, restored.region, restored.name)["Status"]
-            == "available"
-        )
-
-    def _meta(self, c):
+    def metadata_of(self, c):
         return {
             "engine": c.get("Engine"),
             "engine_version": c.get("EngineVersion"),
@@ -256,33 +233,11 @@ class _Cluster(ServiceHandler):
             "kms_key": c.get("KmsKeyId"),
         }
 
-    def source_metadata(self, session, ref):
-        return self._meta(self._cluster(session, ref.account, ref.region, ref.name))
-
-    def metadata(self, session, restored):
-        return self._meta(self._cluster(session, restored.account, restored.region, restored.name))
-
-    def tag(self, session, restored, tags):
-        arn = (
-            restored.arn
-            or self._cluster(session, restored.account, restored.region, restored.name)[
-                "DBClusterArn"
-            ]
-        )
-        self._client(session, restored.account, restored.region).add_tags_to_resource(
-            ResourceName=arn, Tags=_tags(tags)
-        )
-
-    def exists(self, session, restored):
-        return self.found(
-            lambda: self._cluster(session, restored.account, restored.region, restored.name)
-        )
-
     def delete(self, session, restored):
         if not self.exists(session, restored):
             return
         client = self._client(session, restored.account, restored.region)
-        cluster = self._cluster(session, restored.account, restored.region, restored.name)
+        cluster = self.describe(session, restored)
         for member in cluster.get("DBClusterMembers", []):
             client.delete_db_instance(
                 DBInstanceIdentifier=member["DBInstanceIdentifier"], SkipFinalSnapshot=True
@@ -302,20 +257,12 @@ class _Cluster(ServiceHandler):
                 continue
             tags = _tags_of(client, c["DBClusterArn"])
             if tag_key in tags:
-                out.append(
-                    Restored(
-                        self.service,
-                        account,
-                        region,
-                        c["DBClusterIdentifier"],
-                        c["DBClusterArn"],
-                        details={"tags": tags},
-                    )
-                )
+                name, arn = c["DBClusterIdentifier"], c["DBClusterArn"]
+                out.append(self.tagged(account, region, name, arn, tags))
         return out
 
     def handover(self, session, ref, restored):
-        steps = _db_handover(ref, restored, "cluster")
+        steps = super().handover(session, ref, restored)
         steps.insert(
             0,
             {
@@ -362,18 +309,13 @@ def _cluster_finders(service: str) -> None:
         snaps = client.describe_db_cluster_snapshots(DBClusterIdentifier=ref.name).get(
             "DBClusterSnapshots", []
         )
-        for s in snaps:
-            if s.get("Status") != "available" or s.get("SnapshotType") == "awsbackup":
-                continue
+        for s in filter(_restorable, snaps):
             out.append(
-                RecoveryPoint(
+                point(
+                    ref,
+                    "rds-cluster-snapshot",
                     id=s["DBClusterSnapshotIdentifier"],
-                    resource_arn=ref.arn,
-                    service=service,
-                    source="rds-cluster-snapshot",
                     created=utc(s.get("SnapshotCreateTime")),
-                    account=ref.account,
-                    region=ref.region,
                     encrypted=s.get("StorageEncrypted"),
                     key=s.get("KmsKeyId"),
                     details={"snapshot_type": s.get("SnapshotType"), "engine": s.get("Engine")},
@@ -383,23 +325,8 @@ def _cluster_finders(service: str) -> None:
 
     @finder(service, "rds-cluster-pitr")
     def find_cluster_pitr(session, ref: ResourceRef) -> list[RecoveryPoint]:
-        c = HANDLERS_BY_SERVICE[service]._cluster(session, ref.account, ref.region, ref.name)
-        if not c.get("BackupRetentionPeriod") or not c.get("LatestRestorableTime"):
-            return []
-        return [
-            RecoveryPoint(
-                id=f"rds-cluster-pitr:{ref.arn}@latest",
-                resource_arn=ref.arn,
-                service=service,
-                source="rds-cluster-pitr",
-                created=utc(c["LatestRestorableTime"]),
-                account=ref.account,
-                region=ref.region,
-                encrypted=c.get("StorageEncrypted"),
-                key=c.get("KmsKeyId"),
-                details={"engine": c.get("Engine")},
-            )
-        ]
+        c = HANDLERS_BY_SERVICE[service].describe(session, ref)
+        return _pitr(ref, "rds-cluster-pitr", c, engine=c.get("Engine"))
 
     def _call(session, fn, **kwargs):
         try:
@@ -466,6 +393,7 @@ def _moto_version() -> str:
 @handler
 class Aurora(_Cluster):
     service = "aurora"
+    backup_resource_type = "Aurora"
 
 
 @handler

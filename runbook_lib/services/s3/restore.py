@@ -17,7 +17,7 @@ from runbook_lib.fingerprint import Fingerprint, canonical
 from runbook_lib.restore.canary import S3_PREFIX, canary_time
 from runbook_lib.restore.fp import add_digest
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
-from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, restorer
+from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, point, restorer
 from runbook_lib.session import utcnow
 
 
@@ -61,14 +61,11 @@ def find_versions(session, ref: ResourceRef) -> list[RecoveryPoint]:
         return []
     now = utcnow()
     return [
-        RecoveryPoint(
+        point(
+            ref,
+            "s3-versions",
             id=f"s3-versions:{ref.name}@latest",
-            resource_arn=ref.arn,
-            service="s3",
-            source="s3-versions",
             created=now,
-            account=ref.account,
-            region=ref.region,
             details={"restore_time": None},
         )
     ]
@@ -241,16 +238,13 @@ class S3(ServiceHandler):
             _s3(session, restored.account, restored.region), restored.name, workers
         )
 
-    def _meta(self, s3, bucket: str) -> dict[str, Any]:
-        rule = _encryption(s3, bucket) or {}
+    def describe(self, session, where: ResourceRef | Restored) -> dict[str, Any]:
+        """The bucket's default encryption rule ({} when it has none)."""
+        return _encryption(_s3(session, where.account, where.region), where.name) or {}
+
+    def metadata_of(self, rule: dict[str, Any]) -> dict[str, Any]:
         default = rule.get("ApplyServerSideEncryptionByDefault", {})
         return {"sse": default.get("SSEAlgorithm"), "kms_key": default.get("KMSMasterKeyID")}
-
-    def source_metadata(self, session, ref: ResourceRef) -> dict[str, Any]:
-        return self._meta(_s3(session, ref.account, ref.region), ref.name)
-
-    def metadata(self, session, restored: Restored) -> dict[str, Any]:
-        return self._meta(_s3(session, restored.account, restored.region), restored.name)
 
     def tag(self, session, restored: Restored, tags: dict[str, str]) -> None:
         s3 = _s3(session, restored.account, restored.region)
