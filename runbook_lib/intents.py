@@ -11,7 +11,10 @@ plan read :func:`open_intents` and reconcile them with what exists.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +25,8 @@ from runbook_lib.session import utcnow
 
 TABLE = "intents"
 PURPOSES = ("restore-test", "incident-restore", "protect")
+INTENT_FIELDS = ("token", "purpose", "kind", "service", "account", "region", "name", "source",
+                 "expires")  # fmt: skip
 
 
 def new_token(prefix: str) -> str:
@@ -77,9 +82,45 @@ class Intents:
         """Record what the create call returned (job id, ARN, id)."""
         self._write(intent.row("started", ref=ref or ""))
 
+    def settled(self, row: Any) -> None:
+        """Record that nothing an intent made exists any more (``row``: one from :func:`read`),
+        so later reconciliations skip it."""
+        get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
+        self._write({**{k: get(k) for k in INTENT_FIELDS}, "step": "gone", "ref": ""})
+
     def _write(self, row: dict[str, Any]) -> None:
         if self.ledger is not None:
             self.ledger.append(TABLE, [row], self.run_id)
+
+
+_CARRIED: contextvars.ContextVar[tuple[Intents, Intent] | None] = contextvars.ContextVar(
+    "runbook_intent", default=None
+)
+
+
+@contextlib.contextmanager
+def carrying(writer: Intents, intent: Intent | None) -> Iterator[None]:
+    """Make ``intent`` the one being carried out while a create call runs, so the code
+    making the call (a service's restorer) takes its idempotency token from it and records
+    what the call returned (:func:`started`) the moment it has it."""
+    reset = _CARRIED.set((writer, intent) if intent is not None else None)
+    try:
+        yield
+    finally:
+        _CARRIED.reset(reset)
+
+
+def carried_token() -> str | None:
+    """The token of the intent being carried out, if any."""
+    got = _CARRIED.get()
+    return got[1].token if got else None
+
+
+def started(ref: str) -> None:
+    """Record, on the intent being carried out (if any), what the create call returned."""
+    got = _CARRIED.get()
+    if got:
+        got[0].started(got[1], ref)
 
 
 def of(ctx: Any) -> Intents:
@@ -88,7 +129,8 @@ def of(ctx: Any) -> Intents:
 
 
 def read(ledger: Any, *, purpose: str | None = None, since: datetime | None = None) -> pd.DataFrame:
-    """One row per token: the intent, with ``ref`` from its ``started`` row (empty if none)."""
+    """One row per open token (none ``gone``): the intent, with ``refs`` (what its create calls returned, in
+    order: e.g. a restore job id, then the resource ARN) and ``ref`` (the last, or empty)."""
     df = ledger.read(TABLE)
     if df.empty:
         return df
@@ -96,12 +138,15 @@ def read(ledger: Any, *, purpose: str | None = None, since: datetime | None = No
         df = df[df["purpose"] == purpose]
     if since is not None:
         df = df[pd.to_datetime(df["recorded_at"], utc=True) >= pd.Timestamp(since)]
-    intended = df[df["step"] == "intended"].drop_duplicates("token", keep="first")
-    refs = (
-        df[df["step"] == "started"].drop_duplicates("token", keep="last").set_index("token")["ref"]
+    gone = set(df.loc[df["step"] == "gone", "token"])
+    intended = df[(df["step"] == "intended") & ~df["token"].isin(gone)]
+    intended = intended.drop_duplicates("token", keep="first")
+    started_rows = df[(df["step"] == "started") & (df["ref"].fillna("") != "")]
+    refs = started_rows.groupby("token")["ref"].agg(lambda s: list(dict.fromkeys(s)))
+    out = intended.drop(columns=["ref"]).assign(
+        refs=[refs.get(t, []) for t in intended["token"]],
     )
-    out = intended.drop(columns=["ref"]).assign(ref=intended["token"].map(refs).fillna(""))
-    return out.reset_index(drop=True)
+    return out.assign(ref=[r[-1] if r else "" for r in out["refs"]]).reset_index(drop=True)
 
 
 def expired(ledger: Any, *, purpose: str, now: datetime | None = None) -> pd.DataFrame:

@@ -40,6 +40,12 @@ def _c(name: str, type_: str, meaning: str) -> Column:
     return Column(name, type_, meaning)
 
 
+def _alike(meaning: str, names: str, type_: str = "text") -> list[Column]:
+    """Columns of one type that share one meaning; ``names`` separated by spaces (spread
+    into a table: ``*_alike(...)``)."""
+    return [Column(name, type_, meaning) for name in names.split()]
+
+
 def _quoted(values) -> str:
     return ", ".join(f"`{v}`" for v in dict.fromkeys(values))
 
@@ -47,6 +53,10 @@ def _quoted(values) -> str:
 _SERVICES = _quoted(registry.names())
 _NATIVE = _quoted(s.native_backup for s in registry.specs().values() if s.native_backup)
 _SOURCES = "a recovery-point source declared by a service (docs/restore.md, docs/services.md)"
+_FINGERPRINT = (
+    "`runbook_lib.fingerprint` of the content at backup time (`dynamodb-items`, `s3-objects`); "
+    "empty where no data is read"
+)
 
 
 SCHEMA: dict[str, list[Column]] = {
@@ -148,12 +158,7 @@ SCHEMA: dict[str, list[Column]] = {
         _c("as_of", "timestamp", "the run's `as_of`"),
     ],
     "gaps": [
-        _c("account", "text", "as in `inventory`"),
-        _c("region", "text", "as in `inventory`"),
-        _c("service", "text", "as in `inventory`"),
-        _c("name", "text", "as in `inventory`"),
-        _c("arn", "text", "as in `inventory`"),
-        _c("tier", "text", "as in `inventory`"),
+        *_alike("as in `inventory`", "account region service name arn tier"),
         _c(
             "gap",
             "text",
@@ -239,9 +244,7 @@ SCHEMA: dict[str, list[Column]] = {
             "text",
             "`rt-YYYYMMDDtHHMMSS-xxxxxx`; also the value of the `restore-test` tag on the scratch copy",
         ),
-        _c("account", "text", "the tested resource's, as in `inventory`"),
-        _c("region", "text", "the tested resource's, as in `inventory`"),
-        _c("service", "text", "the tested resource's, as in `inventory`"),
+        *_alike("the tested resource's, as in `inventory`", "account region service"),
         _c("resource_arn", "text", "the tested (source) resource; join with `inventory.arn`"),
         _c("resource_name", "text", "its name"),
         _c(
@@ -366,8 +369,7 @@ SCHEMA: dict[str, list[Column]] = {
             "text",
             "`<phase>:<kind>`, e.g. `20:key`, `30:vault`, `50:backup_plan`, `60:selection`, `80:pitr`; the number is the apply order",
         ),
-        _c("account", "text", "where; `global` for account-wide settings (IAM roles)"),
-        _c("region", "text", "where; `global` for account-wide settings (IAM roles)"),
+        *_alike("where; `global` for account-wide settings (IAM roles)", "account region"),
         _c("resource", "text", "an ARN, or a name (vault, plan, selection, key alias)"),
         _c(
             "setting",
@@ -392,12 +394,10 @@ SCHEMA: dict[str, list[Column]] = {
         _c("applied_at", "timestamp", "when the step ended (UTC)"),
     ],
     "backups": [
-        _c("account", "text", "the backed-up resource"),
-        _c("region", "text", "the backed-up resource"),
-        _c("service", "text", "the backed-up resource"),
-        _c("resource_arn", "text", "the backed-up resource"),
-        _c("resource_name", "text", "the backed-up resource"),
-        _c("tier", "text", "the backed-up resource"),
+        *_alike(
+            "the backed-up resource",
+            "account region service resource_arn resource_name tier",
+        ),
         _c(
             "method",
             "text",
@@ -415,8 +415,7 @@ SCHEMA: dict[str, list[Column]] = {
             "native: the service's own id of the backup (e.g. DynamoDB backup ARN, EBS snapshot id, DB (cluster) snapshot ARN, a snapshot name)",
         ),
         _c("vault", "text", "vault name (aws-backup)"),
-        _c("created", "timestamp", "start and end of the backup (UTC)"),
-        _c("completed", "timestamp", "start and end of the backup (UTC)"),
+        *_alike("start and end of the backup (UTC)", "created completed", type_="timestamp"),
         _c(
             "status",
             "text",
@@ -426,21 +425,9 @@ SCHEMA: dict[str, list[Column]] = {
         _c("encrypted", "bool", "of the recovery point / snapshot"),
         _c("kms_key", "text", "of the recovery point / snapshot"),
         _c("delete_after_days", "int", "lifecycle given to the AWS Backup job"),
-        _c(
-            "fingerprint_kind",
-            "text",
-            "`runbook_lib.fingerprint` of the content at backup time (`dynamodb-items`, `s3-objects`); empty where no data is read",
-        ),
-        _c(
-            "fingerprint_count",
-            "int",
-            "`runbook_lib.fingerprint` of the content at backup time (`dynamodb-items`, `s3-objects`); empty where no data is read",
-        ),
-        _c(
-            "fingerprint_digest",
-            "text",
-            "`runbook_lib.fingerprint` of the content at backup time (`dynamodb-items`, `s3-objects`); empty where no data is read",
-        ),
+        _c("fingerprint_kind", "text", _FINGERPRINT),
+        _c("fingerprint_count", "int", _FINGERPRINT),
+        _c("fingerprint_digest", "text", _FINGERPRINT),
         _c(
             "fingerprint_location",
             "text",
@@ -460,20 +447,17 @@ SCHEMA: dict[str, list[Column]] = {
         _c("canary_written_at", "timestamp", "when the canary was written"),
     ],
     "post_incident": [
-        _c("incident_start", "timestamp", "the incident window reviewed"),
-        _c("incident_end", "timestamp", "the incident window reviewed"),
+        *_alike("the incident window reviewed", "incident_start incident_end", type_="timestamp"),
         _c("as_of", "timestamp", "the review's `as_of` (restore tests count up to it)"),
         _c(
             "scope",
             "text",
             "what was asked for: `every data resource of the estate`, `2 ARN(s)`, `tag backup-tier=gold`",
         ),
-        _c("account", "text", "as in `inventory` (only `arn`, `name` for `NOT_FOUND`)"),
-        _c("region", "text", "as in `inventory` (only `arn`, `name` for `NOT_FOUND`)"),
-        _c("service", "text", "as in `inventory` (only `arn`, `name` for `NOT_FOUND`)"),
-        _c("name", "text", "as in `inventory` (only `arn`, `name` for `NOT_FOUND`)"),
-        _c("arn", "text", "as in `inventory` (only `arn`, `name` for `NOT_FOUND`)"),
-        _c("tier", "text", "as in `inventory` (only `arn`, `name` for `NOT_FOUND`)"),
+        *_alike(
+            "as in `inventory` (only `arn`, `name` for `NOT_FOUND`)",
+            "account region service name arn tier",
+        ),
         _c(
             "status",
             "text",
@@ -497,15 +481,10 @@ SCHEMA: dict[str, list[Column]] = {
             "a continuous backup (PITR, automated backups, S3 versioning) is on",
         ),
         _c("continuous_mechanism", "text", "which one"),
-        _c(
-            "continuous_earliest",
-            "timestamp",
+        *_alike(
             "its restorable window as read (see `notes` for estimates and sandbox assumptions)",
-        ),
-        _c(
-            "continuous_latest",
-            "timestamp",
-            "its restorable window as read (see `notes` for estimates and sandbox assumptions)",
+            "continuous_earliest continuous_latest",
+            type_="timestamp",
         ),
         _c("continuous_covers_start", "bool", "the window holds `incident_start`"),
         _c(
@@ -541,32 +520,67 @@ SCHEMA: dict[str, list[Column]] = {
         _c("audit_as_of", "timestamp", "that audit's `as_of`"),
         _c("notes", "text", "estimates and sandbox assumptions behind the numbers"),
     ],
+    "intents": [
+        _c(
+            "token",
+            "text",
+            "one id per thing to be created; also the create call's idempotency token where the API takes one (`IdempotencyToken`, `CreatorRequestId`)",
+        ),
+        _c(
+            "step",
+            "text",
+            "`intended` (written before the create call), `started` (the call answered: `ref` holds what it returned) or `gone` (the sweep found nothing it made still exists: later sweeps skip it)",
+        ),
+        _c("purpose", "text", "`restore-test`, `incident-restore` or `protect`"),
+        _c(
+            "kind",
+            "text",
+            "what is created: `restore copy`, `kms key`, `backup selection`",
+        ),
+        _c("service", "text", "the service the resource belongs to"),
+        _c("account", "text", "where it is created"),
+        _c("region", "text", "where it is created"),
+        _c(
+            "name",
+            "text",
+            "the name it is given (table, bucket, DB identifier, Name tag, alias, selection name); empty when AWS names it",
+        ),
+        _c(
+            "source",
+            "text",
+            "what it is made from: the recovery point restored, the backup plan a selection joins",
+        ),
+        _c(
+            "ref",
+            "text",
+            "what the create call returned, on `started` rows: restore job id, resource ARN, key ARN, selection id",
+        ),
+        _c(
+            "expires",
+            "timestamp",
+            "when a scratch resource it makes may be deleted (restore tests); empty for resources that are kept",
+        ),
+    ],
     "incident_restores": [
         _c(
             "restore_id",
             "text",
             "`incident-<UTC time>-<6 hex>`; also the `restore_id` column of the result the notebook shows",
         ),
-        _c("account", "text", "of the source resource (`tier` from the inventory, may be empty)"),
-        _c("region", "text", "of the source resource (`tier` from the inventory, may be empty)"),
-        _c("service", "text", "of the source resource (`tier` from the inventory, may be empty)"),
-        _c("tier", "text", "of the source resource (`tier` from the inventory, may be empty)"),
-        _c("source_arn", "text", "the damaged resource restored from"),
-        _c("source_name", "text", "the damaged resource restored from"),
+        *_alike(
+            "of the source resource (`tier` from the inventory, may be empty)",
+            "account region service tier",
+        ),
+        *_alike("the damaged resource restored from", "source_arn source_name"),
         _c(
             "target_name",
             "text",
             "the new resource's name (table, bucket, DB identifier, Name tag)",
         ),
-        _c(
-            "target_arn",
-            "text",
-            "the new resource's ARN, and its id where the name is only a tag (volumes, file systems); empty when the restore failed",
-        ),
-        _c(
-            "target_resource_id",
-            "text",
-            "the new resource's ARN, and its id where the name is only a tag (volumes, file systems); empty when the restore failed",
+        *_alike(
+            "the new resource's ARN, and its id where the name is only a tag (volumes, file "
+            "systems); empty when the restore failed",
+            "target_arn target_resource_id",
         ),
         _c(
             "recovery_point_id",
@@ -599,15 +613,11 @@ SCHEMA: dict[str, list[Column]] = {
             "why this recovery point (`asked for`, `newest recovery point at or before ...`, `continuous backup ... covers ...`)",
         ),
         _c("requested_at", "timestamp", "when the restore was asked for (the plan was made)"),
-        _c(
-            "restore_start",
-            "timestamp",
-            "the restore call, and the moment the new resource was available (UTC); `restore_end` empty when it failed",
-        ),
-        _c(
-            "restore_end",
-            "timestamp",
-            "the restore call, and the moment the new resource was available (UTC); `restore_end` empty when it failed",
+        *_alike(
+            "the restore call, and the moment the new resource was available (UTC); "
+            "`restore_end` empty when it failed",
+            "restore_start restore_end",
+            type_="timestamp",
         ),
         _c(
             "restore_seconds",

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib import intents
 from runbook_lib.errors import ParamsError, RunbookError
 from runbook_lib.restore.model import (
     NOT_SUPPORTED,
@@ -294,14 +295,23 @@ def apply_incident_restore(ctx: Any, plan: IncidentPlan, approve: bool = False) 
     started = utcnow()
     t0 = time.perf_counter()
     try:
-        restored = restorer(
-            ctx.session,
-            plan.recovery_point,
-            plan.ref,
-            plan.target_name,
-            plan.tags,
-            plan.restore_time,
-        )
+        writer = intents.of(ctx)
+        intent = writer.intend(
+            purpose="incident-restore", kind="restore copy", service=plan.ref.service,
+            account=plan.recovery_point.account or plan.ref.account,
+            region=plan.recovery_point.region or plan.ref.region,
+            name=plan.target_name, source=plan.recovery_point.id,
+        )  # fmt: skip
+        with intents.carrying(writer, intent):
+            restored = restorer(
+                ctx.session,
+                plan.recovery_point,
+                plan.ref,
+                plan.target_name,
+                plan.tags,
+                plan.restore_time,
+            )
+        writer.started(intent, restored.arn or restored.ident)
         handler.wait(ctx.session, restored)
     except Exception as err:
         seconds = time.perf_counter() - t0

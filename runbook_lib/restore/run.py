@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from runbook_lib import intents
 from runbook_lib.errors import ParamsError
 from runbook_lib.restore import naming
 from runbook_lib.restore.model import (
@@ -280,7 +281,18 @@ def restore_one(
             target,
         )
         try:
-            restored = restorer(session, chosen, ref, target, tags)
+            writer = intents.of(ctx)
+            intent = None
+            if handler.makes_scratch:  # write-ahead: what is about to be made, before the call
+                intent = writer.intend(
+                    purpose="restore-test", kind="restore copy", service=ref.service,
+                    account=chosen.account or ref.account, region=chosen.region or ref.region,
+                    name=target, source=chosen.id, expires=expires,
+                )  # fmt: skip
+            with intents.carrying(writer, intent):
+                restored = restorer(session, chosen, ref, target, tags)
+            if intent is not None:
+                writer.started(intent, restored.arn or restored.ident)
             handler.wait(session, restored)
         except NotSupportedOnSandbox as err:
             row.update(status=NOT_SUPPORTED, verdict=NOT_SUPPORTED, reason=str(err))

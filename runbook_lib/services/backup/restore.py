@@ -9,6 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+from runbook_lib import intents
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, RestoreError, utc
 from runbook_lib.restore.registry import finder, get_handler, restorer
 from runbook_lib.session import is_not_supported
@@ -76,13 +79,17 @@ def _restore(
     if not handler.backup_resource_type:
         raise RestoreError(f"{rp.service}: its restore handler names no AWS Backup resource type")
     backup = session.client("backup", rp.account, rp.region)
-    job = backup.start_restore_job(
-        RecoveryPointArn=rp.id,
-        IamRoleArn=f"arn:aws:iam::{rp.account}:role/{SERVICE_ROLE}",
-        Metadata=_metadata(session, rp, ref, target),
-        ResourceType=handler.backup_resource_type,
-    )
-    job_id = job["RestoreJobId"]
+    request = {
+        "RecoveryPointArn": rp.id,
+        "IamRoleArn": f"arn:aws:iam::{rp.account}:role/{SERVICE_ROLE}",
+        "Metadata": _metadata(session, rp, ref, target),
+        "ResourceType": handler.backup_resource_type,
+    }
+    token = intents.carried_token()
+    if token:  # the write-ahead intent's token: a retried start never makes a second copy
+        request["IdempotencyToken"] = token
+    job_id = _start(backup, request)
+    intents.started(f"{JOB_REF}{job_id}")  # before the wait: a kill during the job is recoverable
     deadline = time.monotonic() + handler.wait_seconds
     delay = 0.2
     while True:
@@ -107,6 +114,50 @@ def _restore(
     if tags:
         handler.tag(session, out, tags)
     return out
+
+
+#: how a restore job id is written in the intents table's ``ref`` column
+JOB_REF = "restore-job:"
+
+
+def created_by_job(session: Any, account: str, region: str, job_id: str) -> str | None:
+    """The ARN of what restore job ``job_id`` created (None while it has made nothing)."""
+    backup = session.client("backup", account, region)
+    return backup.describe_restore_job(RestoreJobId=job_id).get("CreatedResourceArn") or None
+
+
+def jobs_from(
+    session: Any, account: str, region: str, recovery_point: str, after: Any
+) -> list[dict[str, Any]]:
+    """Restore jobs of ``recovery_point`` created at or after ``after``, oldest first."""
+    backup = session.client("backup", account, region)
+    kwargs: dict[str, Any] = {"ByCreatedAfter": after}
+    jobs: list[dict[str, Any]] = []
+    while True:
+        page = backup.list_restore_jobs(**kwargs)
+        jobs += [
+            j for j in page.get("RestoreJobs", []) if j.get("RecoveryPointArn") == recovery_point
+        ]
+        if not page.get("NextToken"):
+            return sorted(jobs, key=lambda j: j.get("CreationDate") or after)
+        kwargs["NextToken"] = page["NextToken"]
+
+
+#: errors after which a start may have happened on the server although no answer came
+_UNANSWERED = (ConnectionClosedError, ReadTimeoutError, EndpointConnectionError)
+
+
+def _start(backup: Any, request: dict[str, Any], attempts: int = 3) -> str:
+    """StartRestoreJob; with an idempotency token, a start whose answer was lost is asked
+    again (AWS returns the job the first call started, or starts it if it never arrived)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return backup.start_restore_job(**request)["RestoreJobId"]
+        except _UNANSWERED:
+            if "IdempotencyToken" not in request or attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 for _svc in protected_services():
