@@ -90,6 +90,13 @@ def test_no_secret_and_no_unescaped_markup_in_any_output(fresh_sandbox, tmp_path
     )
     assert not leaks, leaks
     assert not unescaped, unescaped
+    # the ledger the runs wrote is read by the documented external read, table by table
+    import pandas as pd
+
+    tables = sorted(d.name for d in ledger.iterdir() if d.is_dir())
+    assert {"inventory", "backups", "restore_tests", "findings", "intents"} <= set(tables)
+    for table in tables:
+        assert len(pd.read_parquet(ledger / table)) > 0, table
     # the payloads were shown (escaped): the scan looked at pages that name them
     shown = b"".join(p.read_bytes() for p in html)
     assert b"&lt;script&gt;" in shown or b"\\u003cscript" in shown
