@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,35 +116,37 @@ def dynamodb_key(item: dict[str, Any], key_names: list[str]) -> str:
     return "|".join(f"{k}={next(iter(item[k].values()))}" for k in key_names if k in item)
 
 
+def _records(
+    kind: str, records: Iterable[Any], key: Callable[[Any], str], keep_keys: bool
+) -> Fingerprint:
+    """The fingerprint of ``records``: each one's canonical JSON, under the key ``key`` gives."""
+    fp = Fingerprint(kind)
+    for record in records:
+        fp.add(key(record), canonical(record), keep_keys)
+    return fp
+
+
 def fingerprint_dynamodb_items(
     items: Iterable[dict[str, Any]], key_names: list[str], keep_keys: bool = True
 ) -> Fingerprint:
     """Items in DynamoDB's low-level JSON form (as ``client.scan`` returns them)."""
-    fp = Fingerprint("dynamodb-items")
-    for item in items:
-        fp.add(dynamodb_key(item, key_names), canonical(item), keep_keys)
-    return fp
+    return _records("dynamodb-items", items, lambda item: dynamodb_key(item, key_names), keep_keys)
 
 
 def fingerprint_s3_objects(
     objects: Iterable[tuple[str, int, str]], keep_keys: bool = True
 ) -> Fingerprint:
     """(key, size, checksum) per object; checksum = a SHA-256 of the body (or the ETag)."""
-    fp = Fingerprint("s3-objects")
-    for key, size, checksum in objects:
-        fp.add(key, canonical([key, size, checksum]), keep_keys)
-    return fp
+    return _records("s3-objects", objects, lambda obj: obj[0], keep_keys)
+
+
+def _event_key(event: tuple[str, int, str]) -> str:
+    stream, ts, message = event
+    return f"{stream}@{ts}:{hashlib.blake2b(message.encode(), digest_size=4).hexdigest()}"
 
 
 def fingerprint_log_events(
     events: Iterable[tuple[str, int, str]], keep_keys: bool = True
 ) -> Fingerprint:
     """(stream, timestamp, message) per event."""
-    fp = Fingerprint("log-events")
-    for stream, ts, message in events:
-        fp.add(
-            f"{stream}@{ts}:{hashlib.blake2b(message.encode(), digest_size=4).hexdigest()}",
-            canonical([stream, ts, message]),
-            keep_keys,
-        )
-    return fp
+    return _records("log-events", events, _event_key, keep_keys)

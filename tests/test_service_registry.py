@@ -27,8 +27,10 @@ def _provided(spec: registry.ServiceSpec, capability: str) -> bool:
     if capability == "restore":
         from runbook_lib.restore.registry import FINDERS, HANDLERS, RESTORERS
 
-        return name in HANDLERS and any(s == name for s, _ in FINDERS) and any(
-            s == name for s, _ in RESTORERS
+        return (
+            name in HANDLERS
+            and any(s == name for s, _ in FINDERS)
+            and any(s == name for s, _ in RESTORERS)
         )
     if capability == "protect":
         from runbook_lib.protect.plugin import PLANNERS
@@ -42,6 +44,10 @@ def _provided(spec: registry.ServiceSpec, capability: str) -> bool:
         from runbook_lib.post_incident.continuous import READERS
 
         return any(s == name for s, _ in READERS)
+    if capability == "controls":
+        from runbook_lib.audit.model import CONTROLS
+
+        return any(name in c.services for c in CONTROLS.values())
     raise AssertionError(f"no conformance rule for capability {capability!r}")
 
 

@@ -109,6 +109,11 @@ class Evidence:
     def rows(self) -> list[dict[str, Any]]:
         return self.resources.to_dict("records")
 
+    def only(self, services: tuple[str, ...]) -> Evidence:
+        """This evidence with the data resources of ``services`` only."""
+        r = self.resources
+        return replace(self, resources=r[r.service.isin(services)] if len(r) else r)
+
     def row(self, arn: str) -> dict[str, Any] | None:
         """The inventory row of ``arn`` (None if the inventory does not hold it)."""
         hit = self.resources[self.resources.arn == arn] if len(self.resources) else []

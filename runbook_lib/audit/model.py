@@ -84,6 +84,9 @@ class Control:
     description: str = ""
     #: the evidence it reads (SOURCES); judged from the inventory alone, its FAILs are gaps
     sources: tuple[str, ...] = (INVENTORY,)
+    #: the inventory services it is about (it sees only their data resources); () = all.
+    #: A service's own controls live in ``runbook_lib/services/<package>/controls.py``.
+    services: tuple[str, ...] = ()
 
     @property
     def makes_gaps(self) -> bool:
@@ -126,8 +129,10 @@ def control(
     parity: str = "",
     description: str = "",
     sources: tuple[str, ...] = (INVENTORY,),
+    services: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Evidence], Iterable[Result]]], Control]:
-    """Register ``fn`` as a control (``description``, or else its docstring, describes it)."""
+    """Register ``fn`` as a control (``description``, or else its docstring, describes it).
+    With ``services``, ``fn`` is given the evidence of those services' data resources only."""
 
     def register(fn: Callable[[Evidence], Iterable[Result]]) -> Control:
         if id in CONTROLS:
@@ -143,12 +148,24 @@ def control(
             scope,
             parameters,
             remediation,
-            fn,
+            _about(services, fn) if services else fn,
             parity,
             " ".join((description or fn.__doc__ or "").split()),
             tuple(sources),
+            tuple(services),
         )
         CONTROLS[id] = ctl
         return ctl
 
     return register
+
+
+def _about(
+    services: tuple[str, ...], fn: Callable[[Evidence], Iterable[Result]]
+) -> Callable[[Evidence], Iterable[Result]]:
+    """``fn`` judging only the data resources of ``services``."""
+
+    def evaluate(ev: Evidence) -> Iterable[Result]:
+        return fn(ev.only(services))
+
+    return evaluate

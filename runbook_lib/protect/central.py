@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -40,6 +42,13 @@ MANAGED_TAG = {"managed-by": "runbook-protect"}
 #: is found by it and adopted by the next plan instead of a second key being made
 KEY_FOR_ALIAS_TAG = "runbook-protect-key-for-alias"
 GLOBAL = "global"  # the Region column of account-wide settings (IAM roles)
+
+
+def _step(phase: str, **fixed: Any) -> Callable[..., Step]:
+    """A maker of the steps of one central piece in one scope: the ``phase`` and the applier
+    (``kind``) named ``phase``, low risk, and ``fixed`` (account, region, resource, setting);
+    each call adds what is current, desired and to be done (and may override any of them)."""
+    return partial(Step, phase=PHASES[phase], kind=phase, risk="low", **fixed)
 
 
 def _code(err: Exception) -> str:
@@ -179,18 +188,13 @@ def plan_roles(session: AwsSession, params: Params, accounts: list[str]) -> list
                 if _code(err) != "NoSuchEntity":
                     raise
                 exists = False
+            role = _step("role", account=account, region=GLOBAL, resource=arn)
             steps.append(
-                Step(
-                    phase=PHASES["role"],
-                    account=account,
-                    region=GLOBAL,
-                    resource=arn,
+                role(
                     setting=f"service role ({plugin.ROLE_TRUST[which]})",
                     current="exists" if exists else "absent",
                     desired="exists",
                     action=NONE if exists else CREATE,
-                    risk="low",
-                    kind="role",
                     args={"name": name, "which": which},
                 )
             )
@@ -262,17 +266,11 @@ def plan_keys(
             ]
         else:
             rotation = None
-        step = Step(
-            phase=PHASES["key"],
-            account=account,
-            region=region,
-            resource=alias,
+        step = _step("key", account=account, region=region, resource=alias)(
             setting="customer-managed KMS key",
             current=arn or "absent",
             desired="exists",
             action=NONE if arn else CREATE,
-            risk="low",
-            kind="key",
         )
         if orphans:  # made by an earlier apply that never named it: adopt, never make another
             extra = orphans[1:]
@@ -292,18 +290,13 @@ def plan_keys(
                 ),
             )
         steps.append(step)
+        rotate = _step("key_rotation", account=account, region=region, resource=alias)
         steps.append(
-            Step(
-                phase=PHASES["key_rotation"],
-                account=account,
-                region=region,
-                resource=alias,
+            rotate(
                 setting="key rotation",
                 current=rotation,
                 desired=True,
                 action=NONE if rotation else UPDATE,
-                risk="low",
-                kind="key_rotation",
             )
         )
     return steps
@@ -390,37 +383,27 @@ def plan_vaults(
     p = params.protect
     for account, region in scopes:
         vault = describe_vault(session, params, account, region)
-        name = p.vault_name
+        step = _step(
+            "vault",
+            account=account,
+            region=region,
+            resource=p.vault_name,
+            setting="backup vault (CMK)",
+        )
         if vault is None:
             steps.append(
-                Step(
-                    phase=PHASES["vault"],
-                    account=account,
-                    region=region,
-                    resource=name,
-                    setting="backup vault (CMK)",
-                    current="absent",
-                    desired="exists, encrypted with " + p.key_alias,
-                    action=CREATE,
-                    risk="low",
-                    kind="vault",
+                step(
+                    current="absent", desired="exists, encrypted with " + p.key_alias, action=CREATE
                 )
             )
         else:
             key = keys.get((account, region))
             same = key is not None and vault.get("EncryptionKeyArn") == key
             steps.append(
-                Step(
-                    phase=PHASES["vault"],
-                    account=account,
-                    region=region,
-                    resource=name,
-                    setting="backup vault (CMK)",
+                step(
                     current=vault.get("EncryptionKeyArn"),
                     desired=key or p.key_alias,
                     action=NONE if same else "manual",
-                    risk="low",
-                    kind="vault",
                     note=""
                     if same
                     else "a vault's key cannot be changed; recovery points stay encrypted with "
@@ -446,7 +429,13 @@ def _plan_policy(
     session: AwsSession, params: Params, account: str, region: str, vault: dict | None
 ) -> list[Step]:
     desired = vault_policy(params, account)
-    setting = "vault access policy (deny delete/shorten except break-glass)"
+    step = _step(
+        "vault_policy",
+        account=account,
+        region=region,
+        resource=params.protect.vault_name,
+        setting="vault access policy (deny delete/shorten except break-glass)",
+    )
     summary = f"deny {len(PROTECTED_ACTIONS)} actions except {len(params.protect.break_glass_roles)} break-glass role(s)"
     current: Any = "absent"
     action = CREATE
@@ -461,17 +450,10 @@ def _plan_policy(
         except ClientError as err:
             if is_not_supported(err) and session.sandbox:
                 return [
-                    Step(
-                        phase=PHASES["vault_policy"],
-                        account=account,
-                        region=region,
-                        resource=params.protect.vault_name,
-                        setting=setting,
+                    step(
                         current="unknown",
                         desired=summary,
                         action=NOT_SUPPORTED,
-                        risk="low",
-                        kind="vault_policy",
                         note="the sandbox cannot store vault access policies",
                     )
                 ]
@@ -482,19 +464,13 @@ def _plan_policy(
         elif current != "absent":
             action = UPDATE
     return [
-        Step(
-            phase=PHASES["vault_policy"],
-            account=account,
-            region=region,
-            resource=params.protect.vault_name,
-            setting=setting,
+        step(
             current="absent"
             if current == "absent"
             else ("as desired" if action == NONE else "differs"),
             desired=summary,
             action=action,
             risk="medium" if action == UPDATE else "low",
-            kind="vault_policy",
             args={"policy": desired},
             note="on the sandbox the Deny applies to every caller: Conditions are not evaluated"
             if session.sandbox and action != NONE
@@ -550,17 +526,12 @@ def _plan_lock(params: Params, account: str, region: str, vault: dict | None) ->
             "account root, can remove the lock or delete recovery points before their retention ends"
         )
     return [
-        Step(
-            phase=PHASES["vault_lock"],
-            account=account,
-            region=region,
-            resource=name,
+        _step("vault_lock", account=account, region=region, resource=name)(
             setting="vault lock",
             current=current,
             desired=desired,
             action=action,
             risk=risk,
-            kind="vault_lock",
             args={"lock": desired, "changeable_for": obj.days(lock.changeable_for)},
             note=note,
             irreversible=irreversible,
@@ -723,18 +694,14 @@ def plan_backup_plans(
                             0,
                             "NOT_SUPPORTED_ON_SANDBOX: moto does not implement update_backup_plan",
                         )
+            step = _step("backup_plan", account=account, region=region, resource=name)
             steps.append(
-                Step(
-                    phase=PHASES["backup_plan"],
-                    account=account,
-                    region=region,
-                    resource=name,
+                step(
                     setting=f"backup plan ({tier})",
                     current=current_view,
                     desired=desired,
                     action=action,
                     risk=risk,
-                    kind="backup_plan",
                     args={"tier": tier, "rule": rule, "plan_id": plan_id},
                     note="; ".join(notes),
                 )
@@ -748,7 +715,14 @@ def _plan_selection(
 ) -> Step:
     name = selection_name(params, tier)
     desired = {"tag": f"{params.tag_keys.tier}={tier}", "role": role_arn(params, account, "backup")}
-    setting = f"backup selection ({tier})"
+    step = _step(
+        "selection",
+        account=account,
+        region=region,
+        resource=name,
+        setting=f"backup selection ({tier})",
+        desired=desired,
+    )
     if plan_id:
         backup = session.client("backup", account, region)
         try:
@@ -761,54 +735,22 @@ def _plan_selection(
             ]
         except ClientError as err:
             if session.sandbox and is_not_supported(err):
-                return Step(
-                    phase=PHASES["selection"],
-                    account=account,
-                    region=region,
-                    resource=name,
-                    setting=setting,
+                return step(
                     current="unknown",
-                    desired=desired,
                     action=NOT_SUPPORTED,
-                    risk="low",
-                    kind="selection",
                     args={"tier": tier},
                     note="the sandbox has no backup selections",
                 )
             raise
         if len(found) > 1:
-            return _plan_duplicates(backup, plan_id, found, account, region, tier, setting)
+            return _plan_duplicates(backup, plan_id, found, tier, step)
         if found:
-            return Step(
-                phase=PHASES["selection"],
-                account=account,
-                region=region,
-                resource=name,
-                setting=setting,
-                current=desired,
-                desired=desired,
-                action=NONE,
-                risk="low",
-                kind="selection",
-                args={"tier": tier},
-            )
-    return Step(
-        phase=PHASES["selection"],
-        account=account,
-        region=region,
-        resource=name,
-        setting=setting,
-        current="absent",
-        desired=desired,
-        action=CREATE,
-        risk="low",
-        kind="selection",
-        args={"tier": tier, "plan_id": plan_id},
-    )
+            return step(current=desired, action=NONE, args={"tier": tier})
+    return step(current="absent", action=CREATE, args={"tier": tier, "plan_id": plan_id})
 
 
 def _plan_duplicates(
-    backup: Any, plan_id: str, found: list[dict], account: str, region: str, tier: str, setting: str
+    backup: Any, plan_id: str, found: list[dict], tier: str, step: Callable[..., Step]
 ) -> Step:
     """Several selections of protect's name in one plan (a retried create whose first
     response was lost): keep the oldest; delete the others only where they select exactly
@@ -824,16 +766,11 @@ def _plan_duplicates(
     same = [s["SelectionId"] for s in found[1:] if body(s) == kept]
     differ = [s["SelectionId"] for s in found[1:] if s["SelectionId"] not in same]
     name = keep["SelectionName"]
-    return Step(
-        phase=PHASES["selection"],
-        account=account,
-        region=region,
+    return step(
         resource=name,
-        setting=setting,
         current=f"{len(found)} selections named {name}",
         desired=f"one (keep {keep['SelectionId']})",
         action=MANUAL if differ else UPDATE,
-        risk="low",
         kind="selection_dedupe",
         args={"tier": tier, "plan_id": plan_id, "remove": same},
         note=(

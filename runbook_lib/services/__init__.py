@@ -10,7 +10,8 @@ as RDS, Aurora and Neptune do):
   ``inventory`` (list, current settings, protections, recovery points), ``restore``
   (recovery point finders, restorers, the handler that waits, reads, deletes, sweeps and
   hands over), ``protect`` (plan and apply steps), ``backup_now`` (start an on-demand
-  backup), ``continuous`` (the window a continuous backup can restore into).
+  backup), ``continuous`` (the window a continuous backup can restore into), ``controls``
+  (the audit controls that judge the service's own settings).
 
 The generic flows (inventory, protect, backup_now, restore, sweep, audit, post_incident)
 name no service: they ask this registry. ``load(capability)`` imports every package's
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType, ModuleType
 
 #: What a service can provide; each is a module name inside a service package.
-CAPABILITIES = ("inventory", "protect", "backup_now", "restore", "continuous")
+CAPABILITIES = ("inventory", "protect", "backup_now", "restore", "continuous", "controls")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,12 +155,19 @@ def load(capability: str) -> dict[str, ModuleType]:
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
     if capability not in _LOADED:
+        # recorded before the imports: a module that, while imported, loads its own
+        # capability again (a service's controls import the audit, whose controls package
+        # loads "controls") gets the modules found so far instead of importing in a cycle
         found: dict[str, ModuleType] = {}
-        for package in _packages():
-            name = f"{__name__}.{package}.{capability}"
-            if importlib.util.find_spec(name) is not None:
-                found[package] = importlib.import_module(name)
         _LOADED[capability] = found
+        try:
+            for package in _packages():
+                name = f"{__name__}.{package}.{capability}"
+                if importlib.util.find_spec(name) is not None:
+                    found[package] = importlib.import_module(name)
+        except BaseException:
+            del _LOADED[capability]
+            raise
     return _LOADED[capability]
 
 

@@ -1,6 +1,9 @@
 """The controls, one small function each, grouped by practice (one module per practice).
 
-Importing this package registers every control in :data:`runbook_lib.audit.model.CONTROLS`.
+Importing this package registers every control in :data:`runbook_lib.audit.model.CONTROLS`:
+the generic ones here, and each service's own (its settings, e.g. DynamoDB PITR) from
+``runbook_lib/services/<package>/controls.py`` (``services.load("controls")``), registered
+with ``control(..., services=(...))`` so they judge only that service's resources.
 
 Remediation, one rule: a failing finding names the protect plan step that closes it
 (:func:`step`: ``notebooks/02_protect.ipynb: plan step "<setting>"``, the ``setting`` of a
@@ -17,6 +20,7 @@ import importlib
 import pkgutil
 from typing import Any
 
+from runbook_lib import services
 from runbook_lib.audit.model import Result
 from runbook_lib.package_data import data_dir
 from runbook_lib.params import format_duration
@@ -104,3 +108,6 @@ def duration(td) -> str:
 
 for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")
+# a service's own controls (DynamoDB PITR, S3 versioning, ...) live with the service:
+# runbook_lib/services/<package>/controls.py, each declaring the services it is about
+services.load("controls")

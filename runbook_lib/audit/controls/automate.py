@@ -12,7 +12,6 @@ from runbook_lib import services as registry
 from runbook_lib.audit.controls import days, duration, fix, human, manual, result, runbook, step
 from runbook_lib.audit.evidence import Evidence, as_list, reproducible
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
-from runbook_lib.protect.objectives import wants_continuous  # protect's rule for PITR
 
 BP = "REL09-BP03"
 
@@ -428,8 +427,7 @@ def recovery_point_min_retention(ev: Evidence) -> Iterator[Result]:
 # ------------------------------------------------------------------ native settings (Steampipe-style)
 
 
-def _native(
-    service: tuple[str, ...],
+def native_setting(
     prefix: str,
     *,
     min_days: float | None = None,
@@ -437,16 +435,15 @@ def _native(
     when: Callable[[Any], bool] | None = None,
     otherwise: str = "",
 ):
-    """A control that asks for the service's own backup setting ``prefix`` on ``service``
-    resources; with ``min_days`` or a tier retention (capped at ``cap``) its retention.
-    ``when(tier)``: protect's own rule for planning the setting; tiers it rejects are
-    NOT_APPLICABLE (``otherwise`` says why), so the audit never asks for a step protect
-    does not plan."""
+    """A control that asks for a service's own backup setting, the protection mechanism named
+    ``prefix`` (formatted with ``service``); with ``min_days`` or a tier retention (capped at
+    ``cap``) its retention. ``when(tier)``: protect's own rule for planning the setting;
+    tiers it rejects are NOT_APPLICABLE (``otherwise`` says why), so the audit never asks for
+    a step protect does not plan. Registered with ``control(..., services=(...))`` in the
+    service's ``controls.py``, it sees only that service's resources."""
 
     def evaluate(ev: Evidence) -> Iterator[Result]:
         for row in ev.rows():
-            if row["service"] not in service:
-                continue  # not this service's control: no row at all
             na = _needs_backup(row)
             tier = ev.tier(row.get("tier"))
             name = prefix.format(service=row["service"])
@@ -491,62 +488,3 @@ def _mechanism_retention(ev: Evidence, arn: str, prefix: str) -> float | None:
     hit = detail[(detail.arn == arn) & detail.mechanism.str.startswith(prefix)]
     vals = [float(x) for x in hit.retention_days if x is not None and x == x]
     return max(vals) if vals else None
-
-
-control(
-    "dynamodb_pitr_enabled",
-    description="Point-in-time recovery gives DynamoDB a continuous backup (about 5 minutes RPO, up to 35 days).",
-    title="DynamoDB table has point-in-time recovery enabled",
-    practice=BP,
-    severity="medium",
-    remediation=step("point-in-time recovery"),
-    parity="Steampipe: dynamodb_table_point_in_time_recovery_enabled",
-)(
-    _native(
-        ("dynamodb",),
-        "dynamodb PITR",
-        when=wants_continuous,
-        otherwise="tier {tier} has an RPO of {rpo}: protect plans PITR only for RPOs of a day "
-        "or less and covers this table with the tier's AWS Backup plan "
-        "(resource_protected_by_backup_plan)",
-    )
-)
-control(
-    "rds_automated_backups_retention",
-    description="Automated backups give databases point-in-time restore; their retention (1-35 days) must reach the tier's retention as far as the service allows.",
-    title="RDS / Aurora / Neptune automated backups are on and kept the tier's retention (at most 35 days)",
-    practice=BP,
-    severity="medium",
-    parameters=("retention",),
-    remediation=step("automated backup retention (days)"),
-    parity="Steampipe: rds_db_instance_backup_enabled, "
-    "neptune_db_cluster_automated_backup_enabled; AWS Config db-instance-backup-enabled",
-)(_native(("rds", "aurora", "neptune"), "{service} automated backups", cap=35))
-control(
-    "s3_versioning_enabled",
-    description="Versioning keeps every overwritten and deleted object, the bucket's own undo.",
-    title="S3 bucket has versioning enabled",
-    practice=BP,
-    severity="medium",
-    remediation=step("versioning"),
-    parity="Steampipe: s3_bucket_versioning_enabled",
-)(_native(("s3",), "s3 versioning"))
-control(
-    "efs_backup_policy_enabled",
-    description="The EFS backup policy makes AWS Backup take daily backups of the file system.",
-    title="EFS file system has automatic backups (backup policy) enabled",
-    practice=BP,
-    severity="low",
-    remediation=step("EFS automatic backups"),
-    parity="Steampipe: efs_file_system_automatic_backups_enabled",
-)(_native(("efs",), "efs backup policy"))
-control(
-    "elasticache_automatic_backup_enabled",
-    description="Automatic snapshots are the only restore path of a Redis cache that holds data.",
-    title="ElastiCache Redis automatic snapshots are on and kept the tier's retention (at most 35 days)",
-    practice=BP,
-    severity="low",
-    parameters=("retention",),
-    remediation=step("snapshot retention (days)"),
-    parity="Steampipe: elasticache_redis_cluster_automatic_backup_retention_15_days",
-)(_native(("elasticache",), "elasticache automatic snapshots", cap=35))

@@ -24,7 +24,8 @@ DELETE_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifec
     remediation=f"{runbook('protect')}: encrypt the resource (the plan names the service's way: "
     "encrypted copy and swap, or the encryption setting)",
     parity="Steampipe: ebs_volume_encryption_at_rest_enabled, rds_db_instance_encryption_at_rest_enabled, "
-    "efs_file_system_encrypt_data_at_rest, elasticache/opensearch encryption at rest",
+    "efs_file_system_encrypt_data_at_rest, elasticache_replication_group_encryption_at_rest_enabled, "
+    "opensearch_domain_encryption_at_rest_enabled",
 )
 def resource_encrypted_at_rest(ev: Evidence) -> Iterator[Result]:
     """Unencrypted data gives unencrypted snapshots: the backup inherits the weakness."""
@@ -151,6 +152,13 @@ def _missing_vaults(ev: Evidence) -> Iterator[dict[str, Any]]:
         }
 
 
+def _no_vault(ev: Evidence, expected: str) -> Iterator[Result]:
+    """A vault control's FAIL for each scope holding data to back up but no vault."""
+    for row in _missing_vaults(ev):
+        reason = "no backup vault in this account and Region, though it holds data to back up"
+        yield result(row, FAIL, reason, expected=expected)
+
+
 def _statements(policy: str | None) -> list[dict]:
     if not isinstance(policy, str) or not policy:
         return []
@@ -237,13 +245,7 @@ def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
             yield result(
                 row, PASS, "access policy denies " + ", ".join(sorted(denied)), expected=expected
             )
-    for row in _missing_vaults(ev):
-        yield result(
-            row,
-            FAIL,
-            "no backup vault in this account and Region, though it holds data to back up",
-            expected=expected,
-        )
+    yield from _no_vault(ev, expected)
 
 
 @control(
@@ -285,13 +287,7 @@ def vault_lock_enabled(ev: Evidence) -> Iterator[Result]:
                 f"vault lock set (min retention {min_days} days, max {v.get('max_retention_days')} days)",
                 expected=expected,
             )
-    for row in _missing_vaults(ev):
-        yield result(
-            row,
-            FAIL,
-            "no backup vault in this account and Region, though it holds data to back up",
-            expected=expected,
-        )
+    yield from _no_vault(ev, expected)
 
 
 @control(

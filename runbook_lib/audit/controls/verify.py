@@ -85,6 +85,11 @@ def _failed(bad: pd.DataFrame) -> str:
     return f"newest test{copy} {r.test_id} {_when(r.tested_at)} was {r.status}{reason}"
 
 
+def _sandbox_only(tests: pd.DataFrame) -> bool:
+    """There are tests and the sandbox could run none of them."""
+    return bool(len(tests)) and bool(tests.status.isin(NOT_SUPPORTED_WORDS).all())
+
+
 def _in_window(ev: Evidence, row: dict) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(every test of the resource, those inside its tier's restore_test_every, the window text)."""
     tests = ev.tests_for(row["arn"])
@@ -143,7 +148,7 @@ def restore_tested_recently(ev: Evidence) -> Iterator[Result]:
                 f"restored and checked {_when(r.tested_at)} ({r.status}, test {r.test_id})",
                 expected=exp,
             )
-        elif len(recent) and recent.status.isin(NOT_SUPPORTED_WORDS).all():
+        elif _sandbox_only(recent):
             yield result(
                 row,
                 NOT_SUPPORTED,
@@ -202,7 +207,7 @@ def restore_content_validated(ev: Evidence) -> Iterator[Result]:
             )
             continue
         if not len(ok):
-            if len(recent) and recent.status.isin(NOT_SUPPORTED_WORDS).all():
+            if _sandbox_only(recent):
                 yield result(
                     row,
                     NOT_SUPPORTED,
@@ -245,7 +250,7 @@ def _objective(kind: str):
             exp = f"{kind}={duration(target)}"
             measured = recent[recent[col].notna()] if len(recent) else recent
             if not len(measured):
-                if len(recent) and recent.status.isin(NOT_SUPPORTED_WORDS).all():
+                if _sandbox_only(recent):
                     yield result(
                         row,
                         NOT_SUPPORTED,

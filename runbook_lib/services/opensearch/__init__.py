@@ -20,6 +20,8 @@ SPECS = (
             "backup_now": "OpenSearch snapshots are taken through the domain's REST API "
             "(_snapshot), which needs a signed request to the domain endpoint; no AWS API "
             "takes one on demand",
+            "controls": "OpenSearch automated snapshots are always on (hourly, kept 14 days) "
+            "and have no setting to judge: judged by the generic BP01-BP03 controls",
             "continuous": "OpenSearch has no point-in-time restore window",
             "restore": "OpenSearch snapshots are restored through the domain's REST API "
             "(_snapshot/_restore, a signed request to the domain endpoint), not an AWS API, and "
