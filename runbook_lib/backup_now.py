@@ -36,11 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from runbook_lib import fingerprint as fpr
 from runbook_lib import services
-from runbook_lib.errors import ParamsError
+from runbook_lib.errors import ParamsError, RunbookError
+from runbook_lib.model import NOT_SUPPORTED_ON_SANDBOX
 from runbook_lib.params import _ARN_RE
 from runbook_lib.progress import progress as tqdm
 from runbook_lib.protect import central, objectives
@@ -57,7 +58,7 @@ TERMINAL = {
     "EXPIRED",
     "PARTIAL",
     "TIMEOUT",
-    "NOT_SUPPORTED_ON_SANDBOX",
+    NOT_SUPPORTED_ON_SANDBOX,
 }
 
 COLUMNS = [
@@ -223,20 +224,29 @@ def check_arns(arns: list[str] | str | None) -> list[str]:
 
 
 def choose(
-    ctx: Any, arns: list[str] | str | None = None, tag_filter: str | dict | None = None
+    ctx: Any,
+    arns: list[str] | str | None = None,
+    tag_filter: str | dict | None = None,
+    *,
+    inventory: Any = None,
 ) -> list[DataResource]:
-    """The resources to back up: by ARN, else by tags; by default the strictest tier."""
+    """The resources to back up: by ARN, else by tags; by default the strictest tier.
+    They come from ``inventory`` (an ``inventory.discover`` result), discovered when not given."""
     wanted = check_arns(arns)
     tags = parse_tag_filter(tag_filter)
     params = ctx.params
     if not wanted and not tags:
         tags = {params.tag_keys.tier: objectives.ranked_tiers(params)[0]}
-    resources, _errors = read_resources(
-        ctx.session, params.workload_accounts or params.account_ids, params
+    resources, errors = read_resources(
+        ctx.session, params.workload_accounts or params.account_ids, params, inventory=inventory
     )
+    # what could not be read may hold a resource to back up: never choose without it silently
+    unread = [e for e in errors if e.get("status") != NOT_SUPPORTED_ON_SANDBOX]
     if wanted:
         by_arn = {r.arn: r for r in resources}
         missing = [a for a in wanted if a not in by_arn]
+        if missing and unread:
+            raise EstateUnread(_unread_text(unread, f"{len(missing)} of the arns not found"))
         if missing:
             raise ParamsError(
                 "arns",
@@ -246,6 +256,8 @@ def choose(
                 ],
             )
         return [by_arn[a] for a in wanted]
+    if unread:
+        raise EstateUnread(_unread_text(unread, f"the resources tagged {tags} may be more"))
     reproducible = params.tag_keys.reproducible
     return [
         r
@@ -253,6 +265,27 @@ def choose(
         if all(r.tags.get(k) == v for k, v in tags.items())
         and not (reproducible in r.tags and reproducible not in tags)
     ]
+
+
+class EstateUnread(RunbookError):
+    """Part of the estate could not be read, so the resources to back up cannot be told."""
+
+
+class StartUnknown(RunbookError):
+    """A backup start whose answer was lost: the job may exist."""
+
+
+def _unread_text(unread: list[dict], what: str) -> str:
+    where = "; ".join(
+        f"{e.get('service')} in {e.get('account')}/{e.get('region')}: {e.get('error', '')[:160]}"
+        for e in unread[:5]
+    )
+    more = f" (and {len(unread) - 5} more)" if len(unread) > 5 else ""
+    return (
+        f"backup_now: {len(unread)} part(s) of the estate could not be read ({where}{more}); "
+        f"{what}. Nothing was backed up: fix the cause (credentials, permissions, the "
+        "network) and run again, or pass arns= naming resources that were read."
+    )
 
 
 def method_for(res: DataResource) -> str:
@@ -267,12 +300,14 @@ def plan_backups(
     arns: list[str] | str | None = None,
     tag_filter: str | dict | None = None,
     write_canary: bool = True,
+    *,
+    inventory: Any = None,
 ) -> pd.DataFrame:
     """What :func:`run` would back up, and how. Reads only."""
     _plugins()
     rows = []
     vaults: dict[tuple[str, str], bool] = {}
-    for r in choose(ctx, arns, tag_filter):
+    for r in choose(ctx, arns, tag_filter, inventory=inventory):
         scope = (r.account, r.region)
         if scope not in vaults:
             vaults[scope] = central.describe_vault(ctx.session, ctx.params, *scope) is not None
@@ -388,7 +423,7 @@ def ensure_vault(ctx: Any, account: str, region: str) -> None:
             APPLIERS["role"](session, step, state)
     if central.describe_vault(session, params, account, region) is None:
 
-        def create(kind: str) -> Step:
+        def create(kind: str, **args: Any) -> Step:
             return Step(
                 phase=0,
                 account=account,
@@ -400,9 +435,16 @@ def ensure_vault(ctx: Any, account: str, region: str) -> None:
                 action="create",
                 risk="",
                 kind=kind,
+                args=args,
             )
 
-        if not key:
+        # a key an earlier run made without its alias (the alias call failed, the answer
+        # was lost) is adopted, never doubled: protect's plan does the same
+        orphans = [] if key else central.orphan_keys(session, params, account, region)
+        if orphans:
+            APPLIERS["key_adopt"](session, create("key_adopt", key=orphans[0]), state)
+            APPLIERS["key_rotation"](session, create("key_rotation"), state)
+        elif not key:
             for kind in ("key", "key_rotation"):
                 APPLIERS[kind](session, create(kind), state)
         APPLIERS["vault"](session, create("vault"), state)
@@ -415,7 +457,7 @@ def _start_aws_backup(ctx: Any, res: DataResource, row: dict) -> Pending:
     params = ctx.params
     backup = ctx.session.client("backup", res.account, res.region)
     delete_after = objectives.days(params.tiers[res.tier].retention)
-    out = backup.start_backup_job(
+    kwargs = dict(
         BackupVaultName=params.protect.vault_name,
         ResourceArn=res.arn,
         IamRoleArn=central.role_arn(params, res.account, "backup"),
@@ -429,6 +471,20 @@ def _start_aws_backup(ctx: Any, res: DataResource, row: dict) -> Pending:
             "run-id": ctx.run_id,
         },
     )
+    try:
+        out = backup.start_backup_job(**kwargs)
+    except (ConnectionClosedError, ReadTimeoutError) as lost:
+        # the call may have started the job: ask again with the same IdempotencyToken, which
+        # AWS answers with the job it started (or starts it now)
+        log.warning("backup_now: %s: start answer lost (%s); asking again", res.name, lost)
+        try:
+            out = backup.start_backup_job(**kwargs)
+        except Exception as err:
+            raise StartUnknown(
+                f"the answer to StartBackupJob was lost ({type(lost).__name__}) and asking "
+                f"again failed ({type(err).__name__}: {err}); a backup job may have started: "
+                f"check list-backup-jobs --by-resource-arn {res.arn}"
+            ) from err
     row.update(
         method="aws-backup",
         job_id=out["BackupJobId"],
@@ -480,11 +536,13 @@ def run(
     create_vault: bool = True,
     method: str = "auto",
     fingerprint: bool = True,
+    inventory: Any = None,
 ) -> pd.DataFrame:
     """Take on-demand backups; without ``approve`` returns the plan (nothing changes).
 
     ``method``: ``auto`` (AWS Backup where it reaches, native otherwise) or ``native``
-    (the service's own backup/snapshot API where there is one)."""
+    (the service's own backup/snapshot API where there is one). ``inventory``: choose from
+    this ``inventory.discover`` result (discovered when not given)."""
     from runbook_lib.arguments import approval
 
     approve = approval(approve)
@@ -495,8 +553,8 @@ def run(
         log.info(
             "backup_now: not approved; showing the plan only (set approve=True to take backups)"
         )
-        return plan_backups(ctx, arns, tag_filter, write_canary)
-    chosen = choose(ctx, arns, tag_filter)
+        return plan_backups(ctx, arns, tag_filter, write_canary, inventory=inventory)
+    chosen = choose(ctx, arns, tag_filter, inventory=inventory)
     session, params = ctx.session, ctx.params
     pending: list[Pending] = []
     vault_ok: dict[tuple[str, str], bool] = {}
@@ -566,9 +624,11 @@ def run(
                 pending.append(item)
             log.info("backup_now: %s %s: %s started", res.service, res.name, row["method"])
         except Exception as err:
-            if session.sandbox and is_not_supported(err):
+            if isinstance(err, StartUnknown):  # never FAILED: the job may well exist
+                row.update(status="UNKNOWN", status_message=str(err)[:500])
+            elif session.sandbox and is_not_supported(err):
                 row.update(
-                    status="NOT_SUPPORTED_ON_SANDBOX",
+                    status=NOT_SUPPORTED_ON_SANDBOX,
                     status_message=f"{type(err).__name__}: {err}"[:500],
                 )
             else:

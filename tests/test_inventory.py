@@ -175,6 +175,32 @@ def test_classify_unknown_tier_and_reproducible():
     assert classify({"reproducible-from": "s3://raw"}, p) == ("bronze", "s3://raw", True, None)
 
 
+def test_one_recovery_point_model_serves_inventory_and_restore():
+    """One keyword-only RecoveryPoint (runbook_lib.model) for every flow; the inventory's
+    recovery point table keeps its columns, the point's id as ``arn``; one outcome word."""
+    from runbook_lib import model
+    from runbook_lib.inventory import model as inventory_model
+    from runbook_lib.inventory.report import point_table
+    from runbook_lib.restore import model as restore_model
+
+    assert inventory_model.RecoveryPoint is restore_model.RecoveryPoint is model.RecoveryPoint
+    rp = model.RecoveryPoint(
+        resource_arn="arn:aws:ec2:eu-west-1:111111111111:volume/vol-1",
+        source="ebs snapshot",
+        created=datetime(2026, 1, 1, tzinfo=UTC),
+        account="111111111111",
+        region="eu-west-1",
+        id="arn:aws:ec2:eu-west-1::snapshot/snap-1",
+    )
+    table = point_table([rp])
+    assert list(table.columns) == ["resource_arn", "created", "source", "region", "account", "arn"]
+    assert table.arn[0] == rp.id and table.created[0] == pd.Timestamp(rp.created)
+    with pytest.raises(TypeError):
+        model.RecoveryPoint(rp.resource_arn, rp.source, rp.created)  # keyword-only
+    assert restore_model.NOT_SUPPORTED == inventory_model.NOT_SUPPORTED
+    assert inventory_model.NOT_SUPPORTED == model.NOT_SUPPORTED_ON_SANDBOX
+
+
 def test_schedule_interval_reads_aws_cron():
     assert schedule_interval("cron(0 5 ? * * *)") == timedelta(hours=24)
     assert schedule_interval("cron(0 */4 * * ? *)") == timedelta(hours=4)

@@ -173,6 +173,33 @@ def test_not_approved_changes_nothing(sandbox, tmp_path):
     assert ctx.ledger.read("protect_actions").empty
 
 
+def test_plan_from_the_inventory_lists_the_estate_once(sandbox, tmp_path):
+    """One listing serves the inventory and protect: planned from the inventory discover
+    returned, protect makes none of the inventory's listing calls again, and plans the same
+    steps as when it discovers by itself. Its resources are views over the inventory rows."""
+    from runbook_lib.protect import read_resources
+
+    ctx = make_ctx(sandbox, tmp_path)
+    inv = discover(sandbox, progress=False)
+    listing = {"ListTables", "DescribeVolumes", "DescribeDBInstances", "DescribeDBClusters",
+               "DescribeLogGroups", "ListBuckets", "DescribeFileSystems", "ListDomainNames",
+               "DescribeReplicationGroups", "DescribeSnapshots", "ListBackups"}  # fmt: skip
+    sandbox.counter.reset()
+    given = plan(ctx, inventory=inv)
+    ops = {o.split(":")[-1] for o in sandbox.counter.operations()}
+    assert not ops & listing, sorted(ops & listing)
+    assert given.frame(only_open=False).equals(plan(ctx).frame(only_open=False))
+    resources, _ = read_resources(sandbox, inventory=inv)
+    rows = inv.resources.set_index("arn")
+    assert resources and {r.arn for r in resources} <= set(rows.index)
+    for r in resources:
+        row = rows.loc[r.arn]
+        assert (r.account, r.region, r.service, r.name, r.tier) == (
+            row.account, row.region, row.service, row["name"], row.tier
+        )  # fmt: skip
+        assert r.account != BACKUP  # protect acts on the workload accounts
+
+
 # --------------------------------------------------------------------------- apply
 
 

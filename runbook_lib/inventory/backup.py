@@ -27,6 +27,7 @@ from runbook_lib.inventory.model import (
     Protection,
     RecoveryPoint,
     Scope,
+    as_utc,
     paginate,
 )
 from runbook_lib.session import is_not_supported
@@ -108,11 +109,11 @@ class BackupScope:
                 )
                 out.append(
                     Protection(
-                        f"aws backup plan {sel.plan} / rule {rule.name}",
-                        rpo,
-                        rule.retention_days,
-                        rule.copy_regions,
-                        rule.copy_accounts,
+                        mechanism=f"aws backup plan {sel.plan} / rule {rule.name}",
+                        rpo=rpo,
+                        retention_days=rule.retention_days,
+                        copy_regions=rule.copy_regions,
+                        copy_accounts=rule.copy_accounts,
                         detail=f"selection {sel.name}; schedule {rule.schedule or 'none'}"
                         + (
                             " (cannot be read: RPO unknown)"
@@ -124,7 +125,7 @@ class BackupScope:
         if self.not_supported and self.plans:
             out.append(
                 Protection(
-                    "aws backup selections",
+                    mechanism="aws backup selections",
                     status=NOT_SUPPORTED,
                     detail=f"{len(self.plans)} plan(s) exist but the sandbox lacks "
                     f"{', '.join(sorted(set(self.not_supported)))}: coverage by plans unknown",
@@ -331,12 +332,28 @@ def collect(scope: Scope) -> BackupScope:
                 continue
             bs.recovery_points.append(
                 RecoveryPoint(
-                    rp["ResourceArn"],
-                    rp["CreationDate"],
-                    f"aws backup ({vault['BackupVaultName']})",
-                    scope.region,
-                    scope.account,
-                    rp["RecoveryPointArn"],
+                    resource_arn=rp["ResourceArn"],
+                    source=f"aws backup ({vault['BackupVaultName']})",
+                    account=scope.account,
+                    region=scope.region,
+                    **point_fields(rp),
                 )
             )
     return bs
+
+
+def point_fields(entry: dict) -> dict:
+    """A recovery point's fields from an AWS Backup listing's entry (by vault or by resource):
+    its ARN, time, vault, encryption, size, status and lifecycle. The caller adds which
+    resource it restores, where it is held and its source."""
+    return {
+        "id": entry["RecoveryPointArn"],
+        "created": as_utc(entry.get("CreationDate")),
+        "vault": entry.get("BackupVaultName"),
+        "encrypted": entry.get("IsEncrypted"),
+        "key": entry.get("EncryptionKeyArn"),
+        # by resource: BackupSizeBytes; by vault: BackupSizeInBytes
+        "size_bytes": entry.get("BackupSizeBytes", entry.get("BackupSizeInBytes")),
+        "status": entry.get("Status", "COMPLETED"),
+        "lifecycle": entry.get("Lifecycle"),
+    }

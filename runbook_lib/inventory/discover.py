@@ -47,11 +47,13 @@ def discover(
     ctx_or_session: Any,
     *,
     services: Iterable[str] | str | None = None,
+    accounts: Iterable[str] | None = None,
     as_of: datetime | None = None,
     max_workers: int | None = None,
     progress: bool = True,
 ) -> Inventory:
-    """Inventory every data resource the params name, with its protection and gaps."""
+    """Inventory every data resource the params name, with its protection and gaps
+    (``services``, ``accounts``: only these; by default all)."""
     session = getattr(ctx_or_session, "session", ctx_or_session)
     as_of = as_of or getattr(ctx_or_session, "as_of", None) or datetime.now(UTC)
     names = check_services(services)
@@ -67,7 +69,7 @@ def discover(
         ThreadPoolExecutor(workers, thread_name_prefix="scope") as scopes,
         ThreadPoolExecutor(workers, thread_name_prefix="detail") as details,
     ):
-        reachable = _reachable_accounts(session, scopes, errors)
+        reachable = _reachable_accounts(session, scopes, errors, accounts)
         jobs: dict[Future, tuple[str, str, str]] = {}
         for account in reachable:
             for name in names:
@@ -112,9 +114,13 @@ def discover(
     return inv
 
 
-def _reachable_accounts(session, pool: ThreadPoolExecutor, errors: list[dict]) -> list[str]:
+def _reachable_accounts(
+    session, pool: ThreadPoolExecutor, errors: list[dict], accounts: Iterable[str] | None = None
+) -> list[str]:
     """Accounts whose credentials can be had (role assumed); the others become errors."""
-    futures = {a: pool.submit(session.session_for, a) for a in session.params.account_ids}
+    futures = {
+        a: pool.submit(session.session_for, a) for a in accounts or session.params.account_ids
+    }
     ok = []
     for account, fut in futures.items():
         try:
@@ -137,7 +143,7 @@ def _run_service(
 
     def one(item: Any) -> Found | None:
         try:
-            return svc.describe(scope, item, extras)
+            found = svc.describe(scope, item, extras)
         except ERRORS as err:
             what = _item_name(item)
             errors.append(_error(scope.account, scope.region, svc.name, err, what))
@@ -150,6 +156,9 @@ def _run_service(
                 err,
             )
             return None
+        if found is not None:
+            found.item = item
+        return found
 
     found = [f for f in details.map(one, items) if f is not None]
     for f in found:  # reads that failed while the resource itself was read

@@ -1,5 +1,10 @@
 """The data model of an inventory: one row per data resource, the same columns for every
-service, plus what protects each resource and the recovery points found for it."""
+service, plus what protects each resource and the recovery points found for it.
+
+The row (:data:`COLUMNS`, made by :meth:`Scope.row`) is the one resource model: protect's
+``DataResource`` and restore's ``ResourceRef`` are views over it. A recovery point is the
+one :class:`runbook_lib.model.RecoveryPoint` every flow shares.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from runbook_lib.model import NOT_SUPPORTED_ON_SANDBOX, RecoveryPoint
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from runbook_lib.inventory.keys import KeyResolver
     from runbook_lib.params import Params
     from runbook_lib.session import AwsSession
@@ -36,10 +45,10 @@ NEVER = math.inf  # retention of data that is never deleted (days)
 CONTINUOUS_RPO = timedelta(minutes=5)  # PITR / continuous backup: about five minutes
 DAILY_RPO = timedelta(hours=24)
 SUPPORTED = "ok"
-NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"
+NOT_SUPPORTED = NOT_SUPPORTED_ON_SANDBOX  # a Protection the sandbox cannot read or make
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Protection:
     """One thing that protects one resource (a setting or a backup plan rule)."""
 
@@ -56,19 +65,7 @@ class Protection:
         return self.status == SUPPORTED and self.rpo is not None
 
 
-@dataclass(frozen=True)
-class RecoveryPoint:
-    """One restorable copy found for a resource (whatever made it)."""
-
-    resource_arn: str
-    created: datetime
-    source: str  # e.g. "ebs snapshot", "aws backup", "rds automated snapshot"
-    region: str = ""
-    account: str = ""
-    arn: str = ""
-
-
-@dataclass
+@dataclass(kw_only=True)
 class Found:
     """What a service module returns per resource: the row, its protections, its points."""
 
@@ -78,6 +75,9 @@ class Found:
     # reads that failed without losing the resource (the row says unknown): (what, error);
     # each becomes an errors row, so the inventory is never called complete over them
     errors: list[tuple[str, Exception]] = field(default_factory=list)
+    #: the listed item ``describe`` was given (discovery sets it): what protect's readers of
+    #: current settings read, so that protect plans from the inventory's one listing
+    item: Any = None
 
 
 @dataclass
@@ -102,6 +102,17 @@ class Scope:
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
 
+    def point(self, resource_arn: str, source: str, created: Any, rp_id: str = "") -> RecoveryPoint:
+        """A recovery point held in this scope (``rp_id``: its ARN or id, "" if none)."""
+        return RecoveryPoint(
+            resource_arn=resource_arn,
+            source=source,
+            created=as_utc(created),
+            account=self.account,
+            region=self.region,
+            id=rp_id,
+        )
+
     def row(self, service: str, resource_type: str, arn: str, name: str, **values: Any) -> dict:
         """A resource row with every column present (``cmk`` filled in from ``kms_key``)."""
         row = dict.fromkeys(COLUMNS)
@@ -121,6 +132,14 @@ class Scope:
         elif "cmk" not in values:
             row["cmk"] = self.keys.is_cmk(row.get("kms_key"), self.account, self.region)
         return row
+
+
+def by_resource(points: Iterable[RecoveryPoint]) -> dict[str, list[RecoveryPoint]]:
+    """Recovery points grouped by the resource they restore (a per-scope ``extras``)."""
+    out: dict[str, list[RecoveryPoint]] = {}
+    for rp in points:
+        out.setdefault(rp.resource_arn, []).append(rp)
+    return out
 
 
 def paginate(client, operation: str, key: str, **kwargs: Any):

@@ -11,7 +11,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from runbook_lib.inventory.backup import BackupScope
-from runbook_lib.inventory.model import COLUMNS, NOT_SUPPORTED, SUPPORTED, Found, RecoveryPoint
+from runbook_lib.inventory.model import (
+    COLUMNS,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Found,
+    RecoveryPoint,
+    by_resource,
+)
 from runbook_lib.inventory.plugin import SERVICES
 from runbook_lib.params import Params
 
@@ -44,6 +51,8 @@ DETAIL_COLUMNS = [
     "status",
     "detail",
 ]
+#: The recovery point table's columns: a part of ``RecoveryPoint.as_row()``, its ``id`` as ``arn``.
+POINT_COLUMNS = ["resource_arn", "created", "source", "region", "account", "arn"]
 GAP_COLUMNS = [
     "account",
     "region",
@@ -86,12 +95,15 @@ class Inventory:
     resources: pd.DataFrame  # COLUMNS, one row per resource
     protection: pd.DataFrame  # PROTECTION_COLUMNS, one row per resource (by arn)
     protection_detail: pd.DataFrame  # DETAIL_COLUMNS, one row per (resource, mechanism)
-    recovery_points: pd.DataFrame  # every recovery point found, by resource
+    recovery_points: pd.DataFrame  # POINT_COLUMNS: every recovery point found, by resource
     errors: pd.DataFrame  # ERROR_COLUMNS: scopes or resources that could not be read
     problems: dict[str, str] = field(default_factory=dict)  # arn -> classification problem
     sandbox: bool = False  # read from the sandbox (some verdicts say what it cannot do)
     calls: int = 0
     seconds: float = 0.0
+    #: what each service's ``describe`` returned (with the listed item), by resource ARN:
+    #: what protect reads its current settings from (not recorded in the ledger)
+    found: dict[str, Found] = field(default_factory=dict, repr=False)
 
     @property
     def partial(self) -> bool:
@@ -251,10 +263,7 @@ def build(
     )
     by_scope = {(b.account, b.region): b for b in backups}
     rows, details, points, problems = [], [], [], {}
-    backup_points: dict[str, list[RecoveryPoint]] = {}
-    for b in backups:
-        for rp in b.recovery_points:
-            backup_points.setdefault(rp.resource_arn, []).append(rp)
+    backup_points = by_resource(rp for b in backups for rp in b.recovery_points)
     for f in found:
         row = dict(f.row)
         row["tier"], row["reproducible_from"], row["classified"], problem = classify(
@@ -272,18 +281,26 @@ def build(
             d["rpo_seconds"] = p.rpo.total_seconds() if p.rpo is not None else None
             del d["rpo"]
             details.append({"arn": row["arn"], **d})
-        points += [asdict(rp) for rp in f.recovery_points + backup_points.get(row["arn"], [])]
+        points += f.recovery_points + backup_points.get(row["arn"], [])
 
     resources = pd.DataFrame(rows, columns=COLUMNS)
     resources["created"] = pd.to_datetime(resources["created"], utc=True)
     detail = pd.DataFrame(details, columns=DETAIL_COLUMNS)
-    rp = pd.DataFrame(
-        points, columns=["resource_arn", "created", "source", "region", "account", "arn"]
-    )
-    rp["created"] = pd.to_datetime(rp["created"], utc=True)
+    rp = point_table(points)
     protection = _protection(params, resources, detail, rp, as_of)
     errs = pd.DataFrame(errors, columns=ERROR_COLUMNS).sort_values(ERROR_COLUMNS, ignore_index=True)
-    return Inventory(params, as_of, resources, protection, detail, rp, errs, problems)
+    return Inventory(
+        params, as_of, resources, protection, detail, rp, errs, problems,
+        found={f.row["arn"]: f for f in found},
+    )  # fmt: skip
+
+
+def point_table(points: list[RecoveryPoint]) -> pd.DataFrame:
+    """The inventory's recovery point table (POINT_COLUMNS) of ``points``."""
+    rows = [{**rp.as_row(), "arn": rp.id} for rp in points]
+    table = pd.DataFrame(rows, columns=POINT_COLUMNS)
+    table["created"] = pd.to_datetime(table["created"], utc=True)
+    return table
 
 
 def _protection(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from runbook_lib import intents
 from runbook_lib.arguments import approval
+from runbook_lib.model import NOT_SUPPORTED_ON_SANDBOX
 from runbook_lib.progress import progress as tqdm
 from runbook_lib.protect import central, native, plugin
 from runbook_lib.protect.estate import DataResource, read_resources
@@ -18,7 +19,7 @@ from runbook_lib.protect.model import (
     MANUAL,
     NONE,
     NOT_SUPPORTED,
-    REFUSED,
+    STATUS_OF_ACTION,
     Plan,
     ProtectApplyError,
     Step,
@@ -27,13 +28,14 @@ from runbook_lib.protect.model import (
 )
 from runbook_lib.session import is_not_supported, utcnow
 
+if TYPE_CHECKING:
+    from runbook_lib.inventory import Inventory
+
 log = logging.getLogger("runbook_lib")
 
 # protect_actions.status values
 APPLIED, FAILED, NOT_RUN = "APPLIED", "FAILED", "NOT_RUN"
-NOT_SUPPORTED_ON_SANDBOX = "NOT_SUPPORTED_ON_SANDBOX"
 NEEDS_IRREVERSIBLE_APPROVAL = "SKIPPED_NEEDS_IRREVERSIBLE_APPROVAL"
-STATUS_OF_ACTION = {MANUAL: "MANUAL", NOT_SUPPORTED: NOT_SUPPORTED_ON_SANDBOX, REFUSED: "REFUSED"}
 
 
 def central_scopes(ctx: Any) -> list[tuple[str, str]]:
@@ -46,14 +48,19 @@ def central_scopes(ctx: Any) -> list[tuple[str, str]]:
     return [(a, r) for a in p.account_ids for r in regions]
 
 
-def plan(ctx: Any, resources: list[DataResource] | None = None) -> Plan:
-    """The desired state from the params compared with what is there. Changes nothing."""
+def plan(
+    ctx: Any, resources: list[DataResource] | None = None, *, inventory: Inventory | None = None
+) -> Plan:
+    """The desired state from the params compared with what is there. Changes nothing.
+
+    The resources are those of ``inventory`` (what ``inventory.discover`` returned, so one
+    listing serves both), discovered in the workload accounts when not given."""
     plugin.load()
     params, session = ctx.params, ctx.session
     workloads = params.workload_accounts or params.account_ids
     errors: list[dict] = []
     if resources is None:
-        resources, errors = read_resources(session, workloads, params)
+        resources, errors = read_resources(session, workloads, params, inventory=inventory)
     keys: dict[tuple[str, str], str] = {}
     scopes = central_scopes(ctx)
     steps: list[Step] = []

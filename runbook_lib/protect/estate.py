@@ -1,41 +1,42 @@
-"""The data resources protect acts on, with the protection settings it compares.
+"""The data resources protect acts on: the inventory's rows, with the settings it compares.
 
-Which resources exist and their common columns (account, region, service, resource_type,
-arn, name, tags, encrypted, kms_key) come from the inventory's service modules
-(``runbook_lib.services.<package>.inventory``: the same listing and describe calls as
-``inventory.discover``). Protect adds ``current``: the settings it compares with the
-objectives. Where the inventory already holds the fact (the listed item, or a
-``Protection`` it found) it is reused; the rest is read by the service's protect module
-(``runbook_lib.services.<package>.protect``, registered in ``plugin.CURRENT``).
-
-Each service is read the inventory's way (``list``, its per-scope ``extras``, ``describe``)
-but only in the workload accounts, only where something is listed, and without the AWS
-Backup collection of ``discover``, which protect does not use. Whether a resource's key is
-customer-managed is the inventory's judgement (``inventory.keys.KeyResolver``: KMS
-DescribeKey, ``alias/aws/*`` keys are AWS-managed, unknown when the key cannot be
-described), in ``DataResource.cmk``. Resources that carry the restore-test tag (scratch
-copies) are left out.
+Protect plans from an :class:`~runbook_lib.inventory.Inventory` (the one ``discover``
+returns; discovered here, for the accounts asked, when none is given): there is one listing
+of the estate. A :class:`DataResource` is a view over one inventory row (the same column
+names: account ... cmk, tier) plus what protect adds: ``current``, the settings it compares
+with the objectives, read by the service's protect module (``runbook_lib.services.<package>
+.protect``, registered in ``plugin.CURRENT``) from the listed item and the ``Found`` the
+inventory kept (``Inventory.found``), where it holds the fact, or by its own calls.
+Whether a key is customer-managed is the inventory's judgement (``inventory.keys``), judged
+again only where the reader of current settings reads the key itself (S3's bucket default).
+Resources that carry the restore-test tag (scratch copies) are left out.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook_lib.inventory.keys import KeyResolver
-from runbook_lib.inventory.model import Found, Scope, error_code
-from runbook_lib.inventory.plugin import SERVICES
+from runbook_lib.inventory.model import COLUMNS, Found, Scope, error_code
 from runbook_lib.params import Params
 from runbook_lib.protect import plugin
 from runbook_lib.services import names
-from runbook_lib.session import AwsSession, is_not_supported
+from runbook_lib.session import AwsSession
+
+if TYPE_CHECKING:
+    from runbook_lib.inventory import Inventory
 
 log = logging.getLogger("runbook_lib")
 
 
 @dataclass(kw_only=True)
 class DataResource:
+    """One data resource as protect and backup_now see it: the inventory row's columns it
+    names (:data:`ROW_FIELDS`, same names) plus ``tier_tagged``, ``current`` and ``id``
+    (:meth:`of` builds it from the row)."""
+
     account: str
     region: str
     service: str  # the inventory's service name (runbook_lib.services.names())
@@ -51,6 +52,23 @@ class DataResource:
     id: str = ""  # the service's own id when it differs from the name (a volume id)
     # customer-managed key: True, False (AWS-managed or AWS-owned), None (KMS could not tell)
     cmk: bool | None = None
+
+    @classmethod
+    def of(cls, row: dict[str, Any], params: Params, **protect: Any) -> DataResource:
+        """The view of inventory ``row``, its tier judged by ``params`` (the inventory's rule,
+        ``inventory.classify``); ``protect``: ``current``, ``id`` and any column the reader
+        of current settings read itself (``encrypted``, ``kms_key``, ``cmk``)."""
+        from runbook_lib.inventory import classify
+
+        tags = row.get("tags") or {}
+        values = {k: row.get(k) for k in ROW_FIELDS} | {"tags": tags}
+        values["tier"] = classify(tags, params)[0]
+        tagged = (tags.get(params.tag_keys.tier) or "").strip() in params.tiers
+        return cls(**(values | {"tier_tagged": tagged} | protect))
+
+
+#: The inventory row's columns a DataResource carries (under the same names).
+ROW_FIELDS = tuple(c for c in COLUMNS if c in DataResource.__dataclass_fields__)
 
 
 def protection(found: Found, mechanism: str):
@@ -69,71 +87,67 @@ def get_or_none(client, operation: str, missing: str, **kwargs: Any) -> dict | N
 
 
 def read_resources(
-    session: AwsSession, accounts: list[str] | None = None, params: Params | None = None
+    session: AwsSession,
+    accounts: list[str] | None = None,
+    params: Params | None = None,
+    *,
+    inventory: Inventory | None = None,
 ) -> tuple[list[DataResource], list[dict]]:
-    """Every data resource in the workload accounts; returns (resources, errors)."""
+    """Every data resource in the workload accounts (or ``accounts``) with the settings
+    protect compares, from ``inventory`` (discovered when not given); returns (resources,
+    errors: the inventory's error rows of those accounts)."""
+    from runbook_lib.inventory import discover
+
     params = params or session.params
-    tier_key, test_key = params.tag_keys.tier, params.tag_keys.restore_test
     accounts = accounts or params.workload_accounts or params.account_ids
-    order = {scope: i for i, scope in enumerate(session.scopes(accounts))}
-    keys = KeyResolver(session)
     plugin.load()
     # the services protect acts on, in the registry's order (a service without a reader of
     # its current settings is left out until it has one)
-    readers = [(name, plugin.CURRENT[name]) for name in names() if name in plugin.CURRENT]
+    readers = [name for name in names() if name in plugin.CURRENT]
+    if inventory is None:
+        inventory = discover(session, services=readers, accounts=accounts, progress=False)
+    order = {scope: i for i, scope in enumerate(session.scopes(accounts))}
+    rank = {name: i for i, name in enumerate(readers)}
+    keys = KeyResolver(session)
+    test_key = params.tag_keys.restore_test
     out: list[tuple[tuple[int, int], DataResource]] = []
-    errors: list[dict] = []
-    for account in accounts:
-        for rank, (service, current) in enumerate(readers):
-            svc = SERVICES[service]
-            # per-account services (S3) are listed once; each item carries its Region
-            for region in [params.regions[0]] if svc.per_account else params.regions:
-                scope = Scope(session, account, region, keys)
-                try:
-                    items = svc.list(scope)
-                    extras = svc.extras(scope) if items else None
-                    for item in items:
-                        found = svc.describe(scope, item, extras)
-                        if found is None or test_key in (found.row.get("tags") or {}):
-                            continue
-                        extra = current(scope, item, found)
-                        if extra is None:
-                            continue
-                        res = _resource(found.row, extra, tier_key, params)
-                        # the key protect compares (S3: the bucket default read above)
-                        res.cmk = (
-                            False
-                            if res.encrypted is False
-                            else keys.is_cmk(res.kms_key, res.account, res.region)
-                        )
-                        out.append(((order.get((account, res.region), len(order)), rank), res))
-                except Exception as err:  # one service failing must not hide the others
-                    errors.append(_error(session, account, region, service, err))
-    out.sort(key=lambda pair: pair[0])  # stable: per scope, per service, as listed
+    errors = [
+        e
+        for e in inventory.errors.to_dict("records")
+        if e["account"] in accounts and e["service"] in (*readers, "*", "kms")
+    ]
+    for found in inventory.found.values():  # the rows as the services described them
+        row = found.row
+        where = (row["account"], row["region"])
+        if row["service"] not in rank or where[0] not in accounts:
+            continue
+        if test_key in (row.get("tags") or {}):
+            continue
+        scope = Scope(session, *where, keys)
+        try:
+            extra = plugin.CURRENT[row["service"]](scope, found.item, found)
+        except Exception as err:  # one resource failing must not hide the others
+            log.warning("read %s %s: %s", row["service"], row["arn"], err)
+            errors.append(_error(row, err))
+            continue
+        if extra is None:
+            continue
+        if {"encrypted", "kms_key"} & set(extra):  # the reader read the key itself
+            encrypted = extra.get("encrypted", row["encrypted"])
+            key = extra.get("kms_key", row["kms_key"])
+            extra["cmk"] = False if encrypted is False else keys.is_cmk(key, *where)
+        res = DataResource.of(row, params, **extra)
+        out.append(((order.get(where, len(order)), rank[res.service]), res))
+    out.sort(key=lambda pair: pair[0])  # stable: per scope, per service, as inventoried
     return [res for _, res in out], errors
 
 
-def _resource(row: dict, extra: dict, tier_key: str, params: Params) -> DataResource:
-    tags = row.get("tags") or {}
-    tagged = tags.get(tier_key) in params.tiers
-    values = {k: row[k] for k in ("account", "region", "service", "resource_type", "arn", "name")}
-    values.update(encrypted=row.get("encrypted"), kms_key=row.get("kms_key"))
-    values.update(extra)
-    return DataResource(
-        tags=tags,
-        tier=tags[tier_key] if tagged else params.default_tier,
-        tier_tagged=tagged,
-        **values,
-    )
-
-
-def _error(session: AwsSession, account: str, region: str, service: str, err: Exception) -> dict:
-    status = "NOT_SUPPORTED_ON_SANDBOX" if session.sandbox and is_not_supported(err) else "ERROR"
-    log.warning("read %s in %s/%s: %s", service, account, region, err)
+def _error(row: dict, err: Exception) -> dict:
+    """An error row like the inventory's (``inventory.report.ERROR_COLUMNS``)."""
     return {
-        "account": account,
-        "region": region,
-        "service": service,
-        "status": status,
-        "error": str(err)[:300],
+        "account": row["account"],
+        "region": row["region"],
+        "service": row["service"],
+        "resource": row["name"],
+        "error": f"{type(err).__name__}: {str(err)[:300]}",
     }

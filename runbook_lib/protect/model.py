@@ -11,14 +11,24 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib.errors import RunbookError
+from runbook_lib.model import NOT_SUPPORTED_ON_SANDBOX
 
-# What a step will do. Only CHANGES are applied; the others are listed so the table is complete.
+# What a step will do (the plan's ``action`` column: a lower-case verb, decided before
+# anything runs). Only CHANGES are applied; the others are listed so the table is complete.
 CREATE, UPDATE, NONE = "create", "update", "none"
 REFUSED = "refused"  # would weaken an existing protection and params do not allow it
 # cannot be changed in place (e.g. encrypting an existing volume): a person decides
 MANUAL = "manual"
-NOT_SUPPORTED = "not_supported"  # the sandbox cannot do it (moto); on AWS this is a change
+# a change the sandbox (moto) is known not to implement, so it is planned but not tried;
+# on AWS the same step is a CREATE or UPDATE
+NOT_SUPPORTED = "not_supported"
 CHANGES = (CREATE, UPDATE)
+
+#: What happened (``protect_actions.status``: the upper-case outcome words every flow shares)
+#: to a step whose action is not applied. A plan action says what a step will do; an outcome
+#: what came of it: ``not_supported`` is recorded as the outcome NOT_SUPPORTED_ON_SANDBOX, the
+#: same word as a change that was tried and that the sandbox turned down.
+STATUS_OF_ACTION = {MANUAL: "MANUAL", NOT_SUPPORTED: NOT_SUPPORTED_ON_SANDBOX, REFUSED: "REFUSED"}
 
 # Apply order: keys before vaults before plans before selections, then native settings.
 PHASES = {
@@ -93,6 +103,7 @@ class Plan:
     created: datetime
     steps: list[Step]
     keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, region) -> key ARN
+    # what could not be read: the inventory's error rows (inventory.report.ERROR_COLUMNS)
     read_errors: list[dict] = field(default_factory=list)
     allow_weakening: bool = False
 

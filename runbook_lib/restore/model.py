@@ -12,6 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runbook_lib.errors import RunbookError
+from runbook_lib.model import (  # the one recovery point model, shared with the inventory
+    NOT_SUPPORTED_ON_SANDBOX,
+    RecoveryPoint,  # noqa: F401
+)
 
 
 #: Services a restore test knows (the inventory's ``service`` column): the service registry.
@@ -28,7 +32,7 @@ PASS_WEAK = (
 )
 FAIL = "FAIL"  # a check failed, or an objective was missed: ``reason`` says which
 ERROR = "ERROR"  # the restore itself failed
-NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"  # the sandbox (moto) cannot do this; AWS can
+NOT_SUPPORTED = NOT_SUPPORTED_ON_SANDBOX  # the sandbox (moto) cannot do this; AWS can
 NOT_RESTORABLE = (
     "NOT_RESTORABLE"  # no SDK path to restore this kind of resource (a REST-only snapshot)
 )
@@ -62,43 +66,6 @@ class ResourceRef:
     @property
     def ident(self) -> str:
         return self.resource_id or self.name
-
-
-@dataclass
-class RecoveryPoint:
-    """One restorable copy, whatever made it."""
-
-    id: str  # recovery point ARN / backup ARN / snapshot id / 's3-versions:<bucket>@<time>'
-    resource_arn: str
-    service: str
-    source: str  # where it comes from: one of registry.sources() (a finder registers it)
-    created: datetime
-    account: str
-    region: str
-    vault: str | None = None
-    encrypted: bool | None = None
-    key: str | None = None
-    size_bytes: int | None = None
-    status: str = "AVAILABLE"
-    details: dict[str, Any] = field(
-        default_factory=dict
-    )  # source-specific (snapshot ids, restore time)
-
-    def as_row(self) -> dict[str, Any]:
-        return {
-            "recovery_point_id": self.id,
-            "resource_arn": self.resource_arn,
-            "service": self.service,
-            "source": self.source,
-            "created": self.created,
-            "account": self.account,
-            "region": self.region,
-            "vault": self.vault,
-            "encrypted": self.encrypted,
-            "key": self.key,
-            "size_bytes": self.size_bytes,
-            "status": self.status,
-        }
 
 
 @dataclass

@@ -51,14 +51,11 @@ def handler(cls: type[ServiceHandler]) -> type[ServiceHandler]:
 
 def point(ref: ResourceRef, source: str, **fields: Any) -> RecoveryPoint:
     """A recovery point of ``ref`` (its ARN, service, account and Region) that ``source``
-    made; ``fields``: its ``id``, ``created`` and whatever else the source tells."""
+    made; ``fields``: its ``id``, ``created`` and whatever else the source tells (a copy
+    held elsewhere names its own ``region``)."""
+    where = {"account": ref.account, "region": ref.region}
     return RecoveryPoint(
-        resource_arn=ref.arn,
-        service=ref.service,
-        source=source,
-        account=ref.account,
-        region=ref.region,
-        **fields,
+        resource_arn=ref.arn, service=ref.service, source=source, **{**where, **fields}
     )
 
 

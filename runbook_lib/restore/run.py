@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -243,7 +244,7 @@ def restore_one(
         rec = records.lookup(chosen)
         when = BackupRecords.recorded_time(rec) if rec else None
         if when is not None:
-            chosen.created = when
+            chosen = replace(chosen, created=when)  # RecoveryPoint is frozen
             row["recovery_point_time"] = when
             row["notes"].append(
                 "recovery point time taken from the backups ledger (the service reports none)"

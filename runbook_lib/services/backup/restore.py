@@ -12,8 +12,9 @@ from typing import Any
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from runbook_lib import intents
+from runbook_lib.inventory.backup import point_fields
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, RestoreError, utc
-from runbook_lib.restore.registry import finder, get_handler, restorer
+from runbook_lib.restore.registry import finder, get_handler, point, restorer
 from runbook_lib.session import is_not_supported
 
 SERVICE_ROLE = "service-role/AWSBackupDefaultServiceRole"
@@ -36,22 +37,7 @@ def _find(session, ref: ResourceRef) -> list[RecoveryPoint]:
             for rp in page.get("RecoveryPoints", []):
                 if rp.get("Status") not in ("COMPLETED", None):
                     continue
-                out.append(
-                    RecoveryPoint(
-                        id=rp["RecoveryPointArn"],
-                        resource_arn=ref.arn,
-                        service=ref.service,
-                        source="aws-backup",
-                        created=utc(rp.get("CreationDate")),
-                        account=ref.account,
-                        region=ref.region,
-                        vault=rp.get("BackupVaultName"),
-                        encrypted=rp.get("IsEncrypted"),
-                        key=rp.get("EncryptionKeyArn"),
-                        size_bytes=rp.get("BackupSizeBytes"),
-                        status=rp.get("Status", "COMPLETED"),
-                    )
-                )
+                out.append(point(ref, "aws-backup", **point_fields(rp)))
             if not page.get("NextToken"):
                 return out
             kwargs["NextToken"] = page["NextToken"]
@@ -215,17 +201,11 @@ def find_copies(session, ref: ResourceRef, region: str) -> tuple[list[RecoveryPo
             for rp in page.get("RecoveryPoints", []):
                 if rp.get("Status") not in ("COMPLETED", None):
                     continue
-                point = RecoveryPoint(
-                    id=rp["RecoveryPointArn"], resource_arn=ref.arn, service=ref.service,
-                    source="aws-backup", created=utc(rp.get("CreationDate")), account=ref.account,
-                    region=region, vault=vault, encrypted=rp.get("IsEncrypted"),
-                    key=rp.get("EncryptionKeyArn"), size_bytes=rp.get("BackupSizeInBytes"),
-                    status=rp.get("Status", "COMPLETED"),
-                )  # fmt: skip
-                point.details["copy_created"] = point.created
-                job = links.get(point.id)
+                copy_id, created = rp["RecoveryPointArn"], utc(rp.get("CreationDate"))
+                details: dict[str, Any] = {"copy_created": created}
+                job = links.get(copy_id)
                 if job is not None:
-                    point.details.update(
+                    details.update(
                         copy_of=job["SourceRecoveryPointArn"], copy_job_id=job.get("CopyJobId")
                     )
                     src_vault = (job.get("SourceBackupVaultArn") or "").rsplit(":", 1)[-1]
@@ -234,18 +214,19 @@ def find_copies(session, ref: ResourceRef, region: str) -> tuple[list[RecoveryPo
                             BackupVaultName=src_vault,
                             RecoveryPointArn=job["SourceRecoveryPointArn"],
                         )
-                        point.created = utc(src.get("CreationDate")) or point.created
+                        created = utc(src.get("CreationDate")) or created
                     except Exception as err:  # noqa: BLE001  (the source point may have expired)
                         notes.append(
                             f"source recovery point {job['SourceRecoveryPointArn']} of copy "
-                            f"{point.id} not readable ({type(err).__name__}): dated by the copy"
+                            f"{copy_id} not readable ({type(err).__name__}): dated by the copy"
                         )
                 else:
                     notes.append(
-                        f"copy {point.id} in {region}: no completed copy job links it to a "
+                        f"copy {copy_id} in {region}: no completed copy job links it to a "
                         "source recovery point, so no backup-time fingerprint applies"
                     )
-                out.append(point)
+                held = {"created": created, "region": region, "vault": vault, "details": details}
+                out.append(point(ref, "aws-backup", **{**point_fields(rp), **held}))
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
     Found,
     Protection,
     RecoveryPoint,
     Scope,
+    by_resource,
     paginate,
     tag_dict,
 )
@@ -19,25 +22,27 @@ def _list(scope: Scope) -> list[str]:
 
 
 def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
-    points: dict[str, list[RecoveryPoint]] = {}
-    # list_backups has no paginator in botocore: follow ExclusiveStartBackupArn by hand
-    ddb, kwargs = scope.client("dynamodb"), {}
+    return by_resource(
+        scope.point(
+            b["TableArn"],
+            f"dynamodb {b.get('BackupType', 'USER').lower()} backup",
+            b["BackupCreationDateTime"],
+            b["BackupArn"],
+        )
+        for b in _backups(scope.client("dynamodb"))
+        if b.get("BackupStatus") == "AVAILABLE"
+    )
+
+
+def _backups(ddb) -> Iterator[dict]:
+    """Every backup summary: list_backups has no paginator in botocore, so its
+    ExclusiveStartBackupArn is followed by hand."""
+    kwargs: dict = {}
     while True:
         page = ddb.list_backups(**kwargs)
-        for b in page.get("BackupSummaries", []):
-            if b.get("BackupStatus") == "AVAILABLE":
-                points.setdefault(b["TableArn"], []).append(
-                    RecoveryPoint(
-                        b["TableArn"],
-                        b["BackupCreationDateTime"],
-                        f"dynamodb {b.get('BackupType', 'USER').lower()} backup",
-                        scope.region,
-                        scope.account,
-                        b["BackupArn"],
-                    )
-                )
+        yield from page.get("BackupSummaries", [])
         if not page.get("LastEvaluatedBackupArn"):
-            return points
+            return
         kwargs = {"ExclusiveStartBackupArn": page["LastEvaluatedBackupArn"]}
 
 
@@ -64,18 +69,12 @@ def _describe(scope: Scope, name: str, backups: dict) -> Found:
     protections = []
     if pitr.get("PointInTimeRecoveryStatus") == "ENABLED":
         days = pitr.get("RecoveryPeriodInDays") or 35
-        protections.append(Protection("dynamodb PITR", CONTINUOUS_RPO, float(days)))
+        protections.append(
+            Protection(mechanism="dynamodb PITR", rpo=CONTINUOUS_RPO, retention_days=float(days))
+        )
         if pitr.get("LatestRestorableDateTime"):
-            points.append(
-                RecoveryPoint(
-                    arn,
-                    pitr["LatestRestorableDateTime"],
-                    "dynamodb PITR",
-                    scope.region,
-                    scope.account,
-                )
-            )
-    return Found(row, protections, points)
+            points.append(scope.point(arn, "dynamodb PITR", pitr["LatestRestorableDateTime"]))
+    return Found(row=row, protections=protections, recovery_points=points)
 
 
 register(

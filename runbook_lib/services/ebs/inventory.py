@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from runbook_lib.inventory.model import Found, RecoveryPoint, Scope, paginate, tag_dict
+from runbook_lib.inventory.model import (
+    Found,
+    RecoveryPoint,
+    Scope,
+    by_resource,
+    paginate,
+    tag_dict,
+)
 from runbook_lib.inventory.plugin import Service, register
 
 
@@ -11,22 +18,17 @@ def _list(scope: Scope) -> list[dict]:
 
 
 def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
-    points: dict[str, list[RecoveryPoint]] = {}
-    for snap in paginate(scope.client("ec2"), "describe_snapshots", "Snapshots", OwnerIds=["self"]):
-        if snap.get("State") not in (None, "completed"):
-            continue
-        arn = scope.arn("ec2", f"volume/{snap['VolumeId']}")
-        points.setdefault(arn, []).append(
-            RecoveryPoint(
-                arn,
-                snap["StartTime"],
-                "ebs snapshot",
-                scope.region,
-                scope.account,
-                f"arn:aws:ec2:{scope.region}::snapshot/{snap['SnapshotId']}",
-            )
+    snaps = paginate(scope.client("ec2"), "describe_snapshots", "Snapshots", OwnerIds=["self"])
+    return by_resource(
+        scope.point(
+            scope.arn("ec2", f"volume/{s['VolumeId']}"),
+            "ebs snapshot",
+            s["StartTime"],
+            f"arn:aws:ec2:{scope.region}::snapshot/{s['SnapshotId']}",
         )
-    return points
+        for s in snaps
+        if s.get("State") in (None, "completed")
+    )
 
 
 def _describe(scope: Scope, vol: dict, snapshots: dict) -> Found:
@@ -43,7 +45,7 @@ def _describe(scope: Scope, vol: dict, snapshots: dict) -> Found:
         tags=tags,
         created=vol.get("CreateTime"),
     )
-    return Found(row, [], snapshots.get(arn, []))
+    return Found(row=row, protections=[], recovery_points=snapshots.get(arn, []))
 
 
 register(

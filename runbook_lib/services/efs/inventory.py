@@ -49,13 +49,13 @@ def _describe(scope: Scope, fs: dict, _extras) -> Found:
     if status in ("ENABLED", "ENABLING"):
         protections.append(
             Protection(
-                "efs backup policy (AWS Backup default plan)",
-                DAILY_RPO,
-                DEFAULT_PLAN_RETENTION_DAYS,
+                mechanism="efs backup policy (AWS Backup default plan)",
+                rpo=DAILY_RPO,
+                retention_days=DEFAULT_PLAN_RETENTION_DAYS,
                 detail="daily backups to aws/efs/automatic-backup-vault",
             )
         )
-    return Found(row, protections)
+    return Found(row=row, protections=protections)
 
 
 register(

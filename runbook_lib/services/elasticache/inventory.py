@@ -8,6 +8,7 @@ from runbook_lib.inventory.model import (
     Protection,
     RecoveryPoint,
     Scope,
+    by_resource,
     paginate,
     tag_dict,
 )
@@ -31,26 +32,26 @@ def _list(scope: Scope) -> list[dict]:
 
 
 def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
-    points: dict[str, list[RecoveryPoint]] = {}
-    for s in paginate(scope.client("elasticache"), "describe_snapshots", "Snapshots"):
-        if s.get("SnapshotStatus") not in (None, "available"):
-            continue
-        if s.get("ReplicationGroupId"):
-            arn = scope.arn("elasticache", f"replicationgroup:{s['ReplicationGroupId']}")
-        else:
-            arn = scope.arn("elasticache", f"cluster:{s.get('CacheClusterId')}")
-        created = (
-            s.get("NodeSnapshots", [{}])[0].get("SnapshotCreateTime")
-            if s.get("NodeSnapshots")
-            else None
-        )
-        created = created or s.get("CacheClusterCreateTime")
-        if created:
-            source = f"elasticache {s.get('SnapshotSource', 'manual')} snapshot"
-            points.setdefault(arn, []).append(
-                RecoveryPoint(arn, created, source, scope.region, scope.account, s.get("ARN", ""))
-            )
-    return points
+    snaps = paginate(scope.client("elasticache"), "describe_snapshots", "Snapshots")
+    return by_resource(p for s in snaps if (p := _point(scope, s)) is not None)
+
+
+def _point(scope: Scope, s: dict) -> RecoveryPoint | None:
+    """The recovery point of an available snapshot that says when it was made."""
+    if s.get("SnapshotStatus") not in (None, "available"):
+        return None
+    if s.get("ReplicationGroupId"):
+        arn = scope.arn("elasticache", f"replicationgroup:{s['ReplicationGroupId']}")
+    else:
+        arn = scope.arn("elasticache", f"cluster:{s.get('CacheClusterId')}")
+    nodes = s.get("NodeSnapshots")
+    created = (nodes[0].get("SnapshotCreateTime") if nodes else None) or s.get(
+        "CacheClusterCreateTime"
+    )
+    if not created:
+        return None
+    source = f"elasticache {s.get('SnapshotSource', 'manual')} snapshot"
+    return scope.point(arn, source, created, s.get("ARN", ""))
 
 
 def _describe(scope: Scope, item: dict, snapshots: dict) -> Found:
@@ -79,13 +80,13 @@ def _describe(scope: Scope, item: dict, snapshots: dict) -> Found:
     if days > 0:
         protections.append(
             Protection(
-                "elasticache automatic snapshots",
-                DAILY_RPO,
-                float(days),
+                mechanism="elasticache automatic snapshots",
+                rpo=DAILY_RPO,
+                retention_days=float(days),
                 detail=f"daily in window {item.get('SnapshotWindow', '?')}",
             )
         )
-    return Found(row, protections, snapshots.get(arn, []))
+    return Found(row=row, protections=protections, recovery_points=snapshots.get(arn, []))
 
 
 register(

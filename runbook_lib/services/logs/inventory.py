@@ -35,7 +35,6 @@ from runbook_lib.inventory.model import (
     NOT_SUPPORTED,
     Found,
     Protection,
-    RecoveryPoint,
     Scope,
     as_utc,
     error_code,
@@ -79,12 +78,15 @@ class ExportSchedule:
         what = f"schedule {self.group}/{self.name}: {self.expression} -> {where}"
         interval = schedule_interval(self.expression)
         if self.state != "ENABLED":
-            return Protection(SCHEDULED, detail=f"{what}; {self.state}: exports nothing")
+            return Protection(mechanism=SCHEDULED, detail=f"{what}; {self.state}: exports nothing")
         if self.end and self.end <= as_of:
-            return Protection(SCHEDULED, detail=f"{what}; ended {self.end:%Y-%m-%d %H:%M}Z")
+            return Protection(
+                mechanism=SCHEDULED, detail=f"{what}; ended {self.end:%Y-%m-%d %H:%M}Z"
+            )
         if interval is None:
             return Protection(
-                SCHEDULED, detail=f"{what}; not a recurring schedule: no RPO can be derived"
+                mechanism=SCHEDULED,
+                detail=f"{what}; not a recurring schedule: no RPO can be derived",
             )
         detail = f"scheduled export: {what}"
         if copy_regions:
@@ -96,7 +98,13 @@ class ExportSchedule:
                 "; the sandbox (moto) never runs schedules, so the newest recovery point "
                 "is still the last finished export task"
             )
-        return Protection(SCHEDULED, interval, None, copy_regions=copy_regions, detail=detail)
+        return Protection(
+            mechanism=SCHEDULED,
+            rpo=interval,
+            retention_days=None,
+            copy_regions=copy_regions,
+            detail=detail,
+        )
 
 
 @dataclass
@@ -324,9 +332,9 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
     kept = float(group["retentionInDays"]) if group.get("retentionInDays") else NEVER
     protections = [
         Protection(
-            "logs retention",
-            None,
-            kept,
+            mechanism="logs retention",
+            rpo=None,
+            retention_days=kept,
             detail="events are kept " + (f"{kept:g} days" if kept != NEVER else "forever"),
         )
     ]
@@ -334,9 +342,9 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
     for sub in subs:
         protections.append(
             Protection(
-                f"logs subscription to {sub.get('destinationArn', '?')}",
-                CONTINUOUS_RPO,
-                None,
+                mechanism=f"logs subscription to {sub.get('destinationArn', '?')}",
+                rpo=CONTINUOUS_RPO,
+                retention_days=None,
                 detail="exported: events stream out as they arrive",
             )
         )
@@ -348,21 +356,19 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
     protections += scheduled
     if extras.schedules_not_supported:
         protections.append(
-            Protection(SCHEDULED, status=NOT_SUPPORTED, detail=extras.schedules_not_supported)
-        )
-    points = []
-    for task in extras.exports.get(name, []):
-        dest = f"s3://{task.get('destination')}/{task.get('destinationPrefix', '')}"
-        points.append(
-            RecoveryPoint(
-                arn,
-                task["_until"],
-                "logs export to s3",
-                scope.region,
-                scope.account,
-                dest,
+            Protection(
+                mechanism=SCHEDULED, status=NOT_SUPPORTED, detail=extras.schedules_not_supported
             )
         )
+    points = [
+        scope.point(
+            arn,
+            "logs export to s3",
+            task["_until"],
+            f"s3://{task.get('destination')}/{task.get('destinationPrefix', '')}",
+        )
+        for task in extras.exports.get(name, [])
+    ]
     if points:
         more = (
             "a schedule exports more"
@@ -371,13 +377,13 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
         )
         protections.append(
             Protection(
-                "logs export to s3",
-                None,
-                None,
+                mechanism="logs export to s3",
+                rpo=None,
+                retention_days=None,
                 detail=f"exported: {len(points)} finished export task(s); {more}",
             )
         )
-    return Found(row, protections, points)
+    return Found(row=row, protections=protections, recovery_points=points)
 
 
 register(

@@ -42,14 +42,14 @@ def _describe(scope: Scope, d: dict, _extras) -> Found:
     )
     hour = (d.get("SnapshotOptions") or {}).get("AutomatedSnapshotStartHour")
     protection = Protection(
-        "opensearch automated snapshots",
-        AUTOMATED_RPO,
-        AUTOMATED_RETENTION_DAYS,
+        mechanism="opensearch automated snapshots",
+        rpo=AUTOMATED_RPO,
+        retention_days=AUTOMATED_RETENTION_DAYS,
         detail="hourly, kept 14 days in an AWS-owned repository; listed only by the domain's "
         "_snapshot REST API, so no recovery point is shown"
         + (f" (legacy start hour {hour})" if hour is not None else ""),
     )
-    return Found(row, [protection])
+    return Found(row=row, protections=[protection])
 
 
 register(

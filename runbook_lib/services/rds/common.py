@@ -1,8 +1,10 @@
-"""Shared by rds, aurora and neptune: automated backups give point-in-time restore."""
+"""Shared by rds, aurora and neptune: one API (RDS's), two kinds of resource (DB instances and
+DB clusters) named alike; automated backups give point-in-time restore."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
@@ -10,6 +12,7 @@ from runbook_lib.inventory.model import (
     Protection,
     RecoveryPoint,
     Scope,
+    by_resource,
     paginate,
     tag_dict,
 )
@@ -21,62 +24,106 @@ FIXES = {  # control id -> protect plan step (the tier's AWS Backup plan steps o
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class Kind:
+    """How the RDS API names one kind of resource and its snapshots."""
+
+    arn_part: str  # db | cluster (arn:aws:rds:<region>:<account>:<arn_part>:<identifier>)
+    resource_type: str
+    list: tuple[str, str]  # (operation, result key)
+    snapshots: tuple[str, str]
+    ident: str  # the identifier's field, in the resource and in its snapshots
+    arn: str  # the resource's ARN field
+    snapshot_arn: str
+    created: str
+    members: bool = False  # the listing also returns cluster members (left to their cluster)
+    sized: bool = False  # AllocatedStorage (GiB) is its size; clusters grow on demand
+
+
+INSTANCE = Kind(
+    arn_part="db",
+    resource_type="rds:db",
+    list=("describe_db_instances", "DBInstances"),
+    snapshots=("describe_db_snapshots", "DBSnapshots"),
+    ident="DBInstanceIdentifier",
+    arn="DBInstanceArn",
+    snapshot_arn="DBSnapshotArn",
+    created="InstanceCreateTime",
+    members=True,
+    sized=True,
+)
+CLUSTER = Kind(
+    arn_part="cluster",
+    resource_type="rds:cluster",
+    list=("describe_db_clusters", "DBClusters"),
+    snapshots=("describe_db_cluster_snapshots", "DBClusterSnapshots"),
+    ident="DBClusterIdentifier",
+    arn="DBClusterArn",
+    snapshot_arn="DBClusterSnapshotArn",
+    created="ClusterCreateTime",
+)
+
+
 def automated(db: dict, arn: str, scope: Scope, service: str) -> tuple[list, list]:
     days = db.get("BackupRetentionPeriod") or 0
     if days <= 0:
         return [], []
-    protections = [Protection(f"{service} automated backups (PITR)", CONTINUOUS_RPO, float(days))]
+    protections = [
+        Protection(
+            mechanism=f"{service} automated backups (PITR)",
+            rpo=CONTINUOUS_RPO,
+            retention_days=float(days),
+        )
+    ]
     points = []
     if db.get("LatestRestorableTime"):
-        points.append(
-            RecoveryPoint(
-                arn, db["LatestRestorableTime"], f"{service} PITR", scope.region, scope.account
-            )
-        )
+        points.append(scope.point(arn, f"{service} PITR", db["LatestRestorableTime"]))
     return protections, points
 
 
-def cluster_service(name: str, client: str, engine_matches: Callable[[str], bool]) -> Service:
+def rds_service(
+    name: str, kind: Kind, engine_matches: Callable[[str], bool] = lambda engine: True
+) -> Service:
+    """The inventory of service ``name``: the resources of ``kind`` whose engine matches."""
+
+    def listed(item: dict) -> bool:
+        member = kind.members and item.get("DBClusterIdentifier")
+        return not member and engine_matches(item.get("Engine", ""))
+
     def _list(scope: Scope) -> list[dict]:
-        clusters = paginate(scope.client(client), "describe_db_clusters", "DBClusters")
-        return [c for c in clusters if engine_matches(c.get("Engine", ""))]
+        return [d for d in paginate(scope.client("rds"), *kind.list) if listed(d)]
 
     def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
-        points: dict[str, list[RecoveryPoint]] = {}
-        snaps = paginate(
-            scope.client(client), "describe_db_cluster_snapshots", "DBClusterSnapshots"
-        )
-        for s in snaps:
-            if s.get("Status") != "available" or not engine_matches(s.get("Engine", "")):
-                continue
-            arn = scope.arn("rds", f"cluster:{s['DBClusterIdentifier']}")
-            points.setdefault(arn, []).append(
-                RecoveryPoint(
-                    arn,
-                    s["SnapshotCreateTime"],
-                    f"{name} {s.get('SnapshotType', 'manual')} snapshot",
-                    scope.region,
-                    scope.account,
-                    s.get("DBClusterSnapshotArn", ""),
-                )
+        snaps = paginate(scope.client("rds"), *kind.snapshots)
+        return by_resource(
+            scope.point(
+                scope.arn("rds", f"{kind.arn_part}:{s[kind.ident]}"),
+                f"{name} {s.get('SnapshotType', 'manual')} snapshot",
+                s["SnapshotCreateTime"],
+                s.get(kind.snapshot_arn, ""),
             )
-        return points
+            for s in snaps
+            if s.get("Status") == "available" and engine_matches(s.get("Engine", ""))
+        )
 
-    def _describe(scope: Scope, c: dict, snapshots: dict) -> Found:
-        arn = c.get("DBClusterArn") or scope.arn("rds", f"cluster:{c['DBClusterIdentifier']}")
+    def _describe(scope: Scope, db: dict, snapshots: dict) -> Found:
+        ident = db[kind.ident]
+        arn = db.get(kind.arn) or scope.arn("rds", f"{kind.arn_part}:{ident}")
         row = scope.row(
             name,
-            "rds:cluster",
+            kind.resource_type,
             arn,
-            c["DBClusterIdentifier"],
-            size_bytes=None,  # Aurora/Neptune storage grows on demand; no allocated size
-            encrypted=bool(c.get("StorageEncrypted")),
-            kms_key=c.get("KmsKeyId"),
-            tags=tag_dict(c.get("TagList")),
-            created=c.get("ClusterCreateTime"),
+            ident,
+            size_bytes=(db.get("AllocatedStorage") or 0) * 2**30 if kind.sized else None,
+            encrypted=bool(db.get("StorageEncrypted")),
+            kms_key=db.get("KmsKeyId"),
+            tags=tag_dict(db.get("TagList")),
+            created=db.get(kind.created),
         )
-        protections, points = automated(c, arn, scope, name)
-        return Found(row, protections, points + snapshots.get(arn, []))
+        protections, points = automated(db, arn, scope, name)
+        return Found(
+            row=row, protections=protections, recovery_points=points + snapshots.get(arn, [])
+        )
 
     return Service(
         name,
@@ -84,5 +131,5 @@ def cluster_service(name: str, client: str, engine_matches: Callable[[str], bool
         extras=_extras,
         describe=_describe,
         native_rpo=CONTINUOUS_RPO,
-        fixes={k: v.replace("{service}", name) for k, v in FIXES.items()},
+        fixes=dict(FIXES),
     )

@@ -107,7 +107,7 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
     if live:
         protections.append(
             Protection(
-                "s3 lifecycle",
+                mechanism="s3 lifecycle",
                 detail=f"{len(live)} rule(s); noncurrent versions expire after "
                 + (f"{min(noncurrent)} days" if noncurrent else "never"),
             )
@@ -115,9 +115,9 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
     if _get(s3, "get_bucket_versioning", name).get("Status") == "Enabled":
         protections.append(
             Protection(
-                "s3 versioning",
-                timedelta(0),  # every overwrite and delete keeps the previous version
-                float(min(noncurrent)) if noncurrent else NEVER,
+                mechanism="s3 versioning",
+                rpo=timedelta(0),  # every overwrite and delete keeps the previous version
+                retention_days=float(min(noncurrent)) if noncurrent else NEVER,
                 detail="protects against overwrite and delete, not against loss of the bucket",
             )
         )
@@ -133,15 +133,15 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
         dest_account = rule["Destination"].get("Account", scope.account)
         protections.append(
             Protection(
-                f"s3 replication to {dest}",
-                REPLICATION_RPO,
-                None,
+                mechanism=f"s3 replication to {dest}",
+                rpo=REPLICATION_RPO,
+                retention_days=None,
                 copy_regions=(dest_region,) if dest_region and dest_region != region else (),
                 copy_accounts=(dest_account,) if dest_account != scope.account else (),
             )
         )
     errors = [(f"{name} (default encryption)", unread)] if unread is not None else []
-    return Found(row, protections, errors=errors)
+    return Found(row=row, protections=protections, errors=errors)
 
 
 register(
