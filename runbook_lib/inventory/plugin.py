@@ -23,11 +23,16 @@ class Service:
     describe: Callable[[Scope, Any, Any], Found | None]
     extras: Callable[[Scope], Any] = lambda scope: None
     per_account: bool = False  # listed once per account (S3); items carry their Region
-    aws_backup: bool = True  # AWS Backup can protect this resource type
-    #: protect step that closes each kind of gap, formatted with tier= and region=
+    #: control id -> the remediation of that control's FAIL for this service: a protect
+    #: step's setting, or a ``manual: ...`` text (docs/inventory.md, Gaps)
     fixes: dict[str, str] = field(default_factory=dict)
-    #: the RPO the service's own setting can reach (decides native fix vs backup plan)
-    native_rpo: Any = None
+
+    @property
+    def aws_backup(self) -> bool:
+        """AWS Backup can protect this resource type: the service's ServiceSpec says."""
+        from runbook_lib import services as registry
+
+        return registry.spec(self.name).aws_backup
 
 
 SERVICES: dict[str, Service] = {}

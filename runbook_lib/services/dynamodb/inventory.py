@@ -83,7 +83,6 @@ register(
         list=_list,
         extras=_extras,
         describe=_describe,
-        native_rpo=CONTINUOUS_RPO,
         fixes={},  # the tier's AWS Backup plan steps; PITR: the dynamodb_pitr_enabled control
     )
 )

@@ -63,7 +63,6 @@ register(
         "efs",
         list=_list,
         describe=_describe,
-        native_rpo=DAILY_RPO,
         fixes={},  # the tier's AWS Backup plan steps; the efs_backup_policy_enabled control
     )
 )

@@ -95,8 +95,6 @@ register(
         list=_list,
         extras=_extras,
         describe=_describe,
-        aws_backup=False,
-        native_rpo=DAILY_RPO,
         fixes={
             "resource_backed_up_or_reproducible": "snapshot retention (days)",
             "backup_retention_meets_objective": "snapshot retention (days)",

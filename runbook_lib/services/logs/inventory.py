@@ -392,8 +392,6 @@ register(
         list=_list,
         extras=_extras,
         describe=_describe,
-        aws_backup=False,
-        native_rpo=CONTINUOUS_RPO,
         fixes={
             "resource_backed_up_or_reproducible": "scheduled export to S3",
             "backup_frequency_meets_rpo": "scheduled export to S3",

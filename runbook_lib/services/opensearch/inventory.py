@@ -57,8 +57,6 @@ register(
         "opensearch",
         list=_list,
         describe=_describe,
-        aws_backup=False,
-        native_rpo=AUTOMATED_RPO,
         fixes={
             "resource_backed_up_or_reproducible": "automated snapshot start hour (UTC)",
             "backup_frequency_meets_rpo": "manual: automated snapshots run hourly at best; a "

@@ -130,6 +130,5 @@ def rds_service(
         list=_list,
         extras=_extras,
         describe=_describe,
-        native_rpo=CONTINUOUS_RPO,
         fixes=dict(FIXES),
     )

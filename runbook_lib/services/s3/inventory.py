@@ -150,7 +150,6 @@ register(
         list=_list,
         describe=_describe,
         per_account=True,
-        native_rpo=timedelta(0),
         fixes={
             "resource_backed_up_or_reproducible": "versioning",
             "backup_frequency_meets_rpo": "versioning",
