@@ -66,6 +66,11 @@ def test_wheel_ships_notebooks_params_and_policies(tmp_path):
         shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"runbook_lib/_data/{kind}/")}
         in_checkout = {p.name for p in (PROJECT_ROOT / folder).iterdir() if p.is_file()}
         assert shipped == in_checkout, kind
+    declared = {  # data beside the code: the ledger's columns, the controls' metadata
+        p.relative_to(PROJECT_ROOT).as_posix()
+        for p in (PROJECT_ROOT / "runbook_lib").rglob("*.json")
+    }
+    assert declared and declared <= names, declared - names
 
 
 def test_a_shipped_template_resolves_paths_from_the_working_directory(monkeypatch, tmp_path):

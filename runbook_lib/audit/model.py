@@ -70,6 +70,10 @@ class Result:
     remediation: str = ""  # a resource-specific fix; empty -> the control's remediation
 
 
+#: a control's evaluate function: the run's evidence -> one Result per thing it judges
+Evaluate = Callable[["Evidence"], Iterable[Result]]
+
+
 @dataclass(frozen=True)
 class Control:
     id: str
@@ -79,7 +83,7 @@ class Control:
     scope: str  # what one result is about: resource, vault, recovery_point, estate
     parameters: tuple[str, ...]  # tier fields (or params paths) the control reads
     remediation: str  # the runbook step that fixes a FAIL
-    evaluate: Callable[[Evidence], Iterable[Result]]
+    evaluate: Evaluate
     parity: str = ""  # the AWS Backup Audit Manager / Steampipe control it matches, if any
     description: str = ""
     #: the evidence it reads (SOURCES); judged from the inventory alone, its FAILs are gaps
@@ -130,29 +134,29 @@ def control(
     description: str = "",
     sources: tuple[str, ...] = (INVENTORY,),
     services: tuple[str, ...] = (),
-) -> Callable[[Callable[[Evidence], Iterable[Result]]], Control]:
+) -> Callable[[Evaluate], Control]:
     """Register ``fn`` as a control (``description``, or else its docstring, describes it).
     With ``services``, ``fn`` is given the evidence of those services' data resources only."""
 
-    def register(fn: Callable[[Evidence], Iterable[Result]]) -> Control:
+    def register(fn: Evaluate) -> Control:
         if id in CONTROLS:
             raise ValueError(f"control {id!r} is registered twice")
         bad = practice not in PRACTICES or severity not in SEVERITIES or scope not in SCOPES
         if bad or not set(sources) <= set(SOURCES):
             raise ValueError(f"control {id!r}: bad practice, severity, scope or sources")
         ctl = Control(
-            id,
-            title,
-            practice,
-            severity,
-            scope,
-            parameters,
-            remediation,
-            _about(services, fn) if services else fn,
-            parity,
-            " ".join((description or fn.__doc__ or "").split()),
-            tuple(sources),
-            tuple(services),
+            id=id,
+            title=title,
+            practice=practice,
+            severity=severity,
+            scope=scope,
+            parameters=tuple(parameters),
+            remediation=remediation,
+            evaluate=_about(services, fn) if services else fn,
+            parity=parity,
+            description=" ".join((description or fn.__doc__ or "").split()),
+            sources=tuple(sources),
+            services=tuple(services),
         )
         CONTROLS[id] = ctl
         return ctl
@@ -160,9 +164,7 @@ def control(
     return register
 
 
-def _about(
-    services: tuple[str, ...], fn: Callable[[Evidence], Iterable[Result]]
-) -> Callable[[Evidence], Iterable[Result]]:
+def _about(services: tuple[str, ...], fn: Evaluate) -> Evaluate:
     """``fn`` judging only the data resources of ``services``."""
 
     def evaluate(ev: Evidence) -> Iterable[Result]:

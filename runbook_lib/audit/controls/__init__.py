@@ -17,11 +17,14 @@ without one, services AWS Backup covers are closed by the tier's backup selectio
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 from runbook_lib import services
-from runbook_lib.audit.model import Result
+from runbook_lib.audit.model import CONTROLS, Control, Evaluate, Result, control
 from runbook_lib.package_data import data_dir
 from runbook_lib.params import format_duration
 
@@ -40,6 +43,45 @@ def step(*settings: str) -> str:
 def manual(what: str) -> str:
     """The remediation when protect plans nothing that closes the finding."""
     return f"manual: {what}"
+
+
+class _Runbooks(dict):
+    """``{protect}`` in a declared remediation -> ``notebooks/02_protect.ipynb``."""
+
+    def __missing__(self, name: str) -> str:
+        return runbook(name)
+
+
+#: control id -> the module whose metadata file declares it (checked once all are imported)
+_DECLARED: dict[str, str] = {}
+
+
+def declared_in(module: str) -> Callable[[str], Callable[[Evaluate], Control]]:
+    """The ``control`` decorator of the controls module ``module`` (its ``__name__``):
+    ``@control("id")`` registers the function with the metadata that ``<module>.json``
+    beside the module declares for ``id`` (like a Prowler check's metadata file, read with
+    importlib.resources): ``title``, ``practice``, ``severity``, ``scope``, ``parameters``,
+    ``sources``, ``services``, ``parity``, ``description`` (else the function's docstring)
+    and ``remediation``, where ``{protect}`` stands for that runbook (:func:`runbook`), or
+    ``step``: the protect plan step that closes a FAIL (:func:`step`)."""
+    package, _, leaf = module.rpartition(".")
+    path = resources.files(package).joinpath(f"{leaf}.json")
+    entries: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    _DECLARED.update(dict.fromkeys(entries, f"{package}/{leaf}.json"))
+
+    def declare(id: str) -> Callable[[Evaluate], Control]:
+        if id not in entries:
+            raise KeyError(
+                f"control {id!r}: no metadata in {package}/{leaf}.json; declare it there"
+            )
+        meta = dict(entries[id])
+        setting = meta.pop("step", None)
+        meta["remediation"] = (
+            step(setting) if setting else meta["remediation"].format_map(_Runbooks())
+        )
+        return control(id, **meta)
+
+    return declare
 
 
 def fix(
@@ -111,3 +153,6 @@ for _mod in pkgutil.iter_modules(__path__):
 # a service's own controls (DynamoDB PITR, S3 versioning, ...) live with the service:
 # runbook_lib/services/<package>/controls.py, each declaring the services it is about
 services.load("controls")
+_unused = sorted(set(_DECLARED) - set(CONTROLS))
+if _unused:
+    raise ValueError(f"controls declared in metadata but never registered: {_unused}")

@@ -9,11 +9,21 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib import services as registry
-from runbook_lib.audit.controls import days, duration, fix, human, manual, result, runbook, step
+from runbook_lib.audit.controls import (
+    days,
+    declared_in,
+    duration,
+    fix,
+    human,
+    manual,
+    result,
+    runbook,
+    step,
+)
 from runbook_lib.audit.evidence import Evidence, as_list, reproducible
-from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
 
-BP = "REL09-BP03"
+control = declared_in(__name__)  # the controls' metadata: automate.json beside this file
 
 
 def _needs_backup(row: dict[str, Any]) -> str | None:
@@ -47,14 +57,7 @@ def _protected_rows(
             yield row, exp, None
 
 
-@control(
-    "resource_protected_by_backup_plan",
-    title="Data resource is in an AWS Backup plan selection",
-    practice=BP,
-    severity="high",
-    remediation=f"{runbook('protect')}: apply the backup plan and the tier's backup selection",
-    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN",
-)
+@control("resource_protected_by_backup_plan")
 def resource_protected_by_backup_plan(ev: Evidence) -> Iterator[Result]:
     """Central, scheduled, policy-managed backups (vault, lock, copies) instead of settings
     scattered per service. Services AWS Backup does not cover are NOT_APPLICABLE."""
@@ -78,15 +81,7 @@ def resource_protected_by_backup_plan(ev: Evidence) -> Iterator[Result]:
             )
 
 
-@control(
-    "backup_frequency_meets_rpo",
-    title="Backups are frequent enough for the tier's RPO",
-    practice=BP,
-    severity="high",
-    parameters=("rpo",),
-    remediation=f"{runbook('protect')}: backup plan rule schedule for the tier (or continuous backup / PITR)",
-    parity="AWS Backup Audit Manager: BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK (frequency)",
-)
+@control("backup_frequency_meets_rpo")
 def backup_frequency_meets_rpo(ev: Evidence) -> Iterator[Result]:
     """The longest gap between two scheduled backups bounds the data lost in a disaster."""
     for row, exp, early in _protected_rows(
@@ -113,15 +108,7 @@ def backup_frequency_meets_rpo(ev: Evidence) -> Iterator[Result]:
             )
 
 
-@control(
-    "backup_retention_meets_objective",
-    title="Backups are kept at least the tier's retention",
-    practice=BP,
-    severity="medium",
-    parameters=("retention",),
-    remediation=f"{runbook('protect')}: backup plan lifecycle (or the service's retention setting) for the tier",
-    parity="AWS Backup Audit Manager: BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK (retention)",
-)
+@control("backup_retention_meets_objective")
 def backup_retention_meets_objective(ev: Evidence) -> Iterator[Result]:
     """Corruption found late needs an old enough restore point."""
     for row, exp, early in _protected_rows(
@@ -159,16 +146,7 @@ def backup_retention_meets_objective(ev: Evidence) -> Iterator[Result]:
             )
 
 
-@control(
-    "last_recovery_point_within_rpo",
-    title="The newest recovery point is younger than the tier's RPO",
-    practice=BP,
-    severity="high",
-    parameters=("rpo",),
-    remediation=f"{runbook('backup_now')} to take a backup now; then find why the schedule did not "
-    f"run (backup job errors) and fix it with {runbook('protect')}",
-    parity="AWS Backup Audit Manager: BACKUP_LAST_RECOVERY_POINT_CREATED",
-)
+@control("last_recovery_point_within_rpo")
 def last_recovery_point_within_rpo(ev: Evidence) -> Iterator[Result]:
     """A schedule is a promise; a recent recovery point is the evidence it was kept."""
     for row, exp, early in _protected_rows(
@@ -359,42 +337,11 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
     return evaluate
 
 
-control(
-    "cross_region_copy",
-    description="A Regional outage must not take the backups with it: tiers with copy_region keep a copy there. Evidence is an AWS Backup recovery point of the resource in the copy Region's vaults, younger than the tier's RPO; a plan rule's copy action alone is a setting, not a copy.",
-    title="A recent copy of the backups exists in the tier's copy Region",
-    sources=("aws_backup", "copy_destinations"),
-    practice=BP,
-    severity="high",
-    parameters=("copy_region", "rpo"),
-    remediation=f"{runbook('protect')}: backup plan rule copy action to the vault in the copy Region",
-    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION (cross-Region copy)",
-)(_copy_control("region"))
-control(
-    "cross_account_copy",
-    description="A compromised workload account must not be able to destroy its own backups: tiers with copy_account keep a copy in that account. Evidence is an AWS Backup recovery point of the resource in that account's vaults, younger than the tier's RPO.",
-    title="A recent copy of the backups exists in the tier's copy account",
-    sources=("aws_backup", "copy_destinations"),
-    practice=BP,
-    severity="high",
-    parameters=("copy_account", "rpo"),
-    remediation=f"{runbook('protect')}: backup plan rule copy action to the central backup account's vault",
-    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT (cross-account copy)",
-)(_copy_control("account"))
+control("cross_region_copy")(_copy_control("region"))
+control("cross_account_copy")(_copy_control("account"))
 
 
-@control(
-    "recovery_point_min_retention",
-    title="AWS Backup recovery point is kept at least its resource's tier retention",
-    sources=("aws_backup",),
-    practice=BP,
-    severity="medium",
-    scope="recovery_point",
-    parameters=("retention",),
-    remediation=f"{runbook('protect')}: backup plan lifecycle for the tier; extend this point with "
-    "update_recovery_point_lifecycle if it must be kept",
-    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
-)
+@control("recovery_point_min_retention")
 def recovery_point_min_retention(ev: Evidence) -> Iterator[Result]:
     """A recovery point that expires before the retention objective leaves a hole in history."""
     tiers = dict(zip(ev.resources.arn, ev.resources.tier, strict=True)) if len(ev.resources) else {}

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runbook_lib.audit.controls import fix, result, runbook, step
+from runbook_lib.audit.controls import declared_in, fix, result, step
 from runbook_lib.audit.evidence import Evidence, reproducible
-from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, PASS, Result, control
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, PASS, Result
 
-BP = "REL09-BP01"
+control = declared_in(__name__)  # the controls' metadata: identify.json beside this file
 
 
-@control(
-    "estate_fully_read",
-    title="Every account and Region of the estate was read by the inventory",
-    practice=BP,
-    severity="high",
-    scope="estate",
-    sources=("inventory",),
-    parameters=("accounts", "regions"),
-    remediation=f"{runbook('inventory')}: fix access (role, Region opt-in) for the scopes in "
-    "the errors table, then run the inventory again",
-)
+@control("estate_fully_read")
 def estate_fully_read(ev: Evidence) -> Iterator[Result]:
     """An audit over a partial inventory would pass resources it never saw: each
     (account, Region) must have been read without errors."""
@@ -50,16 +40,7 @@ def estate_fully_read(ev: Evidence) -> Iterator[Result]:
                 yield result(base, PASS, "read without errors", expected="no errors")
 
 
-@control(
-    "resource_classified",
-    title="Data resource is classified (tier tag) or marked reproducible",
-    practice=BP,
-    severity="high",
-    parameters=("tag_keys.tier", "tag_keys.reproducible", "tiers"),
-    remediation=f"{runbook('inventory')}: resource owners tag each resource in the gaps table "
-    "with the tier tag (or the reproducible tag naming its source); protect can tag "
-    "unclassified resources with the default tier when protect.tag_untagged is set",
-)
+@control("resource_classified")
 def resource_classified(ev: Evidence) -> Iterator[Result]:
     """Unclassified data silently gets the default tier, whose objectives may be too weak."""
     keys, tiers = ev.params.tag_keys, ", ".join(ev.params.tiers)
@@ -89,16 +70,7 @@ def _classify(ev: Evidence) -> str:
     return f"owner: tag {keys.tier}=<{'|'.join(p.tiers)}> or {keys.reproducible}=<source>"
 
 
-@control(
-    "resource_backed_up_or_reproducible",
-    title="Data resource is backed up by some mechanism, or reproducible from a source",
-    practice=BP,
-    severity="critical",
-    parameters=("tag_keys.reproducible",),
-    remediation=f"{runbook('protect')}: plan and apply the protection for the resource's tier "
-    "(backup selection or the service's own backup setting)",
-    parity="Steampipe REL09 (per service: *_protected_by_backup_plan, *_backup_enabled)",
-)
+@control("resource_backed_up_or_reproducible")
 def resource_backed_up_or_reproducible(ev: Evidence) -> Iterator[Result]:
     """Anything that cannot be rebuilt must have at least one working backup mechanism."""
     for row in ev.rows():
@@ -144,15 +116,7 @@ def _find_source(ev: Evidence, row: dict, source: str) -> dict | None:
     return candidates[0] if candidates else None
 
 
-@control(
-    "reproducible_source_protected",
-    title="The source a reproducible resource is rebuilt from is itself backed up",
-    practice=BP,
-    severity="high",
-    parameters=("tag_keys.reproducible",),
-    remediation=f"{runbook('protect')}: protect the source resource named by the reproducible "
-    "tag (or correct the tag)",
-)
+@control("reproducible_source_protected")
 def reproducible_source_protected(ev: Evidence) -> Iterator[Result]:
     """'Reproducible' is only true if the source survives: the resource named by the
     reproducible tag must be in the inventory and backed up. Sources outside the services

@@ -6,27 +6,17 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from runbook_lib.audit.controls import fix, manual, result, runbook
+from runbook_lib.audit.controls import declared_in, fix, manual, result
 from runbook_lib.audit.evidence import NOT_SUPPORTED as EV_NOT_SUPPORTED
 from runbook_lib.audit.evidence import Evidence
-from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
 from runbook_lib.params import format_duration
 
-BP = "REL09-BP02"
+control = declared_in(__name__)  # the controls' metadata: secure.json beside this file
 DELETE_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle")
 
 
-@control(
-    "resource_encrypted_at_rest",
-    title="Data resource is encrypted at rest",
-    practice=BP,
-    severity="high",
-    remediation=f"{runbook('protect')}: encrypt the resource (the plan names the service's way: "
-    "encrypted copy and swap, or the encryption setting)",
-    parity="Steampipe: ebs_volume_encryption_at_rest_enabled, rds_db_instance_encryption_at_rest_enabled, "
-    "efs_file_system_encrypt_data_at_rest, elasticache_replication_group_encryption_at_rest_enabled, "
-    "opensearch_domain_encryption_at_rest_enabled",
-)
+@control("resource_encrypted_at_rest")
 def resource_encrypted_at_rest(ev: Evidence) -> Iterator[Result]:
     """Unencrypted data gives unencrypted snapshots: the backup inherits the weakness."""
     for row in ev.rows():
@@ -64,14 +54,7 @@ def _unread() -> str:
     )
 
 
-@control(
-    "resource_cmk_when_required",
-    title="Data resource uses a customer-managed KMS key where its tier requires one",
-    practice=BP,
-    severity="medium",
-    parameters=("require_cmk",),
-    remediation=f"{runbook('protect')}: re-encrypt with the customer-managed key (protect.key_alias)",
-)
+@control("resource_cmk_when_required")
 def resource_cmk_when_required(ev: Evidence) -> Iterator[Result]:
     """A customer-managed key lets the owner control, audit and revoke access to the data
     and to every backup made from it."""
@@ -200,18 +183,7 @@ def denied_actions(policy: str | None) -> set[str]:
     return out
 
 
-@control(
-    "vault_prevents_manual_deletion",
-    title="Backup vault access policy denies deleting or shortening recovery points",
-    sources=("aws_backup",),
-    practice=BP,
-    severity="high",
-    scope="vault",
-    parameters=("protect.break_glass_roles",),
-    remediation=f"{runbook('protect')}: apply the vault access policy step (deny "
-    "DeleteRecoveryPoint and UpdateRecoveryPointLifecycle to all but the break-glass roles)",
-    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
-)
+@control("vault_prevents_manual_deletion")
 def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
     """A stolen administrator credential must not be able to delete the backups."""
     expected = "Deny " + ", ".join(DELETE_ACTIONS) + " to *"
@@ -248,18 +220,7 @@ def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
     yield from _no_vault(ev, expected)
 
 
-@control(
-    "vault_lock_enabled",
-    title="Backup vault is protected by AWS Backup Vault Lock",
-    sources=("aws_backup",),
-    practice=BP,
-    severity="high",
-    scope="vault",
-    parameters=("protect.vault_lock",),
-    remediation=f"{runbook('protect')}: apply the vault lock step (protect.vault_lock: mode, "
-    "min_retention, max_retention)",
-    parity="AWS Backup Audit Manager: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK",
-)
+@control("vault_lock_enabled")
 def vault_lock_enabled(ev: Evidence) -> Iterator[Result]:
     """Vault Lock (WORM) keeps recovery points for their minimum retention even against
     the root user; its minimum must be at least the one the params ask for."""
@@ -290,17 +251,7 @@ def vault_lock_enabled(ev: Evidence) -> Iterator[Result]:
     yield from _no_vault(ev, expected)
 
 
-@control(
-    "vault_key_customer_managed",
-    title="Backup vault encrypts recovery points with a customer-managed KMS key",
-    sources=("aws_backup",),
-    practice=BP,
-    severity="medium",
-    scope="vault",
-    parameters=("require_cmk", "protect.key_alias"),
-    remediation=f"{runbook('protect')}: create the vault with the backup key (protect.key_alias); "
-    "a vault's key cannot be changed, so copy the recovery points to a new vault",
-)
+@control("vault_key_customer_managed")
 def vault_key_customer_managed(ev: Evidence) -> Iterator[Result]:
     """Applies when any tier requires a customer-managed key: the backups must then be under
     a key the owner controls, separate from AWS-managed keys."""
@@ -322,17 +273,7 @@ def vault_key_customer_managed(ev: Evidence) -> Iterator[Result]:
             )
 
 
-@control(
-    "recovery_point_encrypted",
-    title="AWS Backup recovery point is encrypted",
-    sources=("aws_backup",),
-    practice=BP,
-    severity="high",
-    scope="recovery_point",
-    remediation=f"{runbook('protect')}: encrypt the source resource; then {runbook('backup_now')} "
-    "to take an encrypted recovery point (and let the unencrypted one expire)",
-    parity="AWS Backup Audit Manager: BACKUP_RECOVERY_POINT_ENCRYPTED",
-)
+@control("recovery_point_encrypted")
 def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
     """Every copy of the data is as sensitive as the data."""
     for p in ev.recovery_points.to_dict("records"):

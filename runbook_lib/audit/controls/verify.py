@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from runbook_lib.audit.controls import duration, human, result, runbook
+from runbook_lib.audit.controls import declared_in, duration, human, result
 from runbook_lib.audit.evidence import Evidence, reproducible
-from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result, control
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
 
-BP = "REL09-BP04"
+control = declared_in(__name__)  # the controls' metadata: verify.json beside this file
 RESTORED = ("PASS", "PASS_WEAK")  # restore_tests statuses of a test that restored and checked out
 CLEAN = ("DELETED", "NOTHING_CREATED")
 NOT_SUPPORTED_WORDS = ("NOT_SUPPORTED_ON_SANDBOX",)
@@ -109,17 +109,7 @@ def _applicable(ev: Evidence) -> Iterator[tuple[dict, Result | None]]:
             yield row, None
 
 
-@control(
-    "restore_tested_recently",
-    title="Resource was restore-tested successfully within its tier's restore_test_every",
-    sources=("ledger",),
-    practice=BP,
-    severity="high",
-    parameters=("restore_test_every",),
-    remediation=f"{runbook('restore_test')}: select the resource (or every resource due) and run "
-    "the restore test",
-    parity="no scanner: evidence from the restore_tests ledger",
-)
+@control("restore_tested_recently")
 def restore_tested_recently(ev: Evidence) -> Iterator[Result]:
     """A backup that was never restored is a hope, not a backup."""
     for row, early in _applicable(ev):
@@ -176,17 +166,7 @@ def restore_tested_recently(ev: Evidence) -> Iterator[Result]:
             )
 
 
-@control(
-    "restore_content_validated",
-    title="The newest successful restore test proved the content (backup-time fingerprint)",
-    sources=("ledger",),
-    practice=BP,
-    severity="high",
-    parameters=("restore_test_every",),
-    remediation=f"{runbook('backup_now')} to take a backup with a content fingerprint, then "
-    f"{runbook('restore_test')} on that recovery point",
-    parity="no scanner: evidence from the restore_tests ledger",
-)
+@control("restore_content_validated")
 def restore_content_validated(ev: Evidence) -> Iterator[Result]:
     """'The restore job finished' proves little: the restored data must equal what was
     backed up (verdict PASS); PASS_WEAK means only weaker checks ran (counts, metadata)."""
@@ -287,41 +267,11 @@ def _objective(kind: str):
     return evaluate
 
 
-control(
-    "restore_rto_met",
-    description="The RTO is a promise about restore time; only a measured restore (restore plus validation, newest test within restore_test_every) is evidence that it holds.",
-    title="Measured restore time (restore + validation) meets the tier's RTO",
-    sources=("ledger",),
-    practice=BP,
-    severity="high",
-    parameters=("rto", "restore_test_every"),
-    remediation=f"{runbook('restore_test')} again; if the RTO is missed, restore from a closer "
-    f"copy (Region) or a faster mechanism and change it with {runbook('protect')}",
-    parity="AWS Backup Audit Manager: RESTORE_TIME_FOR_RESOURCES_MEET_TARGET",
-)(_objective("rto"))
-control(
-    "restore_rpo_met",
-    description="The age of the recovery point a restore test used, at the time of the test: the data that would have been lost.",
-    title="Measured recovery point age at restore meets the tier's RPO",
-    sources=("ledger",),
-    practice=BP,
-    severity="high",
-    parameters=("rpo", "restore_test_every"),
-    remediation=f"{runbook('backup_now')} or a tighter schedule with {runbook('protect')}, then "
-    f"{runbook('restore_test')} again",
-    parity="no scanner: measured from the restore_tests ledger",
-)(_objective("rpo"))
+control("restore_rto_met")(_objective("rto"))
+control("restore_rpo_met")(_objective("rpo"))
 
 
-@control(
-    "restore_test_cleaned_up",
-    title="Restore tests left no scratch resource behind",
-    sources=("ledger",),
-    practice=BP,
-    severity="low",
-    parameters=("restore_test_every",),
-    remediation=f"{runbook('restore_test')}: run its sweep of expired test resources (by tag)",
-)
+@control("restore_test_cleaned_up")
 def restore_test_cleaned_up(ev: Evidence) -> Iterator[Result]:
     """Scratch copies of production data left running cost money and widen exposure."""
     for row, early in _applicable(ev):

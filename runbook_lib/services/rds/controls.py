@@ -3,19 +3,9 @@
 
 from __future__ import annotations
 
-from runbook_lib.audit.controls import step
+from runbook_lib.audit.controls import declared_in
 from runbook_lib.audit.controls.automate import native_setting
-from runbook_lib.audit.model import control
 
-control(
-    "rds_automated_backups_retention",
-    description="Automated backups give databases point-in-time restore; their retention (1-35 days) must reach the tier's retention as far as the service allows.",
-    title="RDS / Aurora / Neptune automated backups are on and kept the tier's retention (at most 35 days)",
-    practice="REL09-BP03",
-    severity="medium",
-    parameters=("retention",),
-    remediation=step("automated backup retention (days)"),
-    parity="Steampipe: rds_db_instance_backup_enabled, "
-    "neptune_db_cluster_automated_backup_enabled; AWS Config db-instance-backup-enabled",
-    services=("rds", "aurora", "neptune"),
-)(native_setting("{service} automated backups", cap=35))
+control = declared_in(__name__)  # the controls' metadata: controls.json beside this file
+
+control("rds_automated_backups_retention")(native_setting("{service} automated backups", cap=35))
