@@ -156,6 +156,12 @@ def tag_dict(tags: list[dict] | dict | None, k: str = "Key", v: str = "Value") -
     return {t[k]: t.get(v, "") for t in tags}
 
 
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """``tags`` as AWS APIs take them: ``[{"Key": ..., "Value": ...}]`` (:func:`tag_dict`'s
+    inverse)."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
 def as_utc(value: Any) -> datetime | None:
     if value is None:
         return None

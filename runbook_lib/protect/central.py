@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from runbook_lib.intents import Intents
 from runbook_lib.inventory.backup import ScheduleError
+from runbook_lib.inventory.model import tag_list
 from runbook_lib.params import Params
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect import plugin
@@ -220,7 +221,7 @@ def _apply_role(session: AwsSession, step: Step, state: ApplyState) -> str:
         RoleName=name,
         AssumeRolePolicyDocument=json.dumps(trust),
         Description=f"Service role used by the protect runbook ({which})",
-        Tags=[{"Key": k, "Value": v} for k, v in MANAGED_TAG.items()],
+        Tags=tag_list(MANAGED_TAG),
     )
     policy = {
         "Version": "2012-10-17",

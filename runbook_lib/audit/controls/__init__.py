@@ -121,6 +121,25 @@ def result(row: dict[str, Any], status: str, reason: str, **extra: Any) -> Resul
     )
 
 
+def backup_row(*, account: str, region: str, arn: str, name: str, **extra: Any) -> dict[str, Any]:
+    """The row (as :func:`result` reads it) of an AWS Backup vault or recovery point."""
+    return {
+        "account": account,
+        "region": region,
+        "service": "backup",
+        "arn": arn,
+        "name": name,
+        **extra,
+    }
+
+
+def recovery_point_row(p: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The row of the recovery point ``p`` (a ``recovery_points`` record), named for its
+    vault and resource."""
+    name = f"{p['vault']}: {p['resource_arn']}"
+    return backup_row(account=p["account"], region=p["region"], arn=p["arn"], name=name, **extra)
+
+
 def days(value: float | None) -> str:
     if value is None or value != value:  # NaN
         return "unknown"

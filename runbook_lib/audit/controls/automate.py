@@ -3,7 +3,9 @@ and copied out of the Region and the account."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -16,6 +18,7 @@ from runbook_lib.audit.controls import (
     fix,
     human,
     manual,
+    recovery_point_row,
     result,
     runbook,
     step,
@@ -24,6 +27,8 @@ from runbook_lib.audit.evidence import Evidence, as_list, reproducible
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
 
 control = declared_in(__name__)  # the controls' metadata: automate.json beside this file
+#: ``verdict(status, reason, **extra)``: a Result about the row being judged
+Verdict = Callable[..., Result]
 
 
 def _needs_backup(row: dict[str, Any]) -> str | None:
@@ -32,29 +37,44 @@ def _needs_backup(row: dict[str, Any]) -> str | None:
     return f"reproducible from {source}: no backup required" if source else None
 
 
-def _protected_rows(
-    ev: Evidence, expected: Callable[[dict], str]
-) -> Iterator[tuple[dict, str, Result | None]]:
-    """(row, expected, early result): early is NOT_APPLICABLE / FAIL when there is nothing to judge."""
-    for row in ev.rows():
-        exp = expected(row)
-        na = _needs_backup(row)
-        if na:
-            yield row, exp, result(row, NOT_APPLICABLE, na, expected=exp)
-        elif not row.get("protected"):
-            yield (
-                row,
-                exp,
-                result(
-                    row,
-                    FAIL,
-                    "no backup at all",
-                    expected=exp,
-                    remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
-                ),
-            )
-        else:
-            yield row, exp, None
+def _per_backed_up_row(
+    objective: str,
+) -> Callable[[Callable[..., Result]], Callable[[Evidence], Iterator[Result]]]:
+    """Turns ``judge(ev, row, verdict, target) -> Result`` into a control over every
+    inventory row: a row that needs no backup is NOT_APPLICABLE and one with no backup at
+    all FAILs; the judge sees the rest, with ``target`` the tier's ``objective`` (``rpo``,
+    ``retention``: a timedelta) and ``verdict(status, reason, **extra)``: the row's Result,
+    expecting the objective as the params file writes it (``rpo=1d``)."""
+
+    def wrap(judge: Callable[..., Result]) -> Callable[[Evidence], Iterator[Result]]:
+        @functools.wraps(judge)
+        def evaluate(ev: Evidence) -> Iterator[Result]:
+            for row in ev.rows():
+                target = getattr(ev.tier(row.get("tier")), objective)
+                exp = f"{objective}={duration(target)}"
+                na = _needs_backup(row)
+                if na:
+                    yield result(row, NOT_APPLICABLE, na, expected=exp)
+                elif not row.get("protected"):
+                    yield result(
+                        row,
+                        FAIL,
+                        "no backup at all",
+                        expected=exp,
+                        remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
+                    )
+                else:
+                    yield judge(ev, row, functools.partial(result, row, expected=exp), target)
+
+        return evaluate
+
+    return wrap
+
+
+def _measured(row: dict[str, Any], column: str) -> float | None:
+    """``row[column]``, None when it is missing or NaN."""
+    value = row.get(column)
+    return None if value is None or value != value else value
 
 
 @control("resource_protected_by_backup_plan")
@@ -82,113 +102,80 @@ def resource_protected_by_backup_plan(ev: Evidence) -> Iterator[Result]:
 
 
 @control("backup_frequency_meets_rpo")
-def backup_frequency_meets_rpo(ev: Evidence) -> Iterator[Result]:
+@_per_backed_up_row("rpo")
+def backup_frequency_meets_rpo(
+    ev: Evidence, row: dict, verdict: Verdict, target: timedelta
+) -> Result:
     """The longest gap between two scheduled backups bounds the data lost in a disaster."""
-    for row, exp, early in _protected_rows(
-        ev, lambda r: f"rpo={duration(ev.tier(r.get('tier')).rpo)}"
-    ):
-        if early:
-            yield early
-            continue
-        rpo, objective = row.get("rpo_seconds"), ev.tier(row.get("tier")).rpo.total_seconds()
-        if rpo is not None and rpo == rpo and rpo <= objective:
-            yield result(
-                row,
-                PASS,
-                f"achievable RPO {human(rpo)} ({', '.join(row.get('mechanisms') or [])})",
-                expected=exp,
-            )
-        else:
-            yield result(
-                row,
-                FAIL,
-                f"achievable RPO {human(rpo)} is longer than {human(objective)}",
-                expected=exp,
-                remediation=fix(ev, row, "backup_frequency_meets_rpo"),
-            )
+    rpo, objective = _measured(row, "rpo_seconds"), target.total_seconds()
+    if rpo is not None and rpo <= objective:
+        return verdict(
+            PASS,
+            f"achievable RPO {human(rpo)} ({', '.join(row.get('mechanisms') or [])})",
+        )
+    return verdict(
+        FAIL,
+        f"achievable RPO {human(rpo)} is longer than {human(objective)}",
+        remediation=fix(ev, row, "backup_frequency_meets_rpo"),
+    )
 
 
 @control("backup_retention_meets_objective")
-def backup_retention_meets_objective(ev: Evidence) -> Iterator[Result]:
+@_per_backed_up_row("retention")
+def backup_retention_meets_objective(
+    ev: Evidence, row: dict, verdict: Verdict, target: timedelta
+) -> Result:
     """Corruption found late needs an old enough restore point."""
-    for row, exp, early in _protected_rows(
-        ev, lambda r: f"retention={duration(ev.tier(r.get('tier')).retention)}"
-    ):
-        if early:
-            yield early
-            continue
-        kept, objective = (
-            row.get("retention_days"),
-            ev.tier(row.get("tier")).retention.total_seconds() / 86400,
+    kept, objective = _measured(row, "retention_days"), target.total_seconds() / 86400
+    mechanisms = ", ".join(row.get("mechanisms") or [])
+    if kept is None:
+        return verdict(
+            FAIL,
+            f"retention unknown: the inventory reads no retention for {mechanisms}",
+            remediation=manual(
+                f"check that the copies made by {mechanisms} are kept at least "
+                f"{days(objective)} (the inventory does not read that retention), "
+                "or add a backup whose retention it reads"
+            ),
         )
-        mechanisms = ", ".join(row.get("mechanisms") or [])
-        if kept is None or kept != kept:
-            yield result(
-                row,
-                FAIL,
-                f"retention unknown: the inventory reads no retention for {mechanisms}",
-                expected=exp,
-                remediation=manual(
-                    f"check that the copies made by {mechanisms} are kept at least "
-                    f"{days(objective)} (the inventory does not read that retention), "
-                    "or add a backup whose retention it reads"
-                ),
-            )
-        elif kept >= objective:
-            yield result(row, PASS, f"kept {days(kept)}", expected=exp)
-        else:
-            yield result(
-                row,
-                FAIL,
-                f"kept {days(kept)}, less than {days(objective)}",
-                expected=exp,
-                remediation=fix(ev, row, "backup_retention_meets_objective"),
-            )
+    elif kept >= objective:
+        return verdict(PASS, f"kept {days(kept)}")
+    return verdict(
+        FAIL,
+        f"kept {days(kept)}, less than {days(objective)}",
+        remediation=fix(ev, row, "backup_retention_meets_objective"),
+    )
 
 
 @control("last_recovery_point_within_rpo")
-def last_recovery_point_within_rpo(ev: Evidence) -> Iterator[Result]:
+@_per_backed_up_row("rpo")
+def last_recovery_point_within_rpo(
+    ev: Evidence, row: dict, verdict: Verdict, target: timedelta
+) -> Result:
     """A schedule is a promise; a recent recovery point is the evidence it was kept."""
-    for row, exp, early in _protected_rows(
-        ev, lambda r: f"rpo={duration(ev.tier(r.get('tier')).rpo)}"
-    ):
-        if early:
-            yield early
-            continue
-        age, objective = (
-            row.get("recovery_point_age_seconds"),
-            ev.tier(row.get("tier")).rpo.total_seconds(),
+    age, objective = _measured(row, "recovery_point_age_seconds"), target.total_seconds()
+    if age is None:
+        unlistable = registry.spec(row["service"]).unlistable_points
+        if unlistable:
+            return verdict(
+                NOT_APPLICABLE,
+                unlistable + "; the restore-test controls give the evidence",
+            )
+        hint = (
+            " (the sandbox never runs schedules: the backup_now runbook makes one)"
+            if ev.sandbox
+            else ""
         )
-        if age is None or age != age:
-            unlistable = registry.spec(row["service"]).unlistable_points
-            if unlistable:
-                yield result(
-                    row,
-                    NOT_APPLICABLE,
-                    unlistable + "; the restore-test controls give the evidence",
-                    expected=exp,
-                )
-                continue
-            hint = (
-                " (the sandbox never runs schedules: the backup_now runbook makes one)"
-                if ev.sandbox
-                else ""
-            )
-            yield result(row, FAIL, "no recovery point found" + hint, expected=exp)
-        elif age <= objective:
-            yield result(
-                row,
-                PASS,
-                f"newest recovery point {human(age)} old ({row.get('recovery_point_source')})",
-                expected=exp,
-            )
-        else:
-            yield result(
-                row,
-                FAIL,
-                f"newest recovery point is {human(age)} old, older than {human(objective)}",
-                expected=exp,
-            )
+        return verdict(FAIL, "no recovery point found" + hint)
+    elif age <= objective:
+        return verdict(
+            PASS,
+            f"newest recovery point {human(age)} old ({row.get('recovery_point_source')})",
+        )
+    return verdict(
+        FAIL,
+        f"newest recovery point is {human(age)} old, older than {human(objective)}",
+    )
 
 
 def _copy_mechanisms(ev: Evidence, arn: str, kind: str, wanted) -> tuple[list[str], list[str]]:
@@ -348,14 +335,7 @@ def recovery_point_min_retention(ev: Evidence) -> Iterator[Result]:
     for p in ev.recovery_points.to_dict("records"):
         tier_name = tiers.get(p["resource_arn"]) or ev.params.default_tier
         want = ev.tier(tier_name).retention.total_seconds() / 86400
-        row = {
-            "account": p["account"],
-            "region": p["region"],
-            "service": "backup",
-            "arn": p["arn"],
-            "name": f"{p['vault']}: {p['resource_arn']}",
-            "tier": tier_name,
-        }
+        row = recovery_point_row(p, tier=tier_name)
         exp = f"retention={duration(ev.tier(tier_name).retention)}"
         keep = p.get("delete_after_days")
         if keep is None or keep != keep:

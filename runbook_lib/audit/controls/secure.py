@@ -6,7 +6,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from runbook_lib.audit.controls import declared_in, fix, manual, result
+from runbook_lib.audit.controls import (
+    backup_row,
+    declared_in,
+    fix,
+    manual,
+    recovery_point_row,
+    result,
+)
 from runbook_lib.audit.evidence import NOT_SUPPORTED as EV_NOT_SUPPORTED
 from runbook_lib.audit.evidence import Evidence
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
@@ -71,51 +78,32 @@ def resource_cmk_when_required(ev: Evidence) -> Iterator[Result]:
             yield result(
                 row, PASS, f"customer-managed key {row.get('kms_key')}", expected="require_cmk=true"
             )
-        elif row.get("encrypted") is False:
-            yield result(
-                row,
-                FAIL,
-                "not encrypted at all",
-                expected="require_cmk=true",
-                remediation=fix(ev, row, "resource_encrypted_at_rest", "encryption at rest"),
-            )
-        elif row.get("cmk") is False:
-            yield result(
-                row,
-                FAIL,
-                "encrypted with an AWS-managed or AWS-owned key",
-                expected="require_cmk=true",
-                remediation=fix(ev, row, "resource_cmk_when_required", "customer-managed key"),
-            )
-        elif row.get("encrypted") is None:
-            yield result(
-                row,
-                FAIL,
-                "encryption state could not be read",
-                expected="require_cmk=true",
-                remediation=_unread(),
-            )
         else:
-            yield result(
-                row,
-                FAIL,
-                f"key {row.get('kms_key')} could not be described",
-                expected="require_cmk=true",
-                remediation=fix(ev, row, "resource_cmk_when_required", "customer-managed key"),
-            )
+            reason, remediation = _no_cmk(ev, row)
+            yield result(row, FAIL, reason, expected="require_cmk=true", remediation=remediation)
+
+
+def _no_cmk(ev: Evidence, row: dict[str, Any]) -> tuple[str, str]:
+    """(reason, remediation) of a resource whose tier requires a customer-managed key it
+    is not shown to have."""
+    if row.get("encrypted") is False:
+        reason = "not encrypted at all"
+        return reason, fix(ev, row, "resource_encrypted_at_rest", "encryption at rest")
+    if row.get("cmk") is not False and row.get("encrypted") is None:
+        return "encryption state could not be read", _unread()
+    reason = (
+        "encrypted with an AWS-managed or AWS-owned key"
+        if row.get("cmk") is False
+        else f"key {row.get('kms_key')} could not be described"
+    )
+    return reason, fix(ev, row, "resource_cmk_when_required", "customer-managed key")
 
 
 # ------------------------------------------------------------------ vaults
 
 
 def _vault_row(v: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "account": v["account"],
-        "region": v["region"],
-        "service": "backup",
-        "arn": v["arn"],
-        "name": v["name"],
-    }
+    return backup_row(account=v["account"], region=v["region"], arn=v["arn"], name=v["name"])
 
 
 def _missing_vaults(ev: Evidence) -> Iterator[dict[str, Any]]:
@@ -126,13 +114,8 @@ def _missing_vaults(ev: Evidence) -> Iterator[dict[str, Any]]:
     need = r[r.backup_required.fillna(True).astype(bool)] if "backup_required" in r else r
     have = set(map(tuple, ev.vaults[["account", "region"]].values)) if len(ev.vaults) else set()
     for account, region in sorted(set(map(tuple, need[["account", "region"]].values)) - have):
-        yield {
-            "account": account,
-            "region": region,
-            "service": "backup",
-            "arn": f"arn:aws:backup:{region}:{account}:backup-vault:*",
-            "name": "(none)",
-        }
+        arn = f"arn:aws:backup:{region}:{account}:backup-vault:*"
+        yield backup_row(account=account, region=region, arn=arn, name="(none)")
 
 
 def _no_vault(ev: Evidence, expected: str) -> Iterator[Result]:
@@ -277,13 +260,7 @@ def vault_key_customer_managed(ev: Evidence) -> Iterator[Result]:
 def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
     """Every copy of the data is as sensitive as the data."""
     for p in ev.recovery_points.to_dict("records"):
-        row = {
-            "account": p["account"],
-            "region": p["region"],
-            "service": "backup",
-            "arn": p["arn"],
-            "name": f"{p['vault']}: {p['resource_arn']}",
-        }
+        row = recovery_point_row(p)
         if p.get("encrypted") is True:
             yield result(
                 row,

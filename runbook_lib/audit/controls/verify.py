@@ -3,7 +3,8 @@ measured RTO and RPO meet the tier's objectives. Evidence: the ``restore_tests``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 
@@ -97,172 +98,172 @@ def _in_window(ev: Evidence, row: dict) -> tuple[pd.DataFrame, pd.DataFrame, str
     return tests, tests[tests.tested_at >= since] if len(tests) else tests, every
 
 
-def _applicable(ev: Evidence) -> Iterator[tuple[dict, Result | None]]:
-    for row in ev.rows():
-        source = reproducible(row)
-        if source:
-            yield (
-                row,
-                result(row, NOT_APPLICABLE, f"reproducible from {source}: restore-test the source"),
-            )
-        else:
-            yield row, None
+def _per_testable_row(
+    judge: Callable[..., Iterator[Result]],
+) -> Callable[[Evidence], Iterator[Result]]:
+    """Turns ``judge(ev, row, tests, recent, every)`` (see :func:`_in_window`) into a
+    control over every inventory row; a row reproducible from a source is NOT_APPLICABLE
+    (restore-test the source)."""
+
+    @functools.wraps(judge)
+    def evaluate(ev: Evidence) -> Iterator[Result]:
+        for row in ev.rows():
+            source = reproducible(row)
+            if source:
+                reason = f"reproducible from {source}: restore-test the source"
+                yield result(row, NOT_APPLICABLE, reason)
+            else:
+                yield from judge(ev, row, *_in_window(ev, row))
+
+    return evaluate
 
 
 @control("restore_tested_recently")
-def restore_tested_recently(ev: Evidence) -> Iterator[Result]:
+@_per_testable_row
+def restore_tested_recently(
+    ev: Evidence, row: dict, tests: pd.DataFrame, recent: pd.DataFrame, every: str
+) -> Iterator[Result]:
     """A backup that was never restored is a hope, not a backup."""
-    for row, early in _applicable(ev):
-        if early:
-            yield early
-            continue
-        tests, recent, every = _in_window(ev, row)
-        exp = f"restore_test_every={every}"
-        newest, ok = newest_evidence(recent)
-        bad = _against(newest)
-        if len(bad):
-            passed = recent[recent.status.isin(RESTORED)]
-            outweighed = passed[passed.tested_at <= bad.tested_at.iloc[-1]]
-            tail = (
-                f"; it outweighs the older {outweighed.status.iloc[-1]} of test "
-                f"{outweighed.test_id.iloc[-1]} ({_when(outweighed.tested_at.iloc[-1])})"
-                if len(outweighed)
-                else ""
-            )
-            yield result(row, FAIL, f"{_failed(bad)}{tail}", expected=exp)
-        elif len(ok):
-            r = ok.iloc[-1]
-            yield result(
-                row,
-                PASS,
-                f"restored and checked {_when(r.tested_at)} ({r.status}, test {r.test_id})",
-                expected=exp,
-            )
-        elif _sandbox_only(recent):
-            yield result(
-                row,
-                NOT_SUPPORTED,
-                f"every test in the last {every} was not supported by the sandbox: {_last(recent)}",
-                expected=exp,
-            )
-        elif len(recent):
-            yield result(
-                row,
-                FAIL,
-                f"{len(recent)} test(s) in the last {every}, none restored and checked out; {_last(recent)}",
-                expected=exp,
-            )
-        elif len(tests):
-            _newest, passed = newest_evidence(tests)
-            last = (
-                f"last successful test {_when(passed.tested_at.iloc[-1])}"
-                if len(passed)
-                else "never tested successfully"
-            )
-            yield result(row, FAIL, f"no restore test in the last {every}: {last}", expected=exp)
-        else:
-            yield result(
-                row, FAIL, "never restore-tested (no row in the restore_tests ledger)", expected=exp
-            )
+    exp = f"restore_test_every={every}"
+    newest, ok = newest_evidence(recent)
+    bad = _against(newest)
+    if len(bad):
+        passed = recent[recent.status.isin(RESTORED)]
+        outweighed = passed[passed.tested_at <= bad.tested_at.iloc[-1]]
+        tail = (
+            f"; it outweighs the older {outweighed.status.iloc[-1]} of test "
+            f"{outweighed.test_id.iloc[-1]} ({_when(outweighed.tested_at.iloc[-1])})"
+            if len(outweighed)
+            else ""
+        )
+        yield result(row, FAIL, f"{_failed(bad)}{tail}", expected=exp)
+    elif len(ok):
+        r = ok.iloc[-1]
+        yield result(
+            row,
+            PASS,
+            f"restored and checked {_when(r.tested_at)} ({r.status}, test {r.test_id})",
+            expected=exp,
+        )
+    elif _sandbox_only(recent):
+        yield result(
+            row,
+            NOT_SUPPORTED,
+            f"every test in the last {every} was not supported by the sandbox: {_last(recent)}",
+            expected=exp,
+        )
+    elif len(recent):
+        yield result(
+            row,
+            FAIL,
+            f"{len(recent)} test(s) in the last {every}, none restored and checked out; {_last(recent)}",
+            expected=exp,
+        )
+    elif len(tests):
+        _newest, passed = newest_evidence(tests)
+        last = (
+            f"last successful test {_when(passed.tested_at.iloc[-1])}"
+            if len(passed)
+            else "never tested successfully"
+        )
+        yield result(row, FAIL, f"no restore test in the last {every}: {last}", expected=exp)
+    else:
+        yield result(
+            row, FAIL, "never restore-tested (no row in the restore_tests ledger)", expected=exp
+        )
 
 
 @control("restore_content_validated")
-def restore_content_validated(ev: Evidence) -> Iterator[Result]:
+@_per_testable_row
+def restore_content_validated(
+    ev: Evidence, row: dict, _tests: pd.DataFrame, recent: pd.DataFrame, every: str
+) -> Iterator[Result]:
     """'The restore job finished' proves little: the restored data must equal what was
     backed up (verdict PASS); PASS_WEAK means only weaker checks ran (counts, metadata)."""
-    for row, early in _applicable(ev):
-        if early:
-            yield early
-            continue
-        _tests, recent, every = _in_window(ev, row)
-        exp = f"content_verdict PASS within {every}"
-        newest, ok = newest_evidence(recent)
-        bad = _against(newest)
-        if len(bad):
+    exp = f"content_verdict PASS within {every}"
+    newest, ok = newest_evidence(recent)
+    bad = _against(newest)
+    if len(bad):
+        yield result(
+            row,
+            FAIL,
+            f"{_failed(bad)}: no older success outweighs it",
+            expected=exp,
+        )
+        return
+    if not len(ok):
+        if _sandbox_only(recent):
             yield result(
                 row,
-                FAIL,
-                f"{_failed(bad)}: no older success outweighs it",
+                NOT_SUPPORTED,
+                f"the sandbox could not restore it: {_last(recent)}",
                 expected=exp,
             )
-            continue
-        if not len(ok):
+        else:
+            yield result(row, FAIL, f"no successful restore test in the last {every}", expected=exp)
+        return
+    r = ok.iloc[-1]
+    content = content_of(ok).iloc[-1]
+    verdict = content if isinstance(content, str) and content else r.status
+    if verdict == "PASS":
+        yield result(
+            row,
+            PASS,
+            f"content proven by the backup-time fingerprint (test {r.test_id}, {_when(r.tested_at)})",
+            expected=exp,
+        )
+    else:
+        yield result(
+            row,
+            FAIL,
+            f"newest successful test ({r.test_id}) is {verdict}: restored, but content not proven against a backup-time fingerprint",
+            expected=exp,
+        )
+
+
+def _objective(kind: str) -> Callable[[Evidence], Iterator[Result]]:
+    @_per_testable_row
+    def evaluate(
+        ev: Evidence, row: dict, _tests: pd.DataFrame, recent: pd.DataFrame, every: str
+    ) -> Iterator[Result]:
+        col = f"{kind}_seconds"
+        target = getattr(ev.tier(row.get("tier")), kind)
+        exp = f"{kind}={duration(target)}"
+        measured = recent[recent[col].notna()] if len(recent) else recent
+        if not len(measured):
             if _sandbox_only(recent):
                 yield result(
                     row,
                     NOT_SUPPORTED,
-                    f"the sandbox could not restore it: {_last(recent)}",
-                    expected=exp,
-                )
-            else:
-                yield result(
-                    row, FAIL, f"no successful restore test in the last {every}", expected=exp
-                )
-            continue
-        r = ok.iloc[-1]
-        content = content_of(ok).iloc[-1]
-        verdict = content if isinstance(content, str) and content else r.status
-        if verdict == "PASS":
-            yield result(
-                row,
-                PASS,
-                f"content proven by the backup-time fingerprint (test {r.test_id}, {_when(r.tested_at)})",
-                expected=exp,
-            )
-        else:
-            yield result(
-                row,
-                FAIL,
-                f"newest successful test ({r.test_id}) is {verdict}: restored, but content not proven against a backup-time fingerprint",
-                expected=exp,
-            )
-
-
-def _objective(kind: str):
-    def evaluate(ev: Evidence) -> Iterator[Result]:
-        col = f"{kind}_seconds"
-        for row, early in _applicable(ev):
-            if early:
-                yield early
-                continue
-            _tests, recent, every = _in_window(ev, row)
-            target = getattr(ev.tier(row.get("tier")), kind)
-            exp = f"{kind}={duration(target)}"
-            measured = recent[recent[col].notna()] if len(recent) else recent
-            if not len(measured):
-                if _sandbox_only(recent):
-                    yield result(
-                        row,
-                        NOT_SUPPORTED,
-                        f"the sandbox could not restore it, so no {kind.upper()} was measured",
-                        expected=exp,
-                    )
-                else:
-                    yield result(
-                        row,
-                        FAIL,
-                        f"no restore test in the last {every} measured the {kind.upper()}",
-                        expected=exp,
-                    )
-                continue
-            r = measured.iloc[-1]
-            value = float(r[col])
-            what = "restore + validation took" if kind == "rto" else "restored data was"
-            tail = "" if kind == "rto" else " old"
-            if value <= target.total_seconds():
-                yield result(
-                    row,
-                    PASS,
-                    f"{what} {human(value)}{tail} (test {r.test_id}), within {human(target.total_seconds())}",
+                    f"the sandbox could not restore it, so no {kind.upper()} was measured",
                     expected=exp,
                 )
             else:
                 yield result(
                     row,
                     FAIL,
-                    f"{what} {human(value)}{tail} (test {r.test_id}), over {human(target.total_seconds())}",
+                    f"no restore test in the last {every} measured the {kind.upper()}",
                     expected=exp,
                 )
+            return
+        r = measured.iloc[-1]
+        value = float(r[col])
+        what = "restore + validation took" if kind == "rto" else "restored data was"
+        tail = "" if kind == "rto" else " old"
+        if value <= target.total_seconds():
+            yield result(
+                row,
+                PASS,
+                f"{what} {human(value)}{tail} (test {r.test_id}), within {human(target.total_seconds())}",
+                expected=exp,
+            )
+        else:
+            yield result(
+                row,
+                FAIL,
+                f"{what} {human(value)}{tail} (test {r.test_id}), over {human(target.total_seconds())}",
+                expected=exp,
+            )
 
     return evaluate
 
@@ -272,29 +273,27 @@ control("restore_rpo_met")(_objective("rpo"))
 
 
 @control("restore_test_cleaned_up")
-def restore_test_cleaned_up(ev: Evidence) -> Iterator[Result]:
+@_per_testable_row
+def restore_test_cleaned_up(
+    ev: Evidence, row: dict, _tests: pd.DataFrame, recent: pd.DataFrame, every: str
+) -> Iterator[Result]:
     """Scratch copies of production data left running cost money and widen exposure."""
-    for row, early in _applicable(ev):
-        if early:
-            yield early
-            continue
-        _tests, recent, every = _in_window(ev, row)
-        if not len(recent):
-            yield result(row, NOT_APPLICABLE, f"no restore test in the last {every}")
-            continue
-        dirty = recent[~recent.cleanup_status.fillna("").isin(CLEAN)]
-        if len(dirty):
-            ids = ", ".join(f"{t} ({c})" for t, c in dirty[["test_id", "cleanup_status"]].values)
-            yield result(
-                row,
-                FAIL,
-                f"scratch resource(s) not confirmed deleted: {ids}",
-                expected="cleaned up",
-            )
-        else:
-            yield result(
-                row,
-                PASS,
-                f"{len(recent)} test(s) in the last {every}, all cleaned up",
-                expected="cleaned up",
-            )
+    if not len(recent):
+        yield result(row, NOT_APPLICABLE, f"no restore test in the last {every}")
+        return
+    dirty = recent[~recent.cleanup_status.fillna("").isin(CLEAN)]
+    if len(dirty):
+        ids = ", ".join(f"{t} ({c})" for t, c in dirty[["test_id", "cleanup_status"]].values)
+        yield result(
+            row,
+            FAIL,
+            f"scratch resource(s) not confirmed deleted: {ids}",
+            expected="cleaned up",
+        )
+    else:
+        yield result(
+            row,
+            PASS,
+            f"{len(recent)} test(s) in the last {every}, all cleaned up",
+            expected="cleaned up",
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.model import Found, Scope, tag_list
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect import plugin
@@ -71,7 +71,7 @@ def _apply_pitr(session: AwsSession, step: Step, state: ApplyState) -> str:
 
 def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
     session.client("dynamodb", step.account, step.region).tag_resource(
-        ResourceArn=step.args["arn"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        ResourceArn=step.args["arn"], Tags=tag_list(tags)
     )
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from runbook_lib.fingerprint import Fingerprint, canonical, dynamodb_key
+from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.canary import DYNAMODB_PREFIX, canary_time
 from runbook_lib.restore.fp import add_digest, merge
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
@@ -98,7 +99,7 @@ def _finish(session, rp: RecoveryPoint, target: str, tags: dict[str, str], desc:
     ddb = _ddb(session, rp.account, rp.region)
     arn = desc.get("TableArn") or describe(session, rp.account, rp.region, target)["TableArn"]
     if tags:
-        ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        ddb.tag_resource(ResourceArn=arn, Tags=tag_list(tags))
     return Restored("dynamodb", rp.account, rp.region, target, arn)
 
 
@@ -249,7 +250,7 @@ class DynamoDB(ServiceHandler):
     def tag(self, session, restored: Restored, tags: dict[str, str]) -> None:
         arn = restored.arn or self.describe(session, restored)["TableArn"]
         _ddb(session, restored.account, restored.region).tag_resource(
-            ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            ResourceArn=arn, Tags=tag_list(tags)
         )
 
     def delete(self, session, restored: Restored) -> None:

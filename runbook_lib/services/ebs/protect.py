@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.model import Found, Scope, tag_list
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import plugin
 from runbook_lib.protect.central import ApplyState
@@ -60,7 +60,7 @@ def _apply_ebs_default(session: AwsSession, step: Step, state: ApplyState) -> bo
 
 def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
     session.client("ec2", step.account, step.region).create_tags(
-        Resources=[step.args["id"]], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        Resources=[step.args["id"]], Tags=tag_list(tags)
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
 from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
 
@@ -61,7 +62,7 @@ def restore_snapshot(
         "TagSpecifications": [
             {
                 "ResourceType": "volume",
-                "Tags": [{"Key": k, "Value": v} for k, v in {**tags, "Name": target}.items()],
+                "Tags": tag_list({**tags, "Name": target}),
             }
         ],
     }
@@ -95,7 +96,7 @@ class EBS(ServiceHandler):
     def tag(self, session, restored: Restored, tags: dict[str, str]) -> None:
         _ec2(session, restored.account, restored.region).create_tags(
             Resources=[restored.ident],
-            Tags=[{"Key": k, "Value": v} for k, v in {**tags, "Name": restored.name}.items()],
+            Tags=tag_list({**tags, "Name": restored.name}),
         )
 
     def exists(self, session, restored: Restored) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.model import Found, Scope, tag_list
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import plugin
 from runbook_lib.protect.central import ApplyState
@@ -52,7 +52,7 @@ def _apply_efs(session: AwsSession, step: Step, state: ApplyState) -> str:
 
 def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
     session.client("efs", step.account, step.region).tag_resource(
-        ResourceId=step.args["id"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        ResourceId=step.args["id"], Tags=tag_list(tags)
     )
 
 

@@ -4,6 +4,7 @@ needs a mount target and an NFS client. Sandbox: moto holds no file data."""
 
 from __future__ import annotations
 
+from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.registry import ServiceHandler, handler
 
 
@@ -42,7 +43,7 @@ class EFS(ServiceHandler):
     def tag(self, session, restored, tags):
         _efs(session, restored.account, restored.region).tag_resource(
             ResourceId=restored.ident,
-            Tags=[{"Key": k, "Value": v} for k, v in {**tags, "Name": restored.name}.items()],
+            Tags=tag_list({**tags, "Name": restored.name}),
         )
 
     def exists(self, session, restored):

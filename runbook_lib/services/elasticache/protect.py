@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.model import Found, Scope, tag_list
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect import plugin
@@ -63,7 +63,7 @@ def _apply_elasticache(session: AwsSession, step: Step, state: ApplyState) -> in
 
 def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
     session.client("elasticache", step.account, step.region).add_tags_to_resource(
-        ResourceName=step.args["arn"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        ResourceName=step.args["arn"], Tags=tag_list(tags)
     )
 
 

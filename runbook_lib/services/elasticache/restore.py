@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
 from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
 
@@ -66,7 +67,7 @@ def restore_snapshot(session, rp, ref, target, tags, restore_time=None):
         "NumCacheClusters": 1,
         "AtRestEncryptionEnabled": bool(src.get("AtRestEncryptionEnabled")),
         "TransitEncryptionEnabled": bool(src.get("TransitEncryptionEnabled")),
-        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        "Tags": tag_list(tags),
     }
     if src.get("KmsKeyId"):
         kwargs["KmsKeyId"] = src["KmsKeyId"]
@@ -95,7 +96,7 @@ class ElastiCache(ServiceHandler):
     def tag(self, session, restored, tags):
         arn = restored.arn or self.describe(session, restored)["ARN"]
         _ec(session, restored.account, restored.region).add_tags_to_resource(
-            ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            ResourceName=arn, Tags=tag_list(tags)
         )
 
     def exists(self, session, restored):

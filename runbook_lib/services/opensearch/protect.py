@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.model import Found, Scope, tag_list
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import plugin
 from runbook_lib.protect.central import ApplyState, copy_region_for
@@ -65,7 +65,7 @@ def _apply_opensearch(session: AwsSession, step: Step, state: ApplyState) -> int
 
 def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
     session.client("opensearch", step.account, step.region).add_tags(
-        ARN=step.args["arn"], TagList=[{"Key": k, "Value": v} for k, v in tags.items()]
+        ARN=step.args["arn"], TagList=tag_list(tags)
     )
 
 

@@ -17,12 +17,19 @@ from runbook_lib.post_incident.continuous import (
 from runbook_lib.session import is_not_supported
 
 
+def _described(session: Any, row: dict, kind: str) -> tuple[Any, dict[str, Any]]:
+    """(the RDS client of ``row``'s scope, the DB instance or cluster ``row`` names);
+    ``kind``, "Instance" or "Cluster", names RDS's call and fields."""
+    rds = session.client("rds", row["account"], row["region"])
+    found = getattr(rds, f"describe_db_{kind.lower()}s")(**{f"DB{kind}Identifier": row["name"]})
+    return rds, found[f"DB{kind}s"][0]
+
+
 @reader("rds", "rds automated backups")
 def rds_window(
     session: Any, row: dict, retention_days: float | None, as_of: datetime
 ) -> Window | None:
-    rds = session.client("rds", row["account"], row["region"])
-    db = rds.describe_db_instances(DBInstanceIdentifier=row["name"])["DBInstances"][0]
+    rds, db = _described(session, row, "Instance")
     days = db.get("BackupRetentionPeriod") or 0
     if days <= 0:
         return None
@@ -53,8 +60,7 @@ def rds_window(
 def cluster_window(
     session: Any, row: dict, retention_days: float | None, as_of: datetime
 ) -> Window | None:
-    rds = session.client("rds", row["account"], row["region"])
-    c = rds.describe_db_clusters(DBClusterIdentifier=row["name"])["DBClusters"][0]
+    _rds, c = _described(session, row, "Cluster")
     if (c.get("BackupRetentionPeriod") or 0) <= 0:
         return None
     return Window(

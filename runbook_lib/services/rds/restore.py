@@ -9,8 +9,10 @@ check anyway; moto's Neptune ``restore_db_cluster_from_snapshot`` crashes (KeyEr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.model import (
     NotSupportedOnSandbox,
     RecoveryPoint,
@@ -24,10 +26,6 @@ from runbook_lib.session import is_not_supported
 
 def _rds(session, account: str, region: str, service: str = "rds"):
     return session.client("neptune" if service == "neptune" else "rds", account, region)
-
-
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 # --------------------------------------------------------------------------- instances
@@ -46,15 +44,14 @@ def find_db_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
     for page in rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=ref.name):
         for s in filter(_restorable, page.get("DBSnapshots", [])):
             out.append(
-                point(
+                _snapshot_point(
                     ref,
                     "rds-snapshot",
+                    s,
                     id=s["DBSnapshotIdentifier"],
-                    created=utc(s.get("SnapshotCreateTime")),
                     encrypted=s.get("Encrypted"),
-                    key=s.get("KmsKeyId"),
                     size_bytes=(s.get("AllocatedStorage") or 0) * 1024**3,
-                    details={"snapshot_type": s.get("SnapshotType"), "arn": s.get("DBSnapshotArn")},
+                    arn=s.get("DBSnapshotArn"),
                 )
             )
     return out
@@ -83,6 +80,35 @@ def _pitr(ref: ResourceRef, source: str, db: dict[str, Any], **details: Any) -> 
     ]
 
 
+def _snapshot_point(
+    ref: ResourceRef,
+    source: str,
+    s: dict[str, Any],
+    *,
+    id: str,
+    encrypted: bool | None,
+    size_bytes: int | None = None,
+    **details: Any,
+) -> RecoveryPoint:
+    """The recovery point of the DB (cluster) snapshot ``s``; ``details`` beside its type."""
+    return point(
+        ref,
+        source,
+        id=id,
+        created=utc(s.get("SnapshotCreateTime")),
+        encrypted=encrypted,
+        key=s.get("KmsKeyId"),
+        size_bytes=size_bytes,
+        details={"snapshot_type": s.get("SnapshotType"), **details},
+    )
+
+
+def _to_time(key: str, restore_time: Any) -> dict[str, Any]:
+    """The point-in-time restore's target: ``key`` (the API's name for it) at
+    ``restore_time``, else the latest restorable time."""
+    return {key: restore_time} if restore_time else {"UseLatestRestorableTime": True}
+
+
 def _restorable(snapshot: dict[str, Any]) -> bool:
     """A DB (cluster) snapshot to restore from: available, and not made by AWS Backup (the
     AWS Backup finder lists those, with their vault)."""
@@ -99,7 +125,7 @@ def restore_db_snapshot(session, rp, ref, target, tags, restore_time=None):
         DBInstanceClass=src["DBInstanceClass"],
         PubliclyAccessible=False,
         DeletionProtection=False,
-        Tags=_tags(tags),
+        Tags=tag_list(tags),
     )["DBInstance"]
     return Restored("rds", rp.account, rp.region, target, db.get("DBInstanceArn"))
 
@@ -107,18 +133,14 @@ def restore_db_snapshot(session, rp, ref, target, tags, restore_time=None):
 @restorer("rds", "rds-pitr")
 def restore_db_pitr(session, rp, ref, target, tags, restore_time=None):
     rds = _rds(session, rp.account, rp.region)
-    kwargs: dict[str, Any] = {
-        "SourceDBInstanceIdentifier": ref.name,
-        "TargetDBInstanceIdentifier": target,
-        "PubliclyAccessible": False,
-        "DeletionProtection": False,
-        "Tags": _tags(tags),
-    }
-    if restore_time:
-        kwargs["RestoreTime"] = restore_time
-    else:
-        kwargs["UseLatestRestorableTime"] = True
-    db = rds.restore_db_instance_to_point_in_time(**kwargs)["DBInstance"]
+    db = rds.restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier=ref.name,
+        TargetDBInstanceIdentifier=target,
+        PubliclyAccessible=False,
+        DeletionProtection=False,
+        Tags=tag_list(tags),
+        **_to_time("RestoreTime", restore_time),
+    )["DBInstance"]
     return Restored(
         "rds",
         rp.account,
@@ -145,11 +167,33 @@ class _Database(ServiceHandler):
     def tag(self, session, restored, tags):
         arn = restored.arn or self.describe(session, restored)[f"DB{self.kind}Arn"]
         self._client(session, restored.account, restored.region).add_tags_to_resource(
-            ResourceName=arn, Tags=_tags(tags)
+            ResourceName=arn, Tags=tag_list(tags)
         )
 
     def handover(self, session, ref, restored):
         return _db_handover(ref, restored, self.kind.lower())
+
+    def _listed(self, client) -> Iterator[dict[str, Any]]:
+        """Every DB instance (cluster) of the client's account and Region."""
+        raise NotImplementedError
+
+    def _ours(self, db: dict[str, Any]) -> bool:
+        """Whether the listed ``db`` is one of this service's."""
+        return True
+
+    def list_tagged(self, session, account, region, tag_key):
+        from runbook_lib.restore.naming import PREFIX
+
+        client = self._client(session, account, region)
+        ident, arn = f"DB{self.kind}Identifier", f"DB{self.kind}Arn"
+        out = []
+        for db in self._listed(client):
+            if not db[ident].startswith(PREFIX + "-") or not self._ours(db):
+                continue
+            tags = _tags_of(client, db[arn])
+            if tag_key in tags:
+                out.append(self.tagged(account, region, db[ident], db[arn], tags))
+        return out
 
 
 @handler
@@ -179,20 +223,9 @@ class RDS(_Database):
                 DeleteAutomatedBackups=True,
             )
 
-    def list_tagged(self, session, account, region, tag_key):
-        from runbook_lib.restore.naming import PREFIX
-
-        rds = _rds(session, account, region)
-        out = []
-        for page in rds.get_paginator("describe_db_instances").paginate():
-            for db in page.get("DBInstances", []):
-                if not db["DBInstanceIdentifier"].startswith(PREFIX + "-"):
-                    continue
-                tags = _tags_of(rds, db["DBInstanceArn"])
-                if tag_key in tags:
-                    name, arn = db["DBInstanceIdentifier"], db["DBInstanceArn"]
-                    out.append(self.tagged(account, region, name, arn, tags))
-        return out
+    def _listed(self, client) -> Iterator[dict[str, Any]]:
+        for page in client.get_paginator("describe_db_instances").paginate():
+            yield from page.get("DBInstances", [])
 
 
 def _tags_of(client, arn: str) -> dict[str, str]:
@@ -244,22 +277,12 @@ class _Cluster(_Database):
             )
         client.delete_db_cluster(DBClusterIdentifier=restored.name, SkipFinalSnapshot=True)
 
-    def list_tagged(self, session, account, region, tag_key):
-        from runbook_lib.restore.naming import PREFIX
+    def _listed(self, client) -> Iterator[dict[str, Any]]:
+        return iter(client.describe_db_clusters().get("DBClusters", []))
 
-        client = self._client(session, account, region)
-        out = []
-        for c in client.describe_db_clusters().get("DBClusters", []):
-            engine = c.get("Engine", "")
-            if not c["DBClusterIdentifier"].startswith(PREFIX + "-") or engine.startswith(
-                "neptune"
-            ) != (self.service == "neptune"):
-                continue
-            tags = _tags_of(client, c["DBClusterArn"])
-            if tag_key in tags:
-                name, arn = c["DBClusterIdentifier"], c["DBClusterArn"]
-                out.append(self.tagged(account, region, name, arn, tags))
-        return out
+    def _ours(self, db: dict[str, Any]) -> bool:
+        """Aurora and Neptune clusters share one listing: the engine tells them apart."""
+        return db.get("Engine", "").startswith("neptune") == (self.service == "neptune")
 
     def handover(self, session, ref, restored):
         steps = super().handover(session, ref, restored)
@@ -305,23 +328,20 @@ def _cluster_finders(service: str) -> None:
     @finder(service, "rds-cluster-snapshot")
     def find_cluster_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
         client = _rds(session, ref.account, ref.region, service)
-        out = []
         snaps = client.describe_db_cluster_snapshots(DBClusterIdentifier=ref.name).get(
             "DBClusterSnapshots", []
         )
-        for s in filter(_restorable, snaps):
-            out.append(
-                point(
-                    ref,
-                    "rds-cluster-snapshot",
-                    id=s["DBClusterSnapshotIdentifier"],
-                    created=utc(s.get("SnapshotCreateTime")),
-                    encrypted=s.get("StorageEncrypted"),
-                    key=s.get("KmsKeyId"),
-                    details={"snapshot_type": s.get("SnapshotType"), "engine": s.get("Engine")},
-                )
+        return [
+            _snapshot_point(
+                ref,
+                "rds-cluster-snapshot",
+                s,
+                id=s["DBClusterSnapshotIdentifier"],
+                encrypted=s.get("StorageEncrypted"),
+                engine=s.get("Engine"),
             )
-        return out
+            for s in filter(_restorable, snaps)
+        ]
 
     @finder(service, "rds-cluster-pitr")
     def find_cluster_pitr(session, ref: ResourceRef) -> list[RecoveryPoint]:
@@ -353,24 +373,22 @@ def _cluster_finders(service: str) -> None:
             SnapshotIdentifier=rp.id,
             Engine=engine,
             DeletionProtection=False,
-            Tags=_tags(tags),
+            Tags=tag_list(tags),
         )
         return Restored(service, rp.account, rp.region, target, c.get("DBClusterArn"))
 
     @restorer(service, "rds-cluster-pitr")
     def restore_cluster_pitr(session, rp, ref, target, tags, restore_time=None):
         client = _rds(session, rp.account, rp.region, service)
-        kwargs: dict[str, Any] = {
-            "SourceDBClusterIdentifier": ref.name,
-            "DBClusterIdentifier": target,
-            "DeletionProtection": False,
-            "Tags": _tags(tags),
-        }
-        if restore_time:
-            kwargs["RestoreToTime"] = restore_time
-        else:
-            kwargs["UseLatestRestorableTime"] = True
-        c = _call(session, client.restore_db_cluster_to_point_in_time, **kwargs)
+        c = _call(
+            session,
+            client.restore_db_cluster_to_point_in_time,
+            SourceDBClusterIdentifier=ref.name,
+            DBClusterIdentifier=target,
+            DeletionProtection=False,
+            Tags=tag_list(tags),
+            **_to_time("RestoreToTime", restore_time),
+        )
         return Restored(
             service,
             rp.account,

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from runbook_lib.inventory.model import Found, Scope, error_code
+from runbook_lib.inventory.model import Found, Scope, error_code, tag_list
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect import plugin
@@ -261,7 +261,7 @@ def _apply_encryption(session: AwsSession, step: Step, state: ApplyState) -> str
 
 
 def tag_set(tags: dict[str, str]) -> dict[str, Any]:
-    return {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    return {"TagSet": tag_list(tags)}
 
 
 def create_bucket(s3: Any, bucket: str, region: str) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from runbook_lib.fingerprint import Fingerprint, canonical
+from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.canary import S3_PREFIX, canary_time
 from runbook_lib.restore.fp import add_digest
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
@@ -102,9 +103,7 @@ def create_bucket(
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     s3.create_bucket(**kwargs)
     if tags:
-        s3.put_bucket_tagging(
-            Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
-        )
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(tags)})
     rule = _encryption(s3, like) if like else None
     if rule:
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [rule]})
@@ -251,7 +250,7 @@ class S3(ServiceHandler):
         merged = {**_tags(s3, restored.name), **tags}
         s3.put_bucket_tagging(
             Bucket=restored.name,
-            Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]},
+            Tagging={"TagSet": tag_list(merged)},
         )
 
     def exists(self, session, restored: Restored) -> bool:
