@@ -115,3 +115,64 @@ def test_selections_carry_a_token_and_duplicates_are_removed(session, tmp_path):
     assert [s["SelectionId"] for s in left] == [made["SelectionId"]]
     assert not [s for s in plan(_ctx(session, tmp_path, "sel-4")).steps
                 if s.kind == "selection_dedupe"]  # fmt: skip
+
+
+CHILD = """
+import sys
+from datetime import UTC, datetime
+from runbook_lib.context import RunContext
+from runbook_lib.ledger import Ledger
+from runbook_lib.params import load_params
+from runbook_lib.protect import apply, plan
+from runbook_lib.session import AwsSession
+
+url, ledger = sys.argv[1:3]
+params = load_params("sandbox")
+ctx = RunContext(params, AwsSession(params, endpoint_url=url), Ledger(ledger), "killed",
+                 datetime.now(UTC))
+apply(ctx, plan(ctx), approve=True)
+"""
+
+
+def test_a_protect_apply_killed_midway_converges_without_duplicates(session, tmp_path):
+    """kill -9 while protect applies (after some steps were recorded): the next plan and
+    apply finish the work; one key per scope, one selection per plan, nothing left to do."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ledger = tmp_path / "ledger"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, session.endpoint_url, str(ledger)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            done = ledger / "protect_actions"
+            if done.is_dir() and len(list(done.rglob("*.parquet"))) >= 12:
+                break  # a dozen steps applied: keys made, vaults under way
+            time.sleep(0.05)
+        assert child.poll() is None, "the apply finished before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    forget_clients(session)
+    ctx = _ctx(session, tmp_path, "after-kill")
+    apply(ctx, plan(ctx), approve=True)
+    assert plan(_ctx(session, tmp_path, "check")).changes == []
+    scopes = {(s.account, s.region) for s in plan(_ctx(session, tmp_path, "c2")).steps
+              if s.kind in ("key", "key_adopt")}  # fmt: skip
+    assert scopes
+    for scope in scopes:
+        assert len(_keys_for_alias(session, *scope)) == 1, scope
+    for account, region in scopes:
+        backup = session.client("backup", account, region)
+        for p in backup.list_backup_plans()["BackupPlansList"]:
+            names = [s["SelectionName"] for s in backup.list_backup_selections(
+                BackupPlanId=p["BackupPlanId"])["BackupSelectionsList"]]  # fmt: skip
+            assert len(names) == len(set(names)), (account, region, names)
