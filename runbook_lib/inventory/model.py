@@ -173,4 +173,5 @@ def as_utc(value: Any) -> datetime | None:
 
 
 def error_code(err: Exception) -> str:
-    return getattr(err, "response", {}).get("Error", {}).get("Code", "") if err else ""
+    # botocore's connection errors (time-out, closed connection) carry ``response=None``
+    return (getattr(err, "response", None) or {}).get("Error", {}).get("Code", "") if err else ""

@@ -13,7 +13,11 @@ with one of:
 
 ``times`` calls fail (after ``skip`` calls that pass); retried attempts count as calls, so
 ``times=1`` with a retryable kind is absorbed by botocore's retries, while a large
-``times`` exhausts them. What was injected is counted in :class:`Injector.injected`.
+``times`` exhausts them. What was injected is counted in :class:`Injector.injected`; every
+call an instrumented client made, faulted or not, in :class:`Injector.seen` (by botocore
+service id, the name a :class:`Fault` takes: ``efs`` and ``neptune`` where the session's
+counter says ``elasticfilesystem`` and ``rds``), so ``injecting()`` with no fault records
+which (service, operation) pairs a flow calls.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class Injector:
     faults: list[Fault]
     injected: Counter = field(default_factory=Counter)  # (service, operation, kind) -> n
     calls: Counter = field(default_factory=Counter)  # (service, operation) -> matching calls
+    seen: Counter = field(default_factory=Counter)  # (service id, operation) -> API calls
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _take(self, service: str, operation: str, kinds: tuple[str, ...]) -> Fault | None:
@@ -130,8 +135,24 @@ class Injector:
             if self._take(service, operation, ("lost",)) is not None:
                 raise ConnectionClosedError(endpoint_url=getattr(http_response, "url", ""))
 
+        def seen(model: Any = None, **_: Any) -> None:
+            with self._lock:
+                self.seen[(service, model.name)] += 1
+
+        client.meta.events.register("before-call", seen)
         client.meta.events.register("before-send", before_send)
         client.meta.events.register("after-call", after_call)
+
+    def arm(self, *faults: Fault) -> Injector:
+        """Inject ``faults`` from now on, in place of the earlier ones, with every count
+        started again: clients built once (inside :func:`injecting`) serve a whole matrix,
+        ``arm()`` with no fault runs clean and records what is called."""
+        with self._lock:
+            self.faults[:] = list(faults)
+            self.injected.clear()
+            self.calls.clear()
+            self.seen.clear()
+        return self
 
     @property
     def total(self) -> int:
