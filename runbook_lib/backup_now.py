@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -461,7 +462,9 @@ def _start_aws_backup(ctx: Any, res: DataResource, row: dict) -> Pending:
         BackupVaultName=params.protect.vault_name,
         ResourceArn=res.arn,
         IamRoleArn=central.role_arn(params, res.account, "backup"),
-        IdempotencyToken=f"{ctx.run_id}-{hashlib.blake2b(res.arn.encode(), digest_size=6).hexdigest()}",
+        # one token per start, reused only to ask again after a lost answer: a deliberate
+        # second backup of the same resource (a re-run with the same run_id) is a new job
+        IdempotencyToken=f"backup-now-{uuid.uuid4().hex}",
         StartWindowMinutes=60,
         CompleteWindowMinutes=objectives.completion_window_minutes(params.tiers[res.tier].rpo),
         Lifecycle={"DeleteAfterDays": delete_after},

@@ -235,6 +235,11 @@ def start_backup_job(
     created_by: dict[str, str] | None = None,
     copy_actions: list[dict[str, Any]] | None = None,
 ) -> Job:
+    token = p.get("IdempotencyToken")
+    if token:  # AWS: a retry with the same token starts nothing new and returns the job
+        for known in _table("BACKUP", account_id, region).values():
+            if known.fields.get("idempotency_token") == token:
+                return known
     vault = get_vault(account_id, region, p["BackupVaultName"])
     res = resources.identify(account_id, region, p["ResourceArn"])
     lifecycle = p.get("Lifecycle")
@@ -308,6 +313,7 @@ def start_backup_job(
             "lifecycle": lifecycle,
             "start_window": p.get("StartWindowMinutes") or 480,
             "complete_window": p.get("CompleteWindowMinutes") or 10080,
+            "idempotency_token": token,
         },
     )
     _table("BACKUP", account_id, region)[job_id] = job

@@ -755,8 +755,9 @@ def test_server_in_another_process_after_install(backup_env: None, tmp_path: Any
 
 
 def test_retries_with_the_same_token_create_nothing_new(backup_sandbox: Sandbox) -> None:
-    """As on AWS: StartRestoreJob with a repeated IdempotencyToken and CreateBackupSelection
-    with a repeated CreatorRequestId return the first result (a lost response retried)."""
+    """As on AWS: StartBackupJob and StartRestoreJob with a repeated IdempotencyToken and
+    CreateBackupSelection with a repeated CreatorRequestId return the first result (a lost
+    response retried)."""
     sb = backup_sandbox
     bk = sb.client("backup")
     make_vault(sb, PRIMARY, "idem")
@@ -776,6 +777,12 @@ def test_retries_with_the_same_token_create_nothing_new(backup_sandbox: Sandbox)
     listed = bk.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
     assert len(listed) == 2
 
+    starts = [
+        bk.start_backup_job(BackupVaultName="idem", ResourceArn=table_arn, IamRoleArn=ROLE,
+                            IdempotencyToken=token)["BackupJobId"]
+        for token in ("b-1", "b-1", "b-2")
+    ]  # fmt: skip
+    assert starts[0] == starts[1] != starts[2]
     rp = backup(sb, "idem", table_arn)["RecoveryPointArn"]
     jobs = [
         bk.start_restore_job(RecoveryPointArn=rp, IamRoleArn=ROLE, IdempotencyToken=token,
