@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -189,17 +190,53 @@ def plan_roles(session: AwsSession, params: Params, accounts: list[str]) -> list
                 if _code(err) != "NoSuchEntity":
                     raise
                 exists = False
+            # a role is in place only with its policy granting what the services need: a
+            # create whose policy call failed (or whose answer was lost) leaves it bare
+            missing = _missing_actions(iam, name, which) if exists else set()
+            current = "absent"
+            if exists:
+                current = (
+                    f"exists, its policy lacks {len(missing)} action(s): "
+                    f"{', '.join(sorted(missing)[:5])}{' ...' if len(missing) > 5 else ''}"
+                    if missing
+                    else "exists"
+                )
             role = _step("role", account=account, region=GLOBAL, resource=arn)
             steps.append(
                 role(
                     setting=f"service role ({plugin.ROLE_TRUST[which]})",
-                    current="exists" if exists else "absent",
+                    current=current,
                     desired="exists",
-                    action=NONE if exists else CREATE,
+                    action=CREATE if not exists else (UPDATE if missing else NONE),
                     args={"name": name, "which": which},
                 )
             )
     return steps
+
+
+def _role_policy_name(name: str) -> str:
+    return f"{name}-inline"
+
+
+def _missing_actions(iam: Any, name: str, which: str) -> set[str]:
+    """The actions the role's inline policy should grant and does not (all when absent)."""
+    wanted = set(plugin.ROLE_ACTIONS[which])
+    try:
+        doc = iam.get_role_policy(RoleName=name, PolicyName=_role_policy_name(name))[
+            "PolicyDocument"
+        ]
+    except ClientError as err:
+        if _code(err) != "NoSuchEntity":
+            raise
+        return wanted
+    if isinstance(doc, str):  # IAM returns it URL-encoded where botocore does not decode it
+        doc = json.loads(urllib.parse.unquote(doc))
+    granted: set[str] = set()
+    for statement in doc.get("Statement", []):
+        if statement.get("Effect") == "Allow":
+            actions = statement.get("Action", [])
+            granted |= {actions} if isinstance(actions, str) else set(actions)
+    return wanted - granted
 
 
 @applier("role")
@@ -217,12 +254,17 @@ def _apply_role(session: AwsSession, step: Step, state: ApplyState) -> str:
             }
         ],
     }
-    iam.create_role(
-        RoleName=name,
-        AssumeRolePolicyDocument=json.dumps(trust),
-        Description=f"Service role used by the protect runbook ({which})",
-        Tags=tag_list(MANAGED_TAG),
-    )
+    if step.action == CREATE:
+        try:
+            iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(trust),
+                Description=f"Service role used by the protect runbook ({which})",
+                Tags=tag_list(MANAGED_TAG),
+            )
+        except ClientError as err:  # made by a call whose answer was lost: go on to its policy
+            if _code(err) != "EntityAlreadyExists":
+                raise
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -234,7 +276,7 @@ def _apply_role(session: AwsSession, step: Step, state: ApplyState) -> str:
         ],
     }
     iam.put_role_policy(
-        RoleName=name, PolicyName=f"{name}-inline", PolicyDocument=json.dumps(policy)
+        RoleName=name, PolicyName=_role_policy_name(name), PolicyDocument=json.dumps(policy)
     )
     return "exists"
 

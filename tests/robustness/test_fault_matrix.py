@@ -85,17 +85,9 @@ READ_PREFIXES = ("Describe", "Get", "List", "Head", "Scan", "Query")
 #: each is left out of its flow's matrix and runs on its own as a strict xfail (below)
 #: fixed (error_code reads a missing response as empty); kept empty for the next one found
 KNOWN_INVENTORY: dict[tuple[str, str, str], str] = {}
-_ROLE_POLICY = (
-    "runbook_lib/protect/central.py: _apply_role makes the role (iam:CreateRole) and then its "
-    "policy (iam:PutRolePolicy); when the second call fails, or the first one's answer is "
-    "lost, the role is left without its policy, and plan_roles (which only asks iam:GetRole "
-    "whether the role exists) plans nothing for it ever after: AWS Backup's role stays "
-    "without permissions while protect and backup_now report it in place"
-)
-KNOWN_BACKUP_NOW = {
-    ("iam", "PutRolePolicy", "expired"): _ROLE_POLICY,
-    ("iam", "CreateRole", "lost"): _ROLE_POLICY,
-}
+#: fixed: a role left without its policy (a failed PutRolePolicy, a lost CreateRole answer)
+#: is re-planned (plan_roles reads the policy's actions); kept empty for the next one found
+KNOWN_BACKUP_NOW: dict[tuple[str, str, str], str] = {}
 _EXPORT_BUCKET = (
     "runbook_lib/services/logs/protect.py: _apply_export_bucket makes the log export bucket "
     "(s3:CreateBucket), then tags, versions, encrypts it and puts its policy and lifecycle; "
@@ -113,8 +105,6 @@ _EXPORT_BUCKET_CASES = [
 KNOWN_PROTECT = {**KNOWN_BACKUP_NOW, **dict.fromkeys(_EXPORT_BUCKET_CASES, _EXPORT_BUCKET)}
 #: one case per bug runs as an xfail (the others of KNOWN_PROTECT are left out, same cause)
 PROTECT_XFAIL = [
-    ("iam", "PutRolePolicy", "expired"),
-    ("iam", "CreateRole", "lost"),
     ("s3", "PutBucketVersioning", "expired"),
     ("s3", "CreateBucket", "lost"),
 ]
