@@ -284,39 +284,35 @@ def _params_error_to_value(fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
 # name -> (the type written in the parameters cell, the check of a value)
 TYPES: dict[str, tuple[type, Callable[[Any], Any]]] = {
+    **dict.fromkeys(
+        ("record_to_ledger", "approve", "approve_irreversible", "write_canary", "dry_run",
+         "sweep_expired"),
+        (bool, check_bool),
+    ),
+    **dict.fromkeys(
+        ("as_of", "restore_time", "incident_start", "incident_end"), (str, check_time)
+    ),
+    **dict.fromkeys(("window", "since"), (str, check_duration_text)),
+    **dict.fromkeys(("ledger_location", "target_name"), (str, _text)),  # target_name: below
     "params_file": (str, _nonempty_text),
-    "ledger_location": (str, _text),
     "run_id": (str, check_run_id),
-    "as_of": (str, check_time),
     "services": (list, _services),
-    "record_to_ledger": (bool, check_bool),
-    "approve": (bool, check_bool),
-    "approve_irreversible": (bool, check_bool),
     "arns": (list, _arns),
     "tag_filter": (str, _tag_filter),
-    "write_canary": (bool, check_bool),
     "method": (str, _choice("auto", "native")),
     "timeout_seconds": (float, _number(0, above=True)),
     "mode": (str, _choice("due", "sample", "arns")),
     "sample_size": (int, _int(1)),
     "seed": (int, _int(0)),
-    "window": (str, check_duration_text),
     "max_tests": (int, _int(0)),
     "max_minutes": (float, _number(0)),
     "checks": (dict, _checks),
     "copy": (str, _choice("local", "dr", "both")),
-    "dry_run": (bool, check_bool),
-    "sweep_expired": (bool, check_bool),
     "source_arn": (str, _source_arn),
-    "target_name": (str, _text),  # checked against the source's service below
-    "restore_time": (str, check_time),
     "recovery_point": (str, _recovery_point),
     "controls": (list, _controls),
-    "since": (str, check_duration_text),
-    "incident_start": (str, check_time),
-    "incident_end": (str, check_time),
     "resources": (list, _resources),
-}
+}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- declarations

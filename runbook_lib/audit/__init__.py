@@ -11,57 +11,9 @@ findings of ``gap_controls()`` judged from the inventory alone (``inventory_find
 See docs/audit.md.
 """
 
-from runbook_lib.audit.evidence import Evidence, gather, inventory_evidence, read_restore_tests
-from runbook_lib.audit.model import (
-    CONTROLS,
-    ERROR,
-    FAIL,
-    NOT_APPLICABLE,
-    NOT_SUPPORTED,
-    PASS,
-    PRACTICES,
-    SEVERITIES,
-    STATUSES,
-    Control,
-    Result,
-    control,
-)
-from runbook_lib.audit.report import (
-    COLUMNS,
-    Findings,
-    controls_table,
-    evaluate,
-    gap_controls,
-    inventory_findings,
-    judge,
-    record,
-    select_controls,
-)
+from runbook_lib.audit import evidence, model, report
+from runbook_lib.audit.evidence import *  # noqa: F403  (each module's __all__ is the API)
+from runbook_lib.audit.model import *  # noqa: F403
+from runbook_lib.audit.report import *  # noqa: F403
 
-__all__ = [
-    "COLUMNS",
-    "CONTROLS",
-    "ERROR",
-    "FAIL",
-    "NOT_APPLICABLE",
-    "NOT_SUPPORTED",
-    "PASS",
-    "PRACTICES",
-    "SEVERITIES",
-    "STATUSES",
-    "Control",
-    "Evidence",
-    "Findings",
-    "Result",
-    "control",
-    "controls_table",
-    "evaluate",
-    "gap_controls",
-    "gather",
-    "inventory_evidence",
-    "inventory_findings",
-    "judge",
-    "read_restore_tests",
-    "record",
-    "select_controls",
-]
+__all__ = [*evidence.__all__, *model.__all__, *report.__all__]

@@ -391,3 +391,6 @@ def read_restore_tests(ledger: Any, as_of: datetime) -> pd.DataFrame:
         df[col] = pd.to_numeric(df[col], errors="coerce")
     df = df[df.tested_at.notna() & (df.tested_at <= ledger_cutoff(as_of))]
     return df.sort_values("tested_at", ignore_index=True)
+
+
+__all__ = ["Evidence", "gather", "inventory_evidence", "read_restore_tests"]

@@ -171,3 +171,9 @@ def _about(services: tuple[str, ...], fn: Evaluate) -> Evaluate:
         return fn(ev.only(services))
 
     return evaluate
+
+
+__all__ = [
+    "CONTROLS", "ERROR", "FAIL", "NOT_APPLICABLE", "NOT_SUPPORTED", "PASS", "PRACTICES",
+    "SEVERITIES", "STATUSES", "Control", "Result", "control",
+]  # fmt: skip

@@ -345,3 +345,9 @@ def _row(ctl: Control, ev: Evidence, r: dict[str, Any]) -> dict[str, Any]:
 def record(ctx: Any, findings: Findings) -> str | None:
     """Append the findings to the ledger's ``findings`` table; returns where they went."""
     return ctx.ledger.append("findings", findings.frame, ctx.run_id)
+
+
+__all__ = [
+    "COLUMNS", "Findings", "controls_table", "evaluate", "gap_controls", "inventory_findings",
+    "judge", "record", "select_controls",
+]  # fmt: skip

@@ -15,24 +15,14 @@ Recovery point sources are pluggable: ``registry.finder(service, source)`` and
 ``registry.restorer(service, source)``; services are ``registry.ServiceHandler`` subclasses.
 """
 
+from runbook_lib.restore import model
 from runbook_lib.restore.incident import (
     IncidentPlan,
     apply_incident_restore,
     handover_checklist,
     plan_incident_restore,
 )
-from runbook_lib.restore.model import (
-    ERROR,
-    FAIL,
-    NO_RECOVERY_POINT,
-    NOT_RESTORABLE,
-    NOT_SUPPORTED,
-    PASS,
-    PASS_WEAK,
-    RecoveryPoint,
-    ResourceRef,
-    Restored,
-)
+from runbook_lib.restore.model import *  # noqa: F403  (its __all__: the statuses and records)
 from runbook_lib.restore.registry import FINDERS, HANDLERS, RESTORERS, finder, restorer
 from runbook_lib.restore.report import checks_table, results_table, rto_rpo_chart
 from runbook_lib.restore.resources import discover_resources
@@ -47,9 +37,9 @@ from runbook_lib.restore.select import select_resources
 from runbook_lib.restore.sweep import find_scratch, sweep
 
 __all__ = [
-    "ERROR", "FAIL", "NO_RECOVERY_POINT", "NOT_RESTORABLE", "NOT_SUPPORTED", "PASS", "PASS_WEAK",
+    *model.__all__,
     "FINDERS", "HANDLERS", "RESTORERS", "LEDGER_COLUMNS",
-    "IncidentPlan", "RecoveryPoint", "ResourceRef", "Restored",
+    "IncidentPlan",
     "apply_incident_restore", "checks_table", "discover_resources", "find_recovery_points", "find_scratch",
     "finder", "handover_checklist", "plan_incident_restore", "resource_ref", "restore_one", "restore_test",
     "restorer", "results_table", "rto_rpo_chart", "select_resources", "sweep",

@@ -170,3 +170,9 @@ def utc(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return parse_time(str(value), field_name="time")
+
+
+__all__ = [
+    "ERROR", "FAIL", "NO_RECOVERY_POINT", "NOT_RESTORABLE", "NOT_SUPPORTED", "PASS", "PASS_WEAK",
+    "RecoveryPoint", "ResourceRef", "Restored",
+]  # fmt: skip
