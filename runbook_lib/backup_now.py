@@ -425,18 +425,10 @@ def ensure_vault(ctx: Any, account: str, region: str) -> None:
     if central.describe_vault(session, params, account, region) is None:
 
         def create(kind: str, **args: Any) -> Step:
-            return Step(
-                phase=0,
-                account=account,
-                region=region,
-                resource="",
-                setting="",
-                current=None,
-                desired=None,
-                action="create",
-                risk="",
-                kind=kind,
-                args=args,
+            # applied at once, in this order: the phase does not matter
+            make = central.step_maker("key", account=account, region=region, resource="")
+            return make(
+                kind=kind, setting="", current=None, desired=None, action="create", args=args
             )
 
         # a key an earlier run made without its alias (the alias call failed, the answer

@@ -48,15 +48,12 @@ class RecoveryPoint:
         """The point as a table row (restore's columns; the inventory keeps a subset)."""
         return {
             "recovery_point_id": self.id,
-            "resource_arn": self.resource_arn,
-            "service": self.service,
-            "source": self.source,
-            "created": self.created,
-            "account": self.account,
-            "region": self.region,
-            "vault": self.vault,
-            "encrypted": self.encrypted,
-            "key": self.key,
-            "size_bytes": self.size_bytes,
-            "status": self.status,
+            **attrs(self, "resource_arn service source created account region vault encrypted"),
+            **attrs(self, "key size_bytes status"),
         }
+
+
+def attrs(obj: Any, names: str) -> dict[str, Any]:
+    """``{name: obj.name}`` for the space-separated ``names``, in that order: a record's
+    fields as a table row's columns."""
+    return {name: getattr(obj, name) for name in names.split()}

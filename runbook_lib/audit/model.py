@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runbook_lib.model import attrs
+
 if TYPE_CHECKING:
     from runbook_lib.audit.evidence import Evidence
 
@@ -105,16 +107,11 @@ class Control:
     def metadata(self) -> dict[str, Any]:
         return {
             "control_id": self.id,
-            "title": self.title,
-            "practice": self.practice,
-            "severity": self.severity,
-            "scope": self.scope,
+            **attrs(self, "title practice severity scope"),
             "parameters": ", ".join(self.parameters),
-            "parity": self.parity,
-            "remediation": self.remediation,
+            **attrs(self, "parity remediation"),
             "evidence": ", ".join(self.sources),
-            "makes_gaps": self.makes_gaps,
-            "description": self.description,
+            **attrs(self, "makes_gaps description"),
         }
 
 

@@ -46,7 +46,7 @@ KEY_FOR_ALIAS_TAG = "runbook-protect-key-for-alias"
 GLOBAL = "global"  # the Region column of account-wide settings (IAM roles)
 
 
-def _step(phase: str, **fixed: Any) -> Callable[..., Step]:
+def step_maker(phase: str, **fixed: Any) -> Callable[..., Step]:
     """A maker of the steps of one central piece in one scope: the ``phase`` and the applier
     (``kind``) named ``phase``, low risk, and ``fixed`` (account, region, resource, setting);
     each call adds what is current, desired and to be done (and may override any of them)."""
@@ -201,7 +201,7 @@ def plan_roles(session: AwsSession, params: Params, accounts: list[str]) -> list
                     if missing
                     else "exists"
                 )
-            role = _step("role", account=account, region=GLOBAL, resource=arn)
+            role = step_maker("role", account=account, region=GLOBAL, resource=arn)
             steps.append(
                 role(
                     setting=f"service role ({plugin.ROLE_TRUST[which]})",
@@ -309,7 +309,7 @@ def plan_keys(
             ]
         else:
             rotation = None
-        step = _step("key", account=account, region=region, resource=alias)(
+        step = step_maker("key", account=account, region=region, resource=alias)(
             setting="customer-managed KMS key",
             current=arn or "absent",
             desired="exists",
@@ -333,7 +333,7 @@ def plan_keys(
                 ),
             )
         steps.append(step)
-        rotate = _step("key_rotation", account=account, region=region, resource=alias)
+        rotate = step_maker("key_rotation", account=account, region=region, resource=alias)
         steps.append(
             rotate(
                 setting="key rotation",
@@ -426,7 +426,7 @@ def plan_vaults(
     p = params.protect
     for account, region in scopes:
         vault = describe_vault(session, params, account, region)
-        step = _step(
+        step = step_maker(
             "vault",
             account=account,
             region=region,
@@ -472,7 +472,7 @@ def _plan_policy(
     session: AwsSession, params: Params, account: str, region: str, vault: dict | None
 ) -> list[Step]:
     desired = vault_policy(params, account)
-    step = _step(
+    step = step_maker(
         "vault_policy",
         account=account,
         region=region,
@@ -569,7 +569,7 @@ def _plan_lock(params: Params, account: str, region: str, vault: dict | None) ->
             "account root, can remove the lock or delete recovery points before their retention ends"
         )
     return [
-        _step("vault_lock", account=account, region=region, resource=name)(
+        step_maker("vault_lock", account=account, region=region, resource=name)(
             setting="vault lock",
             current=current,
             desired=desired,
@@ -737,7 +737,7 @@ def plan_backup_plans(
                             0,
                             "NOT_SUPPORTED_ON_SANDBOX: moto does not implement update_backup_plan",
                         )
-            step = _step("backup_plan", account=account, region=region, resource=name)
+            step = step_maker("backup_plan", account=account, region=region, resource=name)
             steps.append(
                 step(
                     setting=f"backup plan ({tier})",
@@ -758,7 +758,7 @@ def _plan_selection(
 ) -> Step:
     name = selection_name(params, tier)
     desired = {"tag": f"{params.tag_keys.tier}={tier}", "role": role_arn(params, account, "backup")}
-    step = _step(
+    step = step_maker(
         "selection",
         account=account,
         region=region,

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from runbook_lib.errors import RunbookError
-from runbook_lib.model import NOT_SUPPORTED_ON_SANDBOX
+from runbook_lib.model import NOT_SUPPORTED_ON_SANDBOX, attrs
 
 # What a step will do (the plan's ``action`` column: a lower-case verb, decided before
 # anything runs). Only CHANGES are applied; the others are listed so the table is complete.
@@ -77,15 +77,10 @@ class Step:
 
     def row(self) -> dict[str, Any]:
         return {
-            "account": self.account,
-            "region": self.region,
-            "resource": self.resource,
-            "setting": self.setting,
+            **attrs(self, "account region resource setting"),
             "current": _text(self.current),
             "desired": _text(self.desired),
-            "action": self.action,
-            "risk": self.risk,
-            "note": self.note,
+            **attrs(self, "action risk note"),
         }
 
 
