@@ -213,6 +213,9 @@ class TagKeys(_Model):
     reproducible: TagKey = "reproducible-from"
     restore_test: TagKey = "restore-test"
     expires: TagKey = "restore-test-expires"
+    #: a database's tag naming the Secrets Manager secret to log in with (when RDS does not
+    #: manage its master password)
+    db_secret: TagKey = "db-secret"
 
 
 class VaultLock(_Model):
@@ -259,6 +262,14 @@ class Protect(_Model):
     backup_hour_utc: int = Field(5, ge=0, le=23)  # when daily backups start
 
 
+class ArchiveLock(_Model):
+    """S3 Object Lock on every object of an ``s3://`` run archive (the bucket must have
+    Object Lock enabled). ``compliance``: nobody can delete or shorten it before it ends."""
+
+    mode: Literal["governance", "compliance"] = "governance"
+    days: int = Field(ge=1, le=36500)
+
+
 class Params(_Model):
     name: str = Field(min_length=1)
     target: Target = Target()
@@ -270,6 +281,7 @@ class Params(_Model):
     protect: Protect = Protect()
     ledger: str = Field("runs/ledger", min_length=1, pattern=r"\S")  # folder or s3://bucket/prefix
     run_archive: str = Field("runs", min_length=1, pattern=r"\S")
+    run_archive_lock: ArchiveLock | None = None  # s3:// run_archive only
     source: str = Field("<dict>", exclude=True)  # the file it came from (not in the file)
 
     @model_validator(mode="after")
@@ -290,6 +302,11 @@ class Params(_Model):
                 problems.append(
                     f"tiers.{name}.copy_account: {tier.copy_account!r} is not one of accounts[].id"
                 )
+        if self.run_archive_lock and not self.run_archive.startswith("s3://"):
+            problems.append(
+                f"run_archive_lock: applies to an s3:// run_archive only; run_archive is "
+                f"{self.run_archive!r} (remove run_archive_lock, or archive to s3://bucket/prefix)"
+            )
         if self.target.kind == "aws":
             no_role = [a.id for a in self.accounts if not a.role_arn]
             if no_role and not self.target.role_name and len(self.accounts) > 1:

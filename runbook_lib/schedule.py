@@ -7,6 +7,10 @@ folder and appends to the ledger). ``runbook schedule next`` lists upcoming runs
 ``runbook schedule run-due`` runs what is due once (for cron or a CI timer).
 ``runbook schedule airflow-dag`` writes a DAG file built from the same schedule.
 Cron expressions are parsed by croniter.
+
+A scheduled run is judged as ``runbook run`` is (:func:`runbook_lib.runner.judge`): exit
+status 1 when a notebook failed, 3 when its evidence is red by the job's ``fail_on`` (else
+``--fail-on``, else the default ``restore-fail,critical``), so cron and CI timers see it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,21 @@ class Job(BaseModel):
     cron: str
     params_file: str = "sandbox"
     parameters: dict[str, Any] = {}
+    #: red-evidence rules for this job's exit status (``--fail-on`` words); None: the command's
+    fail_on: str | None = None
+
+    @field_validator("fail_on")
+    @classmethod
+    def _fail_on(cls, v: str | None) -> str | None:
+        from runbook_lib.errors import RunbookError
+        from runbook_lib.exports import parse_fail_on
+
+        if v is not None:
+            try:
+                parse_fail_on(v)
+            except RunbookError as err:
+                raise ValueError(str(err).removeprefix("--fail-on: ")) from None
+        return v
 
     @field_validator("cron")
     @classmethod
@@ -138,30 +158,70 @@ def due_jobs(schedule: Schedule, state: dict[str, str], now: datetime) -> list[J
     return due
 
 
-def run_due(schedule: Schedule, state_file: Path, now: datetime | None = None) -> list[str]:
-    """Run every due job once; the state file remembers when each last ran."""
-    from runbook_lib.runner import run_notebooks
+@dataclass
+class Outcome:
+    """One scheduled run: its job, the exit code :func:`runbook_lib.runner.judge` gave it and
+    what was wrong (failed notebooks, red evidence)."""
+
+    job: str
+    folder: str
+    code: int
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def line(self) -> str:
+        word = {0: "ok", 1: "FAILED", 3: "RED"}.get(self.code, str(self.code))
+        return f"{self.job}: {word} -> {self.folder}"
+
+
+def run_due(
+    schedule: Schedule,
+    state_file: Path,
+    now: datetime | None = None,
+    fail_on: tuple[str, ...] | None = None,
+) -> list[Outcome]:
+    """Run every due job once; the state file remembers when each last ran. Each run is
+    judged with the job's ``fail_on``, else ``fail_on``, else the default rules."""
+    from runbook_lib.exports import parse_fail_on
+    from runbook_lib.runner import judge, run_notebooks
 
     now = now or datetime.now(UTC)
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     ran = []
     for job in due_jobs(schedule, state, now):
         log.info("schedule: running %s (%s)", job.name, job.notebook)
-        result = run_notebooks(job.params_file, [job.notebook], parameters=job.parameters)
+        rules = parse_fail_on(job.fail_on) if job.fail_on is not None else fail_on
+        result = run_notebooks(
+            job.params_file, [job.notebook], parameters=job.parameters, fail_on=rules
+        )
         state[job.name] = now.isoformat()
-        ran.append(f"{job.name}: {'ok' if result.ok else 'FAILED'} -> {result.folder}")
+        code, messages = judge(result)
+        ran.append(Outcome(job.name, result.folder, code, messages))
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(state, indent=2))
     return ran
 
 
+def exit_code(outcomes: list[Outcome]) -> int:
+    """One exit status for the runs of one ``run-due``: 1 if a notebook failed, else 3 if any
+    evidence was red, else 0."""
+    from runbook_lib.runner import worst
+
+    return worst([o.code for o in outcomes])
+
+
 def serve(
-    schedule: Schedule, state_file: Path, poll_seconds: float = 30.0
+    schedule: Schedule,
+    state_file: Path,
+    poll_seconds: float = 30.0,
+    fail_on: tuple[str, ...] | None = None,
 ) -> None:  # pragma: no cover
-    """Run due jobs forever (one machine). Stop with Ctrl-C."""
+    """Run due jobs forever (one machine), printing each run's verdict. Stop with Ctrl-C."""
     while True:
-        for line in run_due(schedule, state_file):
-            print(line, flush=True)
+        for o in run_due(schedule, state_file, fail_on=fail_on):
+            print(o.line, flush=True)
+            for line in o.messages:
+                print(f"  {line}", flush=True)
         time.sleep(poll_seconds)
 
 
