@@ -3,6 +3,18 @@
 this package itself."""
 
 from runbook_sandbox import ensure_sandbox, is_up, reset
+from runbook_sandbox.clock import advance
 from runbook_sandbox.server import running_sandbox, serve
+from runbook_sandbox.state import load as load_state
+from runbook_sandbox.state import save as save_state
 
-__all__ = ["ensure_sandbox", "is_up", "reset", "running_sandbox", "serve"]
+__all__ = [
+    "advance",
+    "ensure_sandbox",
+    "is_up",
+    "load_state",
+    "reset",
+    "running_sandbox",
+    "save_state",
+    "serve",
+]

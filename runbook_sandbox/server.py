@@ -25,9 +25,14 @@ def serve(
     port: int = 0,
     params_file: str | None = None,
     exit_with_stdin: bool = False,
+    state_file: str | None = None,
 ) -> None:
     server, url = start_server(host, port)
-    if params_file:
+    if state_file:  # a saved estate (runbook sandbox save): no seeding
+        from runbook_sandbox.state import load
+
+        load(state_file)
+    elif params_file:
         from runbook_lib.params import load_params
         from runbook_sandbox.seed import ensure_seeded
 
@@ -50,10 +55,15 @@ def serve(
 
 
 @contextlib.contextmanager
-def running_sandbox(params_file: str | None = "sandbox", timeout: float = 120) -> Iterator[str]:
-    """Start a sandbox server process (seeded from ``params_file``); yields its URL."""
+def running_sandbox(
+    params_file: str | None = "sandbox", timeout: float = 120, state_file: str | None = None
+) -> Iterator[str]:
+    """Start a sandbox server process (seeded from ``params_file``, or loaded from a saved
+    ``state_file`` instead); yields its URL."""
     cmd = [sys.executable, "-m", "runbook_sandbox.server", "--port", "0", "--exit-with-stdin"]
-    if params_file:
+    if state_file:
+        cmd += ["--load", str(state_file)]
+    elif params_file:
         cmd += ["--seed-params", str(params_file)]
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy()
@@ -91,10 +101,13 @@ def main(argv: list[str] | None = None) -> None:
         "--seed-params", default=None, help="seed the demo estate from this params file"
     )
     ap.add_argument(
+        "--load", default=None, help="start from a saved state (runbook sandbox save) instead"
+    )
+    ap.add_argument(
         "--exit-with-stdin", action="store_true", help="stop when stdin closes (parent gone)"
     )
     args = ap.parse_args(argv)
-    serve(args.host, args.port, args.seed_params, args.exit_with_stdin)
+    serve(args.host, args.port, args.seed_params, args.exit_with_stdin, args.load)
 
 
 if __name__ == "__main__":

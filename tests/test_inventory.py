@@ -469,7 +469,7 @@ def test_scheduled_log_export_made_by_protect_is_a_protection(logs_sandbox, tmp_
     detail = inv.protection_detail[inv.protection_detail.arn == r["arn"]]
     scheduled = detail[detail.mechanism == "logs scheduled export to s3"].iloc[0]
     assert scheduled.detail.startswith("scheduled export: schedule default/")
-    assert expression in scheduled.detail and "never runs schedules" in scheduled.detail
+    assert expression in scheduled.detail and "runbook sandbox advance" in scheduled.detail
     bucket = export_bucket(params, "111111111111", "eu-west-1")
     assert f"s3://{bucket}/logs/silver/shop/app/" in scheduled.detail
     # the first export the applier started is the newest recovery point

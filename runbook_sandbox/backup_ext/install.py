@@ -56,6 +56,10 @@ def install() -> None:
             setattr(BackupResponse, name, func)
         moto_api_urls.url_paths.update(faults.ROUTES)
         moto_api_urls.url_paths.update(selections.ROUTES)
+        from runbook_sandbox import clock, state  # their routes: the clock, save/load
+
+        moto_api_urls.url_paths.update(clock.ROUTES)
+        moto_api_urls.url_paths.update(state.ROUTES)
         _hook_reset()
         _installed = True
 

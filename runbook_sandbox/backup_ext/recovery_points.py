@@ -36,6 +36,7 @@ class RecoveryPoint:
     status: str = "COMPLETED"
     last_restore_time: dt.datetime | None = None
     damaged: dict[str, int] = field(default_factory=dict)
+    storage_class: str = "WARM"  # COLD once the lifecycle moved it (runbook_sandbox.clock)
 
     @property
     def calculated_lifecycle(self) -> dict[str, dt.datetime]:
@@ -69,7 +70,7 @@ class RecoveryPoint:
             "Lifecycle": self.lifecycle,
             "EncryptionKeyArn": self.vault.encryption_key_arn,
             "IsEncrypted": True,
-            "StorageClass": "WARM",
+            "StorageClass": self.storage_class,
             "LastRestoreTime": self.last_restore_time,
             "IsParent": False,
             "VaultType": "BACKUP_VAULT",
@@ -149,11 +150,19 @@ def list_by_resource(account_id: str, region: str, resource_arn: str) -> list:
     return sorted(points, key=lambda rp: rp.creation_date, reverse=True)
 
 
+def retained_until(rp: RecoveryPoint) -> dt.datetime | None:
+    """Until when the vault's Vault Lock keeps ``rp`` (None: no lock minimum)."""
+    vault = rp.vault
+    if vault.locked and vault.min_retention_days:
+        return rp.creation_date + dt.timedelta(days=vault.min_retention_days)
+    return None
+
+
 def delete(account_id: str, region: str, vault_name: str, arn: str) -> None:
     rp = get(account_id, region, vault_name, arn)
     vault = rp.vault
-    if vault.locked and vault.min_retention_days:
-        keep_until = rp.creation_date + dt.timedelta(days=vault.min_retention_days)
+    keep_until = retained_until(rp)
+    if keep_until is not None:
         if now() < keep_until:
             raise InvalidRequestException(
                 f"Recovery point {arn} cannot be deleted: backup vault {vault_name} has a "
@@ -163,9 +172,14 @@ def delete(account_id: str, region: str, vault_name: str, arn: str) -> None:
     doc = ext_state(account_id, region).access_policies.get(vault_name)
     if doc and policy.denies(doc, "backup:DeleteRecoveryPoint", account_id):
         raise policy.access_denied(account_id, "backup:DeleteRecoveryPoint", vault)
-    del ext_state(account_id, region).recovery_points[arn]
-    _count(vault, -1)
-    resources.discard(rp.payload, account_id)
+    remove(rp)
+
+
+def remove(rp: RecoveryPoint) -> None:
+    """Drop ``rp`` and its data (no checks: a delete request or the lifecycle checked)."""
+    del ext_state(rp.account_id, rp.region).recovery_points[rp.arn]
+    _count(rp.vault, -1)
+    resources.discard(rp.payload, rp.account_id)
 
 
 def update_lifecycle(

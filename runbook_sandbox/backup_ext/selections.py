@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.moto_api._internal import mock_random
 from moto.resourcegroupstaggingapi.models import resourcegroupstaggingapi_backends
 from moto.s3.models import s3_backends
@@ -156,9 +158,15 @@ def candidates(account_id: str, region: str) -> dict[str, dict[str, str]]:
 
 
 def run_backup_plan(
-    account_id: str, region: str, plan_id: str, rule_name: str | None = None
+    account_id: str,
+    region: str,
+    plan_id: str,
+    rule_name: str | None = None,
+    on_error: Callable[[str, Exception], None] | None = None,
 ) -> list[str]:
-    """Start the backup jobs the plan's rules would start now; return their job ids."""
+    """Start the backup jobs the plan's rules would start now; return their job ids.
+    A job the service refuses to start raises, or with ``on_error`` is reported to it
+    (resource ARN, error) and the other resources still get theirs."""
     plan = _plan(account_id, region, plan_id)
     resources = candidates(account_id, region)
     selected: list[tuple[str, str]] = []
@@ -180,20 +188,26 @@ def run_backup_plan(
             "BackupRuleId": rule["RuleId"],
         }
         for arn, role in dict(selected).items():
-            job = jobs.start_backup_job(
-                account_id,
-                region,
-                {
-                    "BackupVaultName": rule["TargetBackupVaultName"],
-                    "ResourceArn": arn,
-                    "IamRoleArn": role,
-                    "Lifecycle": rule.get("Lifecycle"),
-                    "StartWindowMinutes": rule.get("StartWindowMinutes"),
-                    "CompleteWindowMinutes": rule.get("CompletionWindowMinutes"),
-                },
-                created_by=created_by,
-                copy_actions=rule.get("CopyActions"),
-            )
+            try:
+                job = jobs.start_backup_job(
+                    account_id,
+                    region,
+                    {
+                        "BackupVaultName": rule["TargetBackupVaultName"],
+                        "ResourceArn": arn,
+                        "IamRoleArn": role,
+                        "Lifecycle": rule.get("Lifecycle"),
+                        "StartWindowMinutes": rule.get("StartWindowMinutes"),
+                        "CompleteWindowMinutes": rule.get("CompletionWindowMinutes"),
+                    },
+                    created_by=created_by,
+                    copy_actions=rule.get("CopyActions"),
+                )
+            except JsonRESTError as err:
+                if on_error is None:
+                    raise
+                on_error(arn, err)
+                continue
             job_ids.append(job.job_id)
     return job_ids
 

@@ -27,12 +27,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runbook_lib.errors import AccessError, RunbookError
+from runbook_lib.errors import RunbookError
 from runbook_lib.inventory.backup import schedule_interval
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
     NEVER,
     NOT_SUPPORTED,
+    READ_ERRORS,
     Found,
     Protection,
     Scope,
@@ -40,14 +41,14 @@ from runbook_lib.inventory.model import (
     error_code,
     paginate,
 )
-from runbook_lib.inventory.plugin import Service, register
+from runbook_lib.inventory.plugin import Service, TagSource, register
 from runbook_lib.services.s3.inventory import bucket_region
 from runbook_lib.session import is_not_supported
 
 log = logging.getLogger("runbook_lib")
 EXPORT_TARGET = ":aws-sdk:cloudwatchlogs:createexporttask"  # universal target, any partition
-READ_ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
 SCHEDULED = "logs scheduled export to s3"
+STREAMED = "exported: events stream out as they arrive"
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ class ExportSchedule:
                 detail += " (the sandbox stores the replication but never copies objects)"
         if sandbox:
             detail += (
-                "; the sandbox (moto) never runs schedules, so the newest recovery point "
-                "is still the last finished export task"
+                "; the sandbox runs schedules only when its clock is advanced "
+                "(runbook sandbox advance), so the newest recovery point is the last "
+                "finished export task"
             )
         return Protection(
             mechanism=SCHEDULED,
@@ -313,11 +315,15 @@ def export_data_end(
     )
 
 
+def _tags(scope: Scope, arn: str, _group: dict) -> dict[str, str]:
+    """One log group's tags (where the tagging API's batch is not used)."""
+    return scope.client("logs").list_tags_for_resource(resourceArn=arn).get("tags", {})
+
+
 def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
     logs = scope.client("logs")
     name = group["logGroupName"]
     arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
-    tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
     row = scope.row(
         "logs",
         "logs:log-group",
@@ -326,7 +332,6 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
         size_bytes=group.get("storedBytes"),
         encrypted=True,  # always encrypted; kmsKeyId only when a customer key is associated
         kms_key=group.get("kmsKeyId"),
-        tags=tags,
         created=group.get("creationTime"),
     )
     kept = float(group["retentionInDays"]) if group.get("retentionInDays") else NEVER
@@ -338,16 +343,12 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
             detail="events are kept " + (f"{kept:g} days" if kept != NEVER else "forever"),
         )
     ]
+    # the one per-group call: the API lists a log group's subscription filters only by group
     subs = paginate(logs, "describe_subscription_filters", "subscriptionFilters", logGroupName=name)
-    for sub in subs:
-        protections.append(
-            Protection(
-                mechanism=f"logs subscription to {sub.get('destinationArn', '?')}",
-                rpo=CONTINUOUS_RPO,
-                retention_days=None,
-                detail="exported: events stream out as they arrive",
-            )
-        )
+    protections += [
+        Protection(mechanism=f"logs subscription to {to}", rpo=CONTINUOUS_RPO, detail=STREAMED)
+        for to in (sub.get("destinationArn", "?") for sub in subs)
+    ]
     now = datetime.now(UTC)
     scheduled = [
         s.protection(scope.session.sandbox, now, s.copy_regions(extras.replicas, scope.region))
@@ -386,18 +387,14 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
     return Found(row=row, protections=protections, recovery_points=points)
 
 
-register(
-    Service(
-        "logs",
-        list=_list,
-        extras=_extras,
-        describe=_describe,
-        fixes={
-            "resource_backed_up_or_reproducible": "scheduled export to S3",
-            "backup_frequency_meets_rpo": "scheduled export to S3",
-            "cross_region_copy": "replication of logs/{tier}/ to DR Region",
-            "cross_account_copy": "manual: protect plans no copy of the log exports to "
-            "account {account}",
-        },
-    )
-)
+# every CloudWatch Logs type (log groups, and the few destinations and deliveries an
+# account has), matched by ARN; moto answers only this service-wide filter for log groups
+# (it names their type logs:loggroup, AWS logs:log-group)
+TAGS = TagSource(types=("logs",), read=_tags)
+FIXES = {
+    "resource_backed_up_or_reproducible": "scheduled export to S3",
+    "backup_frequency_meets_rpo": "scheduled export to S3",
+    "cross_region_copy": "replication of logs/{tier}/ to DR Region",
+    "cross_account_copy": "manual: protect plans no copy of the log exports to account {account}",
+}
+register(Service("logs", list=_list, extras=_extras, describe=_describe, tags=TAGS, fixes=FIXES))
