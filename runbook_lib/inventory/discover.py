@@ -3,7 +3,9 @@
 Scopes run on one thread pool (``target.max_workers``); the per-resource calls of a scope
 run on a second pool of the same size, so a scope with thousands of log groups does not
 hold up the rest and the two pools never wait on each other. A scope that fails becomes
-a row of ``errors``; everything else completes.
+a row of ``errors``; everything else completes. What the run reads once and shares (tags
+in batches per account x Region, listings two services make) is a
+:class:`~runbook_lib.inventory.reads.Reads`.
 """
 
 from __future__ import annotations
@@ -15,18 +17,19 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from runbook_lib.errors import AccessError, ParamsError
+from runbook_lib.errors import ParamsError
 from runbook_lib.inventory import backup as aws_backup
 from runbook_lib.inventory.keys import KeyResolver
-from runbook_lib.inventory.model import Found, Scope
+from runbook_lib.inventory.model import READ_ERRORS, Found, Scope
 from runbook_lib.inventory.plugin import SERVICES, Service
+from runbook_lib.inventory.reads import Reads
 from runbook_lib.inventory.report import Inventory, build
 from runbook_lib.progress import progress as tqdm
 
 log = logging.getLogger("runbook_lib")
-ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
+ERRORS = READ_ERRORS
+#: the ``service`` of the errors row a failed batched tag read leaves (tags read per resource)
+TAGGING = "tagging"
 
 
 def check_services(services: Iterable[str] | str | None) -> list[str]:
@@ -51,9 +54,11 @@ def discover(
     as_of: datetime | None = None,
     max_workers: int | None = None,
     progress: bool = True,
+    batch_tags: bool = True,
 ) -> Inventory:
     """Inventory every data resource the params name, with its protection and gaps
-    (``services``, ``accounts``: only these; by default all)."""
+    (``services``, ``accounts``: only these; by default all). ``batch_tags=False`` reads
+    every tag per resource (for a role that may not call ``tag:GetResources``)."""
     session = getattr(ctx_or_session, "session", ctx_or_session)
     as_of = as_of or getattr(ctx_or_session, "as_of", None) or datetime.now(UTC)
     names = check_services(services)
@@ -61,6 +66,7 @@ def discover(
     workers = max_workers or params.target.max_workers
     started, calls_before = time.perf_counter(), session.counter.total
     keys = KeyResolver(session)
+    reads = Reads(session, [SERVICES[n] for n in names], batch_tags=batch_tags)
     errors: list[dict] = []
     found: list[Found] = []
     backups: list[aws_backup.BackupScope] = []
@@ -72,15 +78,15 @@ def discover(
         reachable = _reachable_accounts(session, scopes, errors, accounts)
         jobs: dict[Future, tuple[str, str, str]] = {}
         for account in reachable:
+            for region in params.regions if reads.tag_types else ():  # read while services list
+                jobs[scopes.submit(reads.load_tags, account, region)] = (account, region, TAGGING)
             for name in names:
-                svc = SERVICES[name]
-                regions = [params.regions[0]] if svc.per_account else params.regions
-                for region in regions:
-                    scope = Scope(session, account, region, keys)
-                    where = (account, "*" if svc.per_account else region, name)
-                    jobs[scopes.submit(_run_service, svc, scope, details, errors)] = where
+                for region in params.regions:
+                    scope = Scope(session, account, region, keys, reads)
+                    job = scopes.submit(_run_service, SERVICES[name], scope, details, errors)
+                    jobs[job] = (account, region, name)
             for region in params.regions:
-                scope = Scope(session, account, region, keys)
+                scope = Scope(session, account, region, keys, reads)
                 jobs[scopes.submit(aws_backup.collect, scope)] = (account, region, "backup")
         bar = tqdm(total=len(jobs), desc="inventory", unit="scope", disable=not progress)
         for fut in as_completed(jobs):
@@ -94,12 +100,15 @@ def discover(
                 continue
             if name == "backup":
                 backups.append(result)
-            else:
+            elif name != TAGGING:
                 found.extend(result)
         bar.close()
 
     for account, region, what, err in keys.failures:  # customer-managed left unknown
         errors.append(_error(account, region, "kms", err, what))
+    for account, region, services, err in reads.failures:  # nothing lost: read per resource
+        what = f"tags of {services} (read per resource instead; none lost)"
+        errors.append(_error(account, region, TAGGING, err, what))
     inv = build(session.params, found, backups, errors, as_of)
     inv.sandbox = bool(getattr(session, "sandbox", False))
     inv.calls = session.counter.total - calls_before
@@ -143,7 +152,7 @@ def _run_service(
 
     def one(item: Any) -> Found | None:
         try:
-            found = svc.describe(scope, item, extras)
+            return svc.read(scope, item, extras)
         except ERRORS as err:
             what = _item_name(item)
             errors.append(_error(scope.account, scope.region, svc.name, err, what))
@@ -156,9 +165,6 @@ def _run_service(
                 err,
             )
             return None
-        if found is not None:
-            found.item = item
-        return found
 
     found = [f for f in details.map(one, items) if f is not None]
     for f in found:  # reads that failed while the resource itself was read

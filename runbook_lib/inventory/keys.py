@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 log = logging.getLogger("runbook_lib")
 
 
-class _Once:
+class Once:
     """A thread-safe memo: ``get(key, fn)`` runs ``fn`` once per key, others wait."""
 
     def __init__(self) -> None:
@@ -57,8 +57,8 @@ def judge_key(meta: dict | None, aws_managed_ids: Collection[str] = ()) -> bool 
 class KeyResolver:
     def __init__(self, session) -> None:
         self.session = session
-        self._keys = _Once()
-        self._aws_managed = _Once()
+        self._keys = Once()
+        self._aws_managed = Once()
         # reads that failed: (account, Region, key or 'aliases', error); the inventory
         # turns each into an errors row (a verdict left unknown is never a complete run)
         self.failures: list[tuple[str, str, str, Exception]] = []

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runbook_lib.errors import AccessError
 from runbook_lib.model import NOT_SUPPORTED_ON_SANDBOX, RecoveryPoint
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Hashable, Iterable
 
     from runbook_lib.inventory.keys import KeyResolver
+    from runbook_lib.inventory.reads import Reads
     from runbook_lib.params import Params
     from runbook_lib.session import AwsSession
 
@@ -46,6 +50,8 @@ CONTINUOUS_RPO = timedelta(minutes=5)  # PITR / continuous backup: about five mi
 DAILY_RPO = timedelta(hours=24)
 SUPPORTED = "ok"
 NOT_SUPPORTED = NOT_SUPPORTED_ON_SANDBOX  # a Protection the sandbox cannot read or make
+#: what a failed read raises once the session's retries are spent (a row of ``errors``)
+READ_ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +94,9 @@ class Scope:
     account: str
     region: str
     keys: KeyResolver
+    #: the run's shared reads (batched tags, listings two services share); None: this
+    #: scope shares nothing
+    reads: Reads | None = None
 
     @property
     def params(self) -> Params:
@@ -96,8 +105,12 @@ class Scope:
     def client(self, service: str):
         return self.session.client(service, self.account, self.region)
 
-    def in_region(self, region: str) -> Scope:
-        return Scope(self.session, self.account, region, self.keys)
+    def once(self, what: Hashable, read: Callable[[], Any]) -> Any:
+        """``read()`` once per run for this account, Region and ``what`` (e.g. a listing two
+        services make), shared by every service and thread of the run."""
+        if self.reads is None:
+            return read()
+        return self.reads.once((self.account, self.region, what), read)
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
@@ -115,17 +128,9 @@ class Scope:
 
     def row(self, service: str, resource_type: str, arn: str, name: str, **values: Any) -> dict:
         """A resource row with every column present (``cmk`` filled in from ``kms_key``)."""
-        row = dict.fromkeys(COLUMNS)
-        row.update(
-            account=self.account,
-            region=self.region,
-            service=service,
-            resource_type=resource_type,
-            arn=arn,
-            name=name,
-            tags={},
-        )
-        row.update(values)
+        where = {"account": self.account, "region": self.region, "service": service}
+        named = {"resource_type": resource_type, "arn": arn, "name": name, "tags": {}}
+        row = {**dict.fromkeys(COLUMNS), **where, **named, **values}
         row["created"] = as_utc(row.get("created"))
         if row.get("encrypted") is False:
             row["cmk"] = False

@@ -1,16 +1,11 @@
-"""EBS volumes; recovery points are the account's own snapshots (one call per scope)."""
+"""EBS volumes (tags come with the listing); recovery points are the account's own snapshots
+(one call per scope)."""
 
 from __future__ import annotations
 
-from runbook_lib.inventory.model import (
-    Found,
-    RecoveryPoint,
-    Scope,
-    by_resource,
-    paginate,
-    tag_dict,
-)
-from runbook_lib.inventory.plugin import Service, register
+from runbook_lib.inventory.model import Found, Scope, paginate, tag_dict
+from runbook_lib.inventory.plugin import Service, recovery_points, register
+from runbook_lib.model import RecoveryPoint
 
 
 def _list(scope: Scope) -> list[dict]:
@@ -19,16 +14,15 @@ def _list(scope: Scope) -> list[dict]:
 
 def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
     snaps = paginate(scope.client("ec2"), "describe_snapshots", "Snapshots", OwnerIds=["self"])
-    return by_resource(
-        scope.point(
-            scope.arn("ec2", f"volume/{s['VolumeId']}"),
-            "ebs snapshot",
-            s["StartTime"],
-            f"arn:aws:ec2:{scope.region}::snapshot/{s['SnapshotId']}",
-        )
-        for s in snaps
-        if s.get("State") in (None, "completed")
-    )
+    return recovery_points(snaps, lambda s: _point(scope, s))
+
+
+def _point(scope: Scope, snap: dict) -> RecoveryPoint | None:
+    if snap.get("State") not in (None, "completed"):
+        return None
+    volume = scope.arn("ec2", f"volume/{snap['VolumeId']}")
+    arn = f"arn:aws:ec2:{scope.region}::snapshot/{snap['SnapshotId']}"
+    return scope.point(volume, "ebs snapshot", snap["StartTime"], arn)
 
 
 def _describe(scope: Scope, vol: dict, snapshots: dict) -> Found:

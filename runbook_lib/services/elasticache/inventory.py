@@ -1,18 +1,11 @@
-"""ElastiCache Redis/Valkey replication groups and standalone clusters (automatic snapshots)."""
+"""ElastiCache Redis/Valkey replication groups and standalone clusters (automatic snapshots):
+listed in pages with every setting read; tags in batches (tagging API)."""
 
 from __future__ import annotations
 
-from runbook_lib.inventory.model import (
-    DAILY_RPO,
-    Found,
-    Protection,
-    RecoveryPoint,
-    Scope,
-    by_resource,
-    paginate,
-    tag_dict,
-)
-from runbook_lib.inventory.plugin import Service, register
+from runbook_lib.inventory.model import DAILY_RPO, Found, Protection, Scope, paginate, tag_dict
+from runbook_lib.inventory.plugin import Service, TagSource, recovery_points, register
+from runbook_lib.model import RecoveryPoint
 
 SNAPSHOT_ENGINES = ("redis", "valkey")  # memcached has no snapshots: not data to back up
 
@@ -33,7 +26,7 @@ def _list(scope: Scope) -> list[dict]:
 
 def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
     snaps = paginate(scope.client("elasticache"), "describe_snapshots", "Snapshots")
-    return by_resource(p for s in snaps if (p := _point(scope, s)) is not None)
+    return recovery_points(snaps, lambda s: _point(scope, s))
 
 
 def _point(scope: Scope, s: dict) -> RecoveryPoint | None:
@@ -54,8 +47,14 @@ def _point(scope: Scope, s: dict) -> RecoveryPoint | None:
     return scope.point(arn, source, created, s.get("ARN", ""))
 
 
+def _tags(scope: Scope, arn: str, _item: dict) -> dict[str, str]:
+    """One resource's tags (where the tagging API's batch is not used)."""
+    return tag_dict(
+        scope.client("elasticache").list_tags_for_resource(ResourceName=arn).get("TagList")
+    )
+
+
 def _describe(scope: Scope, item: dict, snapshots: dict) -> Found:
-    ec = scope.client("elasticache")
     if item["_kind"] == "replicationgroup":
         name = item["ReplicationGroupId"]
         arn = item.get("ARN") or scope.arn("elasticache", f"replicationgroup:{name}")
@@ -64,7 +63,6 @@ def _describe(scope: Scope, item: dict, snapshots: dict) -> Found:
         name = item["CacheClusterId"]
         arn = item.get("ARN") or scope.arn("elasticache", f"cluster:{name}")
         created = item.get("CacheClusterCreateTime")
-    tags = tag_dict(ec.list_tags_for_resource(ResourceName=arn).get("TagList"))
     row = scope.row(
         "elasticache",
         f"elasticache:{item['_kind']}",
@@ -72,7 +70,6 @@ def _describe(scope: Scope, item: dict, snapshots: dict) -> Found:
         name,
         encrypted=bool(item.get("AtRestEncryptionEnabled")),
         kms_key=item.get("KmsKeyId"),
-        tags=tags,
         created=created,
     )
     days = item.get("SnapshotRetentionLimit") or 0
@@ -89,21 +86,22 @@ def _describe(scope: Scope, item: dict, snapshots: dict) -> Found:
     return Found(row=row, protections=protections, recovery_points=snapshots.get(arn, []))
 
 
+TAGS = TagSource(
+    types=("elasticache:cluster", "elasticache:replicationgroup"),
+    read=_tags,
+    not_on_sandbox="moto names these types elasticache:cache_clusters and "
+    "elasticache:replication-group, so AWS's type filters find nothing there",
+)
+FIXES = {
+    "resource_backed_up_or_reproducible": "snapshot retention (days)",
+    "backup_retention_meets_objective": "snapshot retention (days)",
+    "backup_frequency_meets_rpo": "manual: automatic snapshots run at most daily; "
+    "protect plans nothing shorter (a replica or another design)",
+    "cross_region_copy": "manual: protect plans no copy of the snapshots; export one "
+    "to an S3 bucket in {region} by hand",
+    "cross_account_copy": "manual: protect plans no copy of the snapshots to account "
+    "{account}; export and share one by hand",
+}
 register(
-    Service(
-        "elasticache",
-        list=_list,
-        extras=_extras,
-        describe=_describe,
-        fixes={
-            "resource_backed_up_or_reproducible": "snapshot retention (days)",
-            "backup_retention_meets_objective": "snapshot retention (days)",
-            "backup_frequency_meets_rpo": "manual: automatic snapshots run at most daily; "
-            "protect plans nothing shorter (a replica or another design)",
-            "cross_region_copy": "manual: protect plans no copy of the snapshots; export one "
-            "to an S3 bucket in {region} by hand",
-            "cross_account_copy": "manual: protect plans no copy of the snapshots to account "
-            "{account}; export and share one by hand",
-        },
-    )
+    Service("elasticache", list=_list, extras=_extras, describe=_describe, tags=TAGS, fixes=FIXES)
 )

@@ -1,11 +1,12 @@
-"""OpenSearch domains; AWS takes hourly automated snapshots of every domain and keeps 14 days."""
+"""OpenSearch domains (described 5 per call; tags in batches, tagging API); AWS takes hourly
+automated snapshots of every domain and keeps 14 days."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from runbook_lib.inventory.model import Found, Protection, Scope, tag_dict
-from runbook_lib.inventory.plugin import Service, register
+from runbook_lib.inventory.plugin import Service, TagSource, register
 
 AUTOMATED_RPO = timedelta(hours=1)
 AUTOMATED_RETENTION_DAYS = 14.0
@@ -21,8 +22,12 @@ def _list(scope: Scope) -> list[dict]:
     return [d for d in domains if not d.get("Deleted")]
 
 
+def _tags(scope: Scope, arn: str, _domain: dict) -> dict[str, str]:
+    """One domain's tags (where the tagging API's batch is not used)."""
+    return tag_dict(scope.client("opensearch").list_tags(ARN=arn).get("TagList"))
+
+
 def _describe(scope: Scope, d: dict, _extras) -> Found:
-    osc = scope.client("opensearch")
     arn = d["ARN"]
     enc = d.get("EncryptionAtRestOptions") or {}
     ebs = d.get("EBSOptions") or {}
@@ -37,7 +42,6 @@ def _describe(scope: Scope, d: dict, _extras) -> Found:
         else None,
         encrypted=bool(enc.get("Enabled")),
         kms_key=enc.get("KmsKeyId"),
-        tags=tag_dict(osc.list_tags(ARN=arn).get("TagList")),
         created=None,  # the API does not say when a domain was created
     )
     hour = (d.get("SnapshotOptions") or {}).get("AutomatedSnapshotStartHour")
@@ -52,20 +56,18 @@ def _describe(scope: Scope, d: dict, _extras) -> Found:
     return Found(row=row, protections=[protection])
 
 
-register(
-    Service(
-        "opensearch",
-        list=_list,
-        describe=_describe,
-        fixes={
-            "resource_backed_up_or_reproducible": "automated snapshot start hour (UTC)",
-            "backup_frequency_meets_rpo": "manual: automated snapshots run hourly at best; a "
-            "shorter RPO needs manual snapshots to an S3 repository (not configured by protect)",
-            "backup_retention_meets_objective": "manual: automated snapshots are kept 14 days; "
-            "longer needs manual snapshots to an S3 repository (not configured by protect)",
-            "cross_region_copy": "copy to another Region",
-            "cross_account_copy": "manual: protect plans no copy of the snapshots to account "
-            "{account}",
-        },
-    )
+TAGS = TagSource(
+    types=("es:domain",),
+    read=_tags,
+    not_on_sandbox="moto's tagging API never returns OpenSearch domains",
 )
+FIXES = {
+    "resource_backed_up_or_reproducible": "automated snapshot start hour (UTC)",
+    "backup_frequency_meets_rpo": "manual: automated snapshots run hourly at best; a "
+    "shorter RPO needs manual snapshots to an S3 repository (not configured by protect)",
+    "backup_retention_meets_objective": "manual: automated snapshots are kept 14 days; "
+    "longer needs manual snapshots to an S3 repository (not configured by protect)",
+    "cross_region_copy": "copy to another Region",
+    "cross_account_copy": "manual: protect plans no copy of the snapshots to account {account}",
+}
+register(Service("opensearch", list=_list, describe=_describe, tags=TAGS, fixes=FIXES))

@@ -6,17 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from runbook_lib.inventory.model import (
-    CONTINUOUS_RPO,
-    Found,
-    Protection,
-    RecoveryPoint,
-    Scope,
-    by_resource,
-    paginate,
-    tag_dict,
-)
-from runbook_lib.inventory.plugin import Service
+from runbook_lib.inventory.model import CONTINUOUS_RPO, Found, Protection, Scope, paginate, tag_dict
+from runbook_lib.inventory.plugin import Service, recovery_points
+from runbook_lib.model import RecoveryPoint
 
 FIXES = {  # control id -> protect plan step (the tier's AWS Backup plan steps otherwise)
     "resource_backed_up_or_reproducible": "automated backup retention (days)",
@@ -90,21 +82,23 @@ def rds_service(
         member = kind.members and item.get("DBClusterIdentifier")
         return not member and engine_matches(item.get("Engine", ""))
 
+    def _all(scope: Scope, listing: tuple[str, str]) -> list[dict]:
+        """One listing of the RDS API, read once per run and scope: Aurora and Neptune
+        share the cluster and cluster-snapshot listings."""
+        return scope.once(("rds", *listing), lambda: list(paginate(scope.client("rds"), *listing)))
+
     def _list(scope: Scope) -> list[dict]:
-        return [d for d in paginate(scope.client("rds"), *kind.list) if listed(d)]
+        return [d for d in _all(scope, kind.list) if listed(d)]
+
+    def _point(scope: Scope, snap: dict) -> RecoveryPoint | None:
+        if snap.get("Status") != "available" or not engine_matches(snap.get("Engine", "")):
+            return None
+        arn = scope.arn("rds", f"{kind.arn_part}:{snap[kind.ident]}")
+        source = f"{name} {snap.get('SnapshotType', 'manual')} snapshot"
+        return scope.point(arn, source, snap["SnapshotCreateTime"], snap.get(kind.snapshot_arn, ""))
 
     def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
-        snaps = paginate(scope.client("rds"), *kind.snapshots)
-        return by_resource(
-            scope.point(
-                scope.arn("rds", f"{kind.arn_part}:{s[kind.ident]}"),
-                f"{name} {s.get('SnapshotType', 'manual')} snapshot",
-                s["SnapshotCreateTime"],
-                s.get(kind.snapshot_arn, ""),
-            )
-            for s in snaps
-            if s.get("Status") == "available" and engine_matches(s.get("Engine", ""))
-        )
+        return recovery_points(_all(scope, kind.snapshots), lambda s: _point(scope, s))
 
     def _describe(scope: Scope, db: dict, snapshots: dict) -> Found:
         ident = db[kind.ident]
@@ -119,6 +113,9 @@ def rds_service(
             kms_key=db.get("KmsKeyId"),
             tags=tag_dict(db.get("TagList")),
             created=db.get(kind.created),
+            # settings the audit judges (DescribeDBInstances / DescribeDBClusters)
+            deletion_protection=bool(db.get("DeletionProtection")),
+            copy_tags_to_snapshot=bool(db.get("CopyTagsToSnapshot")),
         )
         protections, points = automated(db, arn, scope, name)
         return Found(

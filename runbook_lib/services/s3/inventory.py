@@ -1,4 +1,6 @@
-"""S3 buckets: listed once per account, placed in a Region by get_bucket_location."""
+"""S3 buckets: listed per Region (ListBuckets' BucketRegion filter, answered at that Region's
+endpoint), tags in batches (tagging API); encryption, versioning, replication and lifecycle
+per bucket (S3 has no batch read of them)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbook_lib.inventory.model import NEVER, Found, Protection, Scope, error_code, tag_dict
-from runbook_lib.inventory.plugin import Service, register
+from runbook_lib.inventory.plugin import Service, TagSource, register
 
 log = logging.getLogger("runbook_lib")
 MISSING = {
@@ -20,10 +22,13 @@ REPLICATION_RPO = timedelta(minutes=15)  # S3 Replication Time Control's objecti
 
 
 def _list(scope: Scope) -> list[dict]:
-    s3 = scope.client("s3")
-    return [
-        b for page in s3.get_paginator("list_buckets").paginate() for b in page.get("Buckets", [])
-    ]
+    pages = scope.client("s3").get_paginator("list_buckets").paginate(BucketRegion=scope.region)
+    return [b for page in pages for b in page.get("Buckets", [])]
+
+
+def _tags(scope: Scope, arn: str, bucket: dict) -> dict[str, str]:
+    """One bucket's tags (where the tagging API's batch is not used)."""
+    return tag_dict(_get(scope.client("s3"), "get_bucket_tagging", bucket["Name"]).get("TagSet"))
 
 
 def _get(s3, operation: str, bucket: str) -> dict:
@@ -76,14 +81,9 @@ def bucket_region(s3, bucket: str) -> str:
     return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(loc, loc)
 
 
-def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
-    name = bucket["Name"]
-    region = bucket_region(scope.client("s3"), name)
-    if region not in scope.params.regions:
-        return None
-    scope = scope.in_region(region)
+def _describe(scope: Scope, bucket: dict, _extras) -> Found:
+    name, region = bucket["Name"], scope.region
     s3 = scope.client("s3")
-    tags = tag_dict(_get(s3, "get_bucket_tagging", name).get("TagSet"))
     encryption = default_encryption(s3, name)
     unread = encryption.pop("error", None)
     row = scope.row(
@@ -92,7 +92,6 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
         f"arn:aws:s3:::{name}",
         name,
         size_bytes=None,  # only CloudWatch's daily BucketSizeBytes metric knows
-        tags=tags,
         created=bucket.get("CreationDate"),
         **encryption,
     )
@@ -144,19 +143,13 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found | None:
     return Found(row=row, protections=protections, errors=errors)
 
 
-register(
-    Service(
-        "s3",
-        list=_list,
-        describe=_describe,
-        per_account=True,
-        fixes={
-            "resource_backed_up_or_reproducible": "versioning",
-            "backup_frequency_meets_rpo": "versioning",
-            "backup_retention_meets_objective": "lifecycle: noncurrent versions",
-            "resource_encrypted_at_rest": "default encryption",
-            "resource_cmk_when_required": "default encryption",
-            "cross_region_copy": "replication to DR Region",
-        },
-    )
-)
+TAGS = TagSource(types=("s3",), read=_tags)  # buckets: the tagging API's "s3", by ARN
+FIXES = {
+    "resource_backed_up_or_reproducible": "versioning",
+    "backup_frequency_meets_rpo": "versioning",
+    "backup_retention_meets_objective": "lifecycle: noncurrent versions",
+    "resource_encrypted_at_rest": "default encryption",
+    "resource_cmk_when_required": "default encryption",
+    "cross_region_copy": "replication to DR Region",
+}
+register(Service("s3", list=_list, describe=_describe, tags=TAGS, fixes=FIXES))
