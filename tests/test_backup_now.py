@@ -126,6 +126,19 @@ def test_backups_with_fingerprints_and_canaries(sandbox, ctx):
     )  # the sandbox holds no blocks
 
 
+def test_the_plan_shows_the_method_the_run_will_use(sandbox, ctx):
+    """Not approved, method=native: the plan names each service's own backup where it has
+    one (what the approved run does), AWS Backup where it has none."""
+    carts = f"arn:aws:dynamodb:{R1}:{A}:table/carts"
+    bucket = f"arn:aws:s3:::shop-exports-{A}-{R1}"
+    plan = backup_now.run(ctx, arns=[carts, bucket], method="native").set_index("resource_arn")
+    assert plan.loc[carts, "method"] == "dynamodb-backup" and plan.loc[carts, "vault"] == ""
+    assert plan.loc[bucket, "method"] == "aws-backup"
+    auto = backup_now.run(ctx, arns=[carts]).set_index("resource_arn")
+    assert auto.loc[carts, "method"] == "aws-backup"
+    assert set(plan.status) == {"PLANNED"}
+
+
 def test_native_backups_and_tag_filter(sandbox, ctx):
     out = backup_now.run(
         ctx, tag_filter="backup-tier=bronze", approve=True, method="native", write_canary=False

@@ -7,6 +7,7 @@ the first apply, the following ones start from the protected estate it leaves.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -434,6 +435,35 @@ def test_log_export_buckets_replicate_to_the_copy_region(sandbox, tmp_path):
     frame = plan(make_ctx(sandbox, tmp_path)).frame(only_open=False)
     rows = frame[frame.setting.str.startswith("replication of logs/")]
     assert len(rows) == len(wanted) and set(rows.action) == {"none"}
+
+
+def test_a_half_made_export_bucket_is_planned_again(sandbox, tmp_path):
+    """An export bucket that exists without its policy and lifecycle (an apply that stopped
+    after CreateBucket) is an ``update`` naming what it lacks; applying it restores both."""
+    from runbook_lib.services.logs.protect import export_bucket
+
+    account, region = A, R1
+    bucket = export_bucket(sandbox.params, account, region)
+    s3 = sandbox.client("s3", account, region)
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    frame = plan(make_ctx(sandbox, tmp_path)).frame(only_open=False)
+    row = frame[(frame.setting == "log export bucket") & frame.resource.str.endswith(bucket)]
+    assert list(row.action) == ["update"]
+    assert "missing: policy for CloudWatch Logs, lifecycle" in row.current.iloc[0]
+    apply(
+        make_ctx(sandbox, tmp_path, run_id="remake"),
+        plan(make_ctx(sandbox, tmp_path)),
+        approve=True,
+    )
+    statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert {"LogsGetAcl", "LogsPut"} <= {st["Sid"] for st in statements}
+    ids = {r["ID"] for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert any(i.startswith("runbook-") for i in ids)
+    again = plan(make_ctx(sandbox, tmp_path)).frame(only_open=False)
+    assert list(
+        again[again.resource.str.endswith(bucket) & (again.setting == "log export bucket")].action
+    ) == ["none"]
 
 
 # --------------------------------------------------------------------------- one rule per judgement

@@ -87,6 +87,26 @@ def register(
         VAULT_ENCRYPTED[service] = vault_encrypted
 
 
+def api_tagger(
+    client: str, method: str, *, ref: str, arg: str = "arn", tags: str = "Tags", listed: bool = True
+) -> Tagger:
+    """A tagger that is one API call, declared rather than written:
+    ``client.method(<ref>=step.args[arg], <tags>=the tags)``; ``listed`` sends the tags as
+    ``[{"Key": .., "Value": ..}]`` (most APIs), otherwise as a dict. A ``ref`` ending in ``[]``
+    sends the reference as a one-item list (EC2's ``Resources``)."""
+    from runbook_lib.inventory.model import tag_list
+
+    def tag(session: AwsSession, step: Step, values: dict[str, str]) -> None:
+        name, one = ref.removesuffix("[]"), step.args[arg]
+        call = getattr(session.client(client, step.account, step.region), method)
+        call(
+            **{name: [one] if ref.endswith("[]") else one},
+            **{tags: tag_list(values) if listed else values},
+        )
+
+    return tag
+
+
 def role_actions(role: str, *actions: str) -> None:
     """Let protect's ``role`` service role call ``actions``."""
     ROLE_ACTIONS.setdefault(role, set()).update(actions)

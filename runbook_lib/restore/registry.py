@@ -8,7 +8,7 @@ in ``runbook_lib/services/<package>/restore.py`` with a ``ServiceHandler`` subcl
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,6 +57,20 @@ def point(ref: ResourceRef, source: str, **fields: Any) -> RecoveryPoint:
     return RecoveryPoint(
         resource_arn=ref.arn, service=ref.service, source=source, **{**where, **fields}
     )
+
+
+def native_points(
+    ref: ResourceRef,
+    source: str,
+    items: Iterable[dict[str, Any]],
+    *,
+    by_aws_backup: Callable[[dict[str, Any]], bool],
+    fields: Callable[[dict[str, Any]], dict[str, Any]],
+) -> list[RecoveryPoint]:
+    """The recovery points ``source`` lists for ``ref`` (``items``, every page), as
+    :func:`point` records with ``fields(item)``. Those AWS Backup made are left out: the AWS
+    Backup finder finds them, with their vault, so no point is listed twice."""
+    return [point(ref, source, **fields(i)) for i in items if not by_aws_backup(i)]
 
 
 @dataclass

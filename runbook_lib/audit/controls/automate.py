@@ -4,6 +4,7 @@ and copied out of the Region and the account."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -101,6 +102,22 @@ def resource_protected_by_backup_plan(ev: Evidence) -> Iterator[Result]:
             )
 
 
+def _meets(
+    verdict: Verdict,
+    measured: float,
+    *,
+    at_most: float | None = None,
+    at_least: float | None = None,
+    passed: str,
+    failed: str,
+    **extra: Any,
+) -> Result:
+    """PASS (reason ``passed``) when ``measured`` is within the objective (``at_most`` or
+    ``at_least`` it); otherwise FAIL (reason ``failed``, with ``extra``: the remediation)."""
+    ok = measured <= at_most if at_most is not None else measured >= at_least
+    return verdict(PASS, passed) if ok else verdict(FAIL, failed, **extra)
+
+
 @control("backup_frequency_meets_rpo")
 @_per_backed_up_row("rpo")
 def backup_frequency_meets_rpo(
@@ -108,14 +125,12 @@ def backup_frequency_meets_rpo(
 ) -> Result:
     """The longest gap between two scheduled backups bounds the data lost in a disaster."""
     rpo, objective = _measured(row, "rpo_seconds"), target.total_seconds()
-    if rpo is not None and rpo <= objective:
-        return verdict(
-            PASS,
-            f"achievable RPO {human(rpo)} ({', '.join(row.get('mechanisms') or [])})",
-        )
-    return verdict(
-        FAIL,
-        f"achievable RPO {human(rpo)} is longer than {human(objective)}",
+    return _meets(
+        verdict,
+        math.inf if rpo is None else rpo,
+        at_most=objective,
+        passed=f"achievable RPO {human(rpo)} ({', '.join(row.get('mechanisms') or [])})",
+        failed=f"achievable RPO {human(rpo)} is longer than {human(objective)}",
         remediation=fix(ev, row, "backup_frequency_meets_rpo"),
     )
 
@@ -138,11 +153,12 @@ def backup_retention_meets_objective(
                 "or add a backup whose retention it reads"
             ),
         )
-    elif kept >= objective:
-        return verdict(PASS, f"kept {days(kept)}")
-    return verdict(
-        FAIL,
-        f"kept {days(kept)}, less than {days(objective)}",
+    return _meets(
+        verdict,
+        kept,
+        at_least=objective,
+        passed=f"kept {days(kept)}",
+        failed=f"kept {days(kept)}, less than {days(objective)}",
         remediation=fix(ev, row, "backup_retention_meets_objective"),
     )
 
@@ -162,19 +178,18 @@ def last_recovery_point_within_rpo(
                 unlistable + "; the restore-test controls give the evidence",
             )
         hint = (
-            " (the sandbox never runs schedules: the backup_now runbook makes one)"
+            " (the sandbox runs schedules only when its clock is advanced: "
+            "`runbook sandbox advance 1d`; the backup_now runbook makes one at once)"
             if ev.sandbox
             else ""
         )
         return verdict(FAIL, "no recovery point found" + hint)
-    elif age <= objective:
-        return verdict(
-            PASS,
-            f"newest recovery point {human(age)} old ({row.get('recovery_point_source')})",
-        )
-    return verdict(
-        FAIL,
-        f"newest recovery point is {human(age)} old, older than {human(objective)}",
+    return _meets(
+        verdict,
+        age,
+        at_most=objective,
+        passed=f"newest recovery point {human(age)} old ({row.get('recovery_point_source')})",
+        failed=f"newest recovery point is {human(age)} old, older than {human(objective)}",
     )
 
 

@@ -18,7 +18,15 @@ from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.canary import DYNAMODB_PREFIX, canary_time
 from runbook_lib.restore.fp import add_digest, merge
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
-from runbook_lib.restore.registry import Content, ServiceHandler, finder, handler, point, restorer
+from runbook_lib.restore.registry import (
+    Content,
+    ServiceHandler,
+    finder,
+    handler,
+    native_points,
+    point,
+    restorer,
+)
 
 
 def _ddb(session, account: str, region: str):
@@ -46,28 +54,20 @@ def _sse_override(table: dict[str, Any]) -> dict[str, Any] | None:
 
 @finder("dynamodb", "dynamodb-backup")
 def find_backups(session, ref: ResourceRef) -> list[RecoveryPoint]:
-    ddb = _ddb(session, ref.account, ref.region)
-    out: list[RecoveryPoint] = []
-    kwargs: dict[str, Any] = {"TableName": ref.name}
-    while True:
-        page = ddb.list_backups(**kwargs)
-        for b in page.get("BackupSummaries", []):
-            if b.get("BackupType") == "AWS_BACKUP":
-                continue  # found (with its vault) by the AWS Backup finder
-            out.append(
-                point(
-                    ref,
-                    "dynamodb-backup",
-                    id=b["BackupArn"],
-                    created=utc(b["BackupCreationDateTime"]),
-                    size_bytes=b.get("BackupSizeBytes"),
-                    status=b.get("BackupStatus", "AVAILABLE"),
-                    details={"backup_name": b.get("BackupName")},
-                )
-            )
-        if not page.get("LastEvaluatedBackupArn"):
-            return out
-        kwargs["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
+    pages = _ddb(session, ref.account, ref.region).get_paginator("list_backups")
+    return native_points(
+        ref,
+        "dynamodb-backup",
+        (b for page in pages.paginate(TableName=ref.name) for b in page["BackupSummaries"]),
+        by_aws_backup=lambda b: b.get("BackupType") == "AWS_BACKUP",
+        fields=lambda b: {
+            "id": b["BackupArn"],
+            "created": utc(b["BackupCreationDateTime"]),
+            "size_bytes": b.get("BackupSizeBytes"),
+            "status": b.get("BackupStatus", "AVAILABLE"),
+            "details": {"backup_name": b.get("BackupName")},
+        },
+    )
 
 
 @finder("dynamodb", "dynamodb-pitr")

@@ -7,9 +7,7 @@ checks in ``protect.native``).
 
 from __future__ import annotations
 
-from typing import Any
-
-from runbook_lib.inventory.model import Found, Scope, tag_list
+from runbook_lib.inventory.model import Found, Scope
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import plugin
 from runbook_lib.protect.central import ApplyState
@@ -58,13 +56,12 @@ def _apply_ebs_default(session: AwsSession, step: Step, state: ApplyState) -> bo
     ]
 
 
-def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
-    session.client("ec2", step.account, step.region).create_tags(
-        Resources=[step.args["id"]], Tags=tag_list(tags)
-    )
-
-
-plugin.register("ebs", current=current, planner=plan, tagger=tag)
+plugin.register(
+    "ebs",
+    current=current,
+    planner=plan,
+    tagger=plugin.api_tagger("ec2", "create_tags", ref="Resources[]", arg="id"),
+)
 plugin.REGION_PLANNERS["ebs_encryption_default"] = plan_encryption_default
 plugin.role_actions(
     "backup", "ec2:CreateSnapshot", "ec2:CreateTags", "ec2:DescribeVolumes", "ec2:DescribeSnapshots"

@@ -12,7 +12,13 @@ from typing import Any
 
 from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
-from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
+from runbook_lib.restore.registry import (
+    ServiceHandler,
+    finder,
+    handler,
+    native_points,
+    restorer,
+)
 
 
 def _ec2(session, account: str, region: str):
@@ -25,28 +31,24 @@ def _volume(session, account: str, region: str, vol_id: str) -> dict[str, Any]:
 
 @finder("ebs", "ebs-snapshot")
 def find_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
-    ec2 = _ec2(session, ref.account, ref.region)
-    snaps = ec2.describe_snapshots(
-        OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [ref.ident]}]
+    pages = (
+        _ec2(session, ref.account, ref.region)
+        .get_paginator("describe_snapshots")
+        .paginate(OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [ref.ident]}])
     )
-    out = []
-    for s in snaps.get("Snapshots", []):
-        if s.get("State") != "completed":
-            continue
-        if any(t["Key"].startswith("aws:backup:") for t in s.get("Tags", [])):
-            continue  # an AWS Backup recovery point: found by that finder
-        out.append(
-            point(
-                ref,
-                "ebs-snapshot",
-                id=s["SnapshotId"],
-                created=utc(s["StartTime"]),
-                encrypted=s.get("Encrypted"),
-                key=s.get("KmsKeyId"),
-                size_bytes=(s.get("VolumeSize") or 0) * 1024**3,
-            )
-        )
-    return out
+    return native_points(
+        ref,
+        "ebs-snapshot",
+        (s for page in pages for s in page["Snapshots"] if s.get("State") == "completed"),
+        by_aws_backup=lambda s: any(t["Key"].startswith("aws:backup:") for t in s.get("Tags", [])),
+        fields=lambda s: {
+            "id": s["SnapshotId"],
+            "created": utc(s["StartTime"]),
+            "encrypted": s.get("Encrypted"),
+            "key": s.get("KmsKeyId"),
+            "size_bytes": (s.get("VolumeSize") or 0) * 1024**3,
+        },
+    )
 
 
 @restorer("ebs", "ebs-snapshot")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from runbook_lib.inventory.model import Found, Scope, tag_list
+from runbook_lib.inventory.model import Found, Scope
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import plugin
 from runbook_lib.protect.central import ApplyState
@@ -50,13 +48,13 @@ def _apply_efs(session: AwsSession, step: Step, state: ApplyState) -> str:
     return "ENABLED"
 
 
-def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
-    session.client("efs", step.account, step.region).tag_resource(
-        ResourceId=step.args["id"], Tags=tag_list(tags)
-    )
-
-
-plugin.register("efs", current=current, planner=plan, tagger=tag, vault_encrypted="EFS")
+plugin.register(
+    "efs",
+    current=current,
+    planner=plan,
+    tagger=plugin.api_tagger("efs", "tag_resource", ref="ResourceId", arg="id"),
+    vault_encrypted="EFS",
+)
 plugin.SANDBOX_CANNOT["efs_backup_policy"] = (
     "moto does not implement efs put_backup_policy (only Backup=True at creation)"
 )

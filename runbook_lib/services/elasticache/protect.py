@@ -3,9 +3,7 @@ automatic snapshot retention (at most 35 days)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from runbook_lib.inventory.model import Found, Scope, tag_list
+from runbook_lib.inventory.model import Found, Scope
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect import plugin
@@ -61,13 +59,12 @@ def _apply_elasticache(session: AwsSession, step: Step, state: ApplyState) -> in
     return step.args["days"]
 
 
-def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
-    session.client("elasticache", step.account, step.region).add_tags_to_resource(
-        ResourceName=step.args["arn"], Tags=tag_list(tags)
-    )
-
-
-plugin.register("elasticache", current=current, planner=plan, tagger=tag)
+plugin.register(
+    "elasticache",
+    current=current,
+    planner=plan,
+    tagger=plugin.api_tagger("elasticache", "add_tags_to_resource", ref="ResourceName"),
+)
 plugin.not_called_on_sandbox(
     "protect",
     {

@@ -183,6 +183,9 @@ def plan_export_bucket(
         if error_code(err) not in ("404", "NoSuchBucket", "NotFound"):
             raise
         exists = False
+    # a bucket made by an apply that stopped half-way (a failed call after CreateBucket, a
+    # lost answer) exists without its settings: it is re-planned, never taken as done
+    missing = export_bucket_missing(s3, bucket, params) if exists else []
     steps = [
         Step(
             phase=PHASES["bucket"],
@@ -190,9 +193,13 @@ def plan_export_bucket(
             region=region,
             resource=arn,
             setting="log export bucket",
-            current="exists" if exists else "absent",
+            current=(
+                "absent"
+                if not exists
+                else "exists" + (f"; missing: {', '.join(missing)}" if missing else "")
+            ),
             desired="exists (versioned, encrypted, lifecycle to Glacier and expiry)",
-            action=NONE if exists else CREATE,
+            action=CREATE if not exists else (UPDATE if missing else NONE),
             risk="low",
             kind="s3_export_bucket",
             args={"bucket": bucket},
@@ -272,6 +279,55 @@ def plan_export_bucket(
             )
         )
     return steps
+
+
+#: The export bucket's settings as protect makes them: (what, the read, is it in place)
+_EXPORT_SETTINGS: tuple[tuple[str, str, Any], ...] = (
+    (
+        "tags",
+        "get_bucket_tagging",
+        lambda got, p: MANAGED_TAG.items() <= {t["Key"]: t["Value"] for t in got["TagSet"]}.items(),
+    ),
+    ("versioning", "get_bucket_versioning", lambda got, p: got.get("Status") == "Enabled"),
+    ("encryption", "get_bucket_encryption", lambda got, p: bool(got)),
+    (
+        "policy for CloudWatch Logs",
+        "get_bucket_policy",
+        lambda got, p: (
+            {"LogsGetAcl", "LogsPut"}
+            <= {st.get("Sid") for st in json.loads(got.get("Policy") or "{}").get("Statement", [])}
+        ),
+    ),
+    (
+        "lifecycle",
+        "get_bucket_lifecycle_configuration",
+        lambda got, p: {r["ID"] for r in export_rules(p)} <= {r.get("ID") for r in got["Rules"]},
+    ),
+)
+#: the error codes that mean "that setting is absent" (not a failed read)
+_ABSENT = {
+    "NoSuchTagSet",
+    "NoSuchBucketPolicy",
+    "NoSuchLifecycleConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+}
+
+
+def export_bucket_missing(s3: Any, bucket: str, params: Params) -> list[str]:
+    """The settings protect gives the export bucket that the bucket lacks (read, one call
+    each: tagging, versioning, encryption, policy, lifecycle). A read that fails for another
+    reason than "not set" raises: a plan is never made on a guess."""
+    missing = []
+    for what, read, in_place in _EXPORT_SETTINGS:
+        try:
+            got = getattr(s3, read)(Bucket=bucket)
+        except ClientError as err:
+            if error_code(err) not in _ABSENT:
+                raise
+            got = None
+        if got is None or not in_place(got, params):
+            missing.append(what)
+    return missing
 
 
 @applier("s3_export_bucket")
@@ -362,12 +418,6 @@ def _apply_export_schedule(session: AwsSession, step: Step, state: ApplyState) -
     return f"{desired['ScheduleExpression']}; {first}"
 
 
-def tag(session: AwsSession, step: Step, tags: dict[str, str]) -> None:
-    session.client("logs", step.account, step.region).tag_resource(
-        resourceArn=step.args["arn"], tags=tags
-    )
-
-
 def export_now(ctx: Any, resources: list[DataResource], approve: bool) -> pd.DataFrame:
     """What the export schedules do, on demand (the sandbox never fires schedules): one
     CloudWatch Logs export task per log group into the export bucket."""
@@ -400,7 +450,12 @@ def export_now(ctx: Any, resources: list[DataResource], approve: bool) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-plugin.register("logs", current=current, planner=plan, tagger=tag)
+plugin.register(
+    "logs",
+    current=current,
+    planner=plan,
+    tagger=plugin.api_tagger("logs", "tag_resource", ref="resourceArn", tags="tags", listed=False),
+)
 plugin.REGION_PLANNERS["logs_export_bucket"] = plan_export_bucket
 plugin.ON_DEMAND["export_logs_now"] = export_now
 # the role EventBridge Scheduler assumes to start the export tasks

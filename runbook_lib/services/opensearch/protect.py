@@ -3,9 +3,7 @@ snapshots 14 days); a copy to another Region needs a manual snapshot repository 
 
 from __future__ import annotations
 
-from typing import Any
-
-from runbook_lib.inventory.model import Found, Scope, tag_list
+from runbook_lib.inventory.model import Found, Scope
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import plugin
 from runbook_lib.protect.central import ApplyState, copy_region_for
@@ -63,13 +61,12 @@ def _apply_opensearch(session: AwsSession, step: Step, state: ApplyState) -> int
     return step.args["hour"]
 
 
-def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
-    session.client("opensearch", step.account, step.region).add_tags(
-        ARN=step.args["arn"], TagList=tag_list(tags)
-    )
-
-
-plugin.register("opensearch", current=current, planner=plan, tagger=tag)
+plugin.register(
+    "opensearch",
+    current=current,
+    planner=plan,
+    tagger=plugin.api_tagger("opensearch", "add_tags", ref="ARN", tags="TagList"),
+)
 plugin.not_called_on_sandbox(
     "protect",
     {

@@ -1,11 +1,12 @@
 """Protect for RDS instances and Aurora and Neptune clusters: automated backup retention
-(at most 35 days; the AWS Backup plan keeps the rest) and a backup window."""
+(at most 35 days; the AWS Backup plan keeps the rest) and a backup window; deletion
+protection where the tier asks for it (``deletion_protection: true``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from runbook_lib.inventory.model import Found, Scope, tag_list
+from runbook_lib.inventory.model import Found, Scope
 from runbook_lib.params import Params, Tier
 from runbook_lib.protect import objectives as obj
 from runbook_lib.protect import plugin
@@ -23,6 +24,7 @@ def current_instance(scope: Scope, db: dict, found: Found) -> dict:
         "current": {
             "retention_days": db.get("BackupRetentionPeriod", 0),
             "backup_window": db.get("PreferredBackupWindow"),
+            "deletion_protection": bool(db.get("DeletionProtection")),
         }
     }
 
@@ -34,6 +36,30 @@ def current_cluster(scope: Scope, cluster: dict, found: Found) -> dict:
 
 
 def plan(session: AwsSession, params: Params, res: DataResource, tier: Tier) -> list[Step]:
+    return _plan_retention(res, tier) + _deletion_protection(res, tier)
+
+
+def _deletion_protection(res: DataResource, tier: Tier) -> list[Step]:
+    """Deletion protection, for tiers that ask for it (``deletion_protection: true``)."""
+    if not tier.deletion_protection:
+        return []
+    on, cluster = bool(res.current.get("deletion_protection")), res.resource_type == "rds:cluster"
+    action = NONE if on else UPDATE
+    args = {"cluster": cluster}
+    return [
+        _step(
+            res,
+            "deletion protection",
+            "on" if on else "off",
+            "on",
+            action,
+            "rds_deletion_protection",
+            args,
+        )
+    ]
+
+
+def _plan_retention(res: DataResource, tier: Tier) -> list[Step]:
     want = min(RDS_MAX_RETENTION_DAYS, obj.days(tier.retention))
     cur = res.current.get("retention_days") or 0
     note = (
@@ -75,10 +101,21 @@ def _apply_rds_retention(session: AwsSession, step: Step, state: ApplyState) -> 
     return step.args["days"]
 
 
-def tag(session: AwsSession, step: Step, tags: dict[str, Any]) -> None:
-    session.client("rds", step.account, step.region).add_tags_to_resource(
-        ResourceName=step.args["arn"], Tags=tag_list(tags)
-    )
+@applier("rds_deletion_protection")
+def _apply_rds_deletion_protection(session: AwsSession, step: Step, state: ApplyState) -> str:
+    rds = session.client("rds", step.account, step.region)
+    if step.args["cluster"]:
+        rds.modify_db_cluster(
+            DBClusterIdentifier=step.args["name"], DeletionProtection=True, ApplyImmediately=True
+        )
+    else:
+        rds.modify_db_instance(
+            DBInstanceIdentifier=step.args["name"], DeletionProtection=True, ApplyImmediately=True
+        )
+    return "on"
+
+
+tag = plugin.api_tagger("rds", "add_tags_to_resource", ref="ResourceName")
 
 
 plugin.register("rds", current=current_instance, planner=plan, tagger=tag)
