@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lab lint format sweep clean browser
+.PHONY: install demo test lab lint format sweep clean browser engines
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11")'
@@ -21,10 +21,13 @@ install: $(STAMP)
 # The demo's incident restore names its source (an incident restore never picks one itself).
 DEMO_INCIDENT_SOURCE ?= arn:aws:dynamodb:eu-west-1:111111111111:table/orders
 
+# The demo estate has deliberate gaps, so its evidence is red: `runbook run` exits 3 then
+# (docs/evidence.md), which the demo counts as done; 1 (a notebook failed) fails it.
 demo: install
-	$(BIN)/runbook run --params sandbox --approve -p source_arn=$(DEMO_INCIDENT_SOURCE)
+	$(BIN)/runbook run --params sandbox --approve -p source_arn=$(DEMO_INCIDENT_SOURCE); \
+	  status=$$?; [ $$status -eq 0 ] || [ $$status -eq 3 ]
 
-test: install browser
+test: install browser engines
 	$(BIN)/ruff check runbook_lib runbook_sandbox tests bench
 	$(BIN)/python -m pytest
 
@@ -34,6 +37,15 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	  echo "chromium not installed: the HTML render test will be skipped"
+
+# Real PostgreSQL and MariaDB (Debian's packages) behind the sandbox's RDS endpoints.
+# Installed when missing and we are root; otherwise the database content tests say they
+# were skipped and why.
+engines:
+	@{ ls /usr/lib/postgresql/*/bin/postgres && test -x /usr/sbin/mariadbd && command -v mariabackup ; } >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server mariadb-backup >/dev/null) ; } || \
+	  echo "postgresql / mariadb not installed: the database content tests will be skipped"
 
 lab: install
 	$(BIN)/runbook lab

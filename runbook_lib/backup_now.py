@@ -128,6 +128,8 @@ class NativeBackup:
 NATIVE: dict[str, NativeBackup] = {}
 CANARIES: dict[str, CanaryWriter] = {}
 FINGERPRINTS: dict[str, FingerprintTaker] = {}
+#: services whose fingerprint is taken again once the backup completed (see :func:`_after`)
+AGAIN: set[str] = set()
 
 
 def native_backup(*names: str) -> Callable[[NativeStart], NativeStart]:
@@ -154,14 +156,21 @@ def canary_writer(*names: str) -> Callable[[CanaryWriter], CanaryWriter]:
     return register
 
 
-def fingerprint_taker(*names: str) -> Callable[[FingerprintTaker], FingerprintTaker]:
-    """Register ``taker`` for the services ``names`` (each spec must name its fingerprint)."""
+def fingerprint_taker(
+    *names: str, again: bool = False
+) -> Callable[[FingerprintTaker], FingerprintTaker]:
+    """Register ``taker`` for the services ``names`` (each spec must name its fingerprint).
+    ``again``: take it a second time once the backup completed; when the two differ (the
+    source was written while the backup ran) the sidecar keeps both, and a restore is
+    checked within those bounds instead of exactly."""
 
     def register(taker: FingerprintTaker) -> FingerprintTaker:
         for name in names:
             if not services.spec(name).fingerprint:
                 raise ValueError(f"{name}: ServiceSpec.fingerprint is empty; name the kind")
             FINGERPRINTS[name] = taker
+            if again:
+                AGAIN.add(name)
         return taker
 
     return register
@@ -289,11 +298,15 @@ def _unread_text(unread: list[dict], what: str) -> str:
     )
 
 
-def method_for(res: DataResource) -> str:
+def method_for(res: DataResource, method: str = "auto") -> str:
+    """How ``res`` is backed up: AWS Backup where it reaches the service, unless ``method`` is
+    ``native`` and the service has a backup API of its own; else that API; else none."""
     spec = _spec(res.service)
     if spec is None:
         return "none"
-    return "aws-backup" if spec.aws_backup else (spec.native_backup or "none")
+    if spec.aws_backup and not (method == "native" and res.service in NATIVE):
+        return "aws-backup"
+    return spec.native_backup or "none"
 
 
 def plan_backups(
@@ -303,8 +316,10 @@ def plan_backups(
     write_canary: bool = True,
     *,
     inventory: Any = None,
+    method: str = "auto",
 ) -> pd.DataFrame:
-    """What :func:`run` would back up, and how. Reads only."""
+    """What :func:`run` would back up, and how (``method`` as :func:`run` takes it). Reads
+    only."""
     _plugins()
     rows = []
     vaults: dict[tuple[str, str], bool] = {}
@@ -312,7 +327,7 @@ def plan_backups(
         scope = (r.account, r.region)
         if scope not in vaults:
             vaults[scope] = central.describe_vault(ctx.session, ctx.params, *scope) is not None
-        method = method_for(r)
+        how = method_for(r, method)
         rows.append(
             {
                 "account": r.account,
@@ -321,13 +336,13 @@ def plan_backups(
                 "resource_arn": r.arn,
                 "resource_name": r.name,
                 "tier": r.tier,
-                "method": method,
-                "vault": ctx.params.protect.vault_name if method == "aws-backup" else "",
-                "vault_exists": vaults[scope] if method == "aws-backup" else None,
+                "method": how,
+                "vault": ctx.params.protect.vault_name if how == "aws-backup" else "",
+                "vault_exists": vaults[scope] if how == "aws-backup" else None,
                 "fingerprint": getattr(_spec(r.service), "fingerprint", "")
                 or "none (no data held by the sandbox / service)",
                 "canary": write_canary and r.service in CANARIES,
-                "status": "PLANNED" if method != "none" else "NO_METHOD",
+                "status": "PLANNED" if how != "none" else "NO_METHOD",
             }
         )
     return pd.DataFrame(rows)
@@ -548,7 +563,7 @@ def run(
         log.info(
             "backup_now: not approved; showing the plan only (set approve=True to take backups)"
         )
-        return plan_backups(ctx, arns, tag_filter, write_canary, inventory=inventory)
+        return plan_backups(ctx, arns, tag_filter, write_canary, inventory=inventory, method=method)
     chosen = choose(ctx, arns, tag_filter, inventory=inventory)
     session, params = ctx.session, ctx.params
     pending: list[Pending] = []
@@ -585,9 +600,7 @@ def run(
                     ),
                 )
             item = None
-            if method_for(res) == "aws-backup" and not (
-                method == "native" and res.service in NATIVE
-            ):
+            if method_for(res, method) == "aws-backup":
                 scope = (res.account, res.region)
                 if scope not in vault_ok:
                     if create_vault:
@@ -606,7 +619,7 @@ def run(
                 item = _start_native(ctx, res, row)
             if item is None:
                 why = no_method_reason(res.service)
-                if method_for(res) == "aws-backup":  # only AWS Backup reaches it, no vault
+                if method_for(res, method) == "aws-backup":  # only AWS Backup reaches it
                     why = (
                         f"AWS Backup vault {params.protect.vault_name} not found in "
                         f"{res.account}/{res.region}"
@@ -631,12 +644,58 @@ def run(
             log.warning("backup_now: %s %s: %s", res.service, res.name, row["status_message"])
             pending.append(Pending(res=res, row=row))
     _wait(pending, timeout, poll_every)
+    for p in pending:
+        try:
+            _after(ctx, p)
+        except Exception as err:  # noqa: BLE001  (the backup is done: record it whatever)
+            p.row["status_message"] = " ".join(
+                m
+                for m in (
+                    p.row.get("status_message"),
+                    f"Second fingerprint not taken ({type(err).__name__}: {err})"[:300],
+                )
+                if m
+            )
     rows = [p.row for p in pending]
     ctx.ledger.append("backups", rows, ctx.run_id)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 write_canary_fn = write_canary  # the run() parameter shadows the function's name
+
+
+def _after(ctx: Any, p: Pending) -> None:
+    """The second fingerprint (services in :data:`AGAIN`), once the backup COMPLETED. Equal to
+    the first: the backup holds exactly that content. Different: the sidecar's ``after``
+    keeps it, and the row says the content is bounded, not exact."""
+    row = p.row
+    if p.res.service not in AGAIN or row["status"] != "COMPLETED":
+        return
+    if not row.get("fingerprint_location"):
+        return
+    fp, _ = take_fingerprint(ctx.session, p.res)
+    if fp is None or (fp.count, fp.hexdigest) == (
+        row["fingerprint_count"],
+        row["fingerprint_digest"],
+    ):
+        return
+    location = str(row["fingerprint_location"])
+    if location.startswith("s3://"):
+        bucket, _, key = location[5:].partition("/")
+        doc = json.loads(ctx.ledger._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    else:
+        doc = json.loads(Path(location).read_text(encoding="utf-8"))
+    doc["after"] = {"taken_at": utcnow().isoformat(), **fp.to_dict(with_keys=True)}
+    data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()
+    if location.startswith("s3://"):
+        ctx.ledger._s3.put_object(Bucket=bucket, Key=key, Body=data)
+    else:
+        Path(location).write_bytes(data)
+    note = (
+        f"Written to while the backup ran ({row['fingerprint_count']} records before, "
+        f"{fp.count} after): a restore is checked within those bounds, not exactly."
+    )
+    row["status_message"] = " ".join(m for m in (row.get("status_message"), note) if m)
 
 
 def _wait(pending: list[Pending], timeout: float, poll_every: float) -> None:

@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     ValidationError,
     model_validator,
 )
@@ -206,6 +207,9 @@ class Tier(_Model):
     copy_account: AccountId | None = None
     require_cmk: bool = False
     cold_storage_after: Duration | None = None
+    #: the tier's databases and tables must have deletion protection on (audit control
+    #: ``resource_deletion_protection``); off by default, so verdicts change only on request
+    deletion_protection: StrictBool = False
 
 
 class TagKeys(_Model):

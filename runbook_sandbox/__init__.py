@@ -9,6 +9,10 @@ Three ways to have one:
   write the demo estate into a server they did not start;
 - otherwise ``ensure_sandbox`` starts one inside the current process (a notebook run on
   its own with default parameters needs nothing else started) and seeds it.
+
+``runbook_sandbox.clock`` moves a sandbox's time (AWS schedules, copies, lifecycle and
+point-in-time windows follow); ``runbook_sandbox.state`` saves a sandbox to a file and
+loads it into another, so a seeded estate need not be seeded again.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ def prepare_moto_environment() -> None:
     from runbook_sandbox import elasticache_ext
 
     elasticache_ext.install()
+    from runbook_sandbox import engines
+
+    engines.install()
 
 
 def start_server(host: str = "127.0.0.1", port: int = 0):

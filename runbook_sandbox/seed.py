@@ -378,19 +378,87 @@ def _rds(session, res: DemoResource, key, tags, rng) -> None:
     kwargs: dict[str, Any] = {"StorageEncrypted": res.encrypted}
     if key:
         kwargs["KmsKeyId"] = key
-    rds.create_db_instance(
+    kwargs.update(_master_login(res.facts["engine"]))
+    db = rds.create_db_instance(
         DBInstanceIdentifier=res.name,
         DBInstanceClass="db.t4g.medium",
         Engine=res.facts["engine"],
         AllocatedStorage=50,
-        MasterUsername="admin_user",
-        MasterUserPassword="not-a-real-password-1",
         BackupRetentionPeriod=res.facts["retention_days"],
         PreferredBackupWindow="02:00-02:30",
         CopyTagsToSnapshot=True,
         Tags=_tag_list(tags),
         **kwargs,
-    )
+    )["DBInstance"]
+    _fill_database(session, res, db)
+
+
+def _master_login(engine: str) -> dict[str, Any]:
+    """Databases the runbooks read (PostgreSQL, MySQL) get an RDS-managed master password
+    (the runbooks read it from the MasterUserSecret); the others a fixed, fake one."""
+    if engine in DEMO_TABLES:
+        return {"MasterUsername": "admin_user", "ManageMasterUserPassword": True}
+    return {"MasterUsername": "admin_user", "MasterUserPassword": "not-a-real-password-1"}
+
+
+def _fill_database(session, res: DemoResource, desc: dict[str, Any]) -> None:
+    """Real tables with rows, when a real engine stands behind the endpoint (the sandbox's
+    PostgreSQL or MariaDB; see runbook_sandbox/engines): customers, orders and a table
+    without a primary key. Deterministic: the same rows every time."""
+    from runbook_sandbox.engines.rds import LOCAL_ADDRESS
+
+    ep = desc.get("Endpoint")
+    host = ep.get("Address") if isinstance(ep, dict) else ep
+    statements = DEMO_TABLES.get(desc.get("Engine", ""))
+    if host != LOCAL_ADDRESS or not statements:
+        return
+    from runbook_lib.services.rds import data
+
+    login = data.source_login(session, res.account, res.region, desc, "")
+    with data.connect(login) as db:
+        db.run(statements)
+
+
+_PG_TABLES = (
+    "CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, country text, "
+    "created timestamptz NOT NULL)",
+    "INSERT INTO customers SELECT g, 'customer ' || g, (ARRAY['FR','DE','IE','ES'])[1 + g % 4], "
+    "timestamptz '2026-01-01 00:00Z' + g * interval '7 minutes' FROM generate_series(1, 1500) g",
+    "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer NOT NULL REFERENCES "
+    "customers(id), amount numeric(10,2) NOT NULL, status text NOT NULL, placed timestamptz NOT NULL)",
+    "INSERT INTO orders SELECT g, 1 + (g * 7919) % 1500, ((g * 37) % 100000) / 100.0, "
+    "(ARRAY['new','paid','shipped','returned'])[1 + g % 4], "
+    "timestamptz '2026-02-01 00:00Z' + g * interval '1 minute' FROM generate_series(1, 4000) g",
+    "CREATE TABLE audit_events (at timestamptz NOT NULL, message text NOT NULL)",
+    "INSERT INTO audit_events SELECT timestamptz '2026-03-01 00:00Z' + g * interval '1 second', "
+    "'event ' || g FROM generate_series(1, 500) g",
+)
+# the sandbox's MySQL is MariaDB: seq_1_to_N is its Sequence engine
+_MYSQL_TABLES = (
+    "CREATE DATABASE reporting",
+    "USE reporting",
+    "CREATE TABLE reporting.customers (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
+    "country CHAR(2), created DATETIME NOT NULL)",
+    "INSERT INTO reporting.customers SELECT seq, CONCAT('customer ', seq), "
+    "ELT(1 + seq % 4, 'FR', 'DE', 'IE', 'ES'), "
+    "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq * 7 MINUTE FROM seq_1_to_1500",
+    "CREATE TABLE reporting.orders (id BIGINT PRIMARY KEY, customer_id INT NOT NULL, "
+    "amount DECIMAL(10,2) NOT NULL, status VARCHAR(20) NOT NULL, placed DATETIME NOT NULL, "
+    "FOREIGN KEY (customer_id) REFERENCES reporting.customers(id))",
+    "INSERT INTO reporting.orders SELECT seq, 1 + (seq * 7919) % 1500, ((seq * 37) % 100000) / 100.0, "
+    "ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'returned'), "
+    "TIMESTAMP '2026-02-01 00:00:00' + INTERVAL seq MINUTE FROM seq_1_to_4000",
+    "CREATE TABLE reporting.audit_events (at DATETIME NOT NULL, message VARCHAR(200) NOT NULL)",
+    "INSERT INTO reporting.audit_events SELECT TIMESTAMP '2026-03-01 00:00:00' + INTERVAL seq SECOND, "
+    "CONCAT('event ', seq) FROM seq_1_to_500",
+)
+#: engine -> the demo tables' SQL
+DEMO_TABLES = {
+    "postgres": _PG_TABLES,
+    "aurora-postgresql": _PG_TABLES,
+    "mysql": _MYSQL_TABLES,
+    "mariadb": _MYSQL_TABLES,
+}
 
 
 def _cluster(engine: str):
@@ -402,15 +470,16 @@ def _cluster(engine: str):
         if key:
             kwargs["KmsKeyId"] = key
         if engine != "neptune":
-            kwargs.update(MasterUsername="admin_user", MasterUserPassword="not-a-real-password-1")
-        client.create_db_cluster(
+            kwargs.update(_master_login(engine))
+        cluster = client.create_db_cluster(
             DBClusterIdentifier=res.name,
             Engine=engine,
             BackupRetentionPeriod=res.facts["retention_days"],
             PreferredBackupWindow="03:00-03:30",
             Tags=_tag_list(tags),
             **kwargs,
-        )
+        )["DBCluster"]
+        _fill_database(session, res, cluster)
 
     return seed
 

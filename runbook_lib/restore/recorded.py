@@ -33,6 +33,9 @@ class Recorded:
     canary_time: datetime | None
     row: dict[str, Any]
     note: str = ""
+    #: the fingerprint taken again once the backup completed, when it differed from the
+    #: first (the source was written while the backup ran): the content is bounded by both
+    after: Fingerprint | None = None
 
 
 def _present(value: Any) -> bool:
@@ -74,7 +77,10 @@ class BackupRecords:
             note = f"recorded for the source recovery point {source} (copy job {rp.details.get('copy_job_id')})"
         if row is None:
             return None
-        return Recorded(self._fingerprint(row), self._canary(row), row, note)
+        rec = Recorded(self._fingerprint(row), self._canary(row), row, note)
+        if rec.fingerprint is not None:
+            rec.after = self._after(row)
+        return rec
 
     @staticmethod
     def recorded_time(rec: Recorded) -> datetime | None:
@@ -108,7 +114,21 @@ class BackupRecords:
                 break
         return fp
 
+    def _after(self, row: dict[str, Any]) -> Fingerprint | None:
+        for col in SIDECAR_COLUMNS:
+            if _present(row.get(col)):
+                doc = self._sidecar_doc(str(row[col]))
+                after = doc.get("after") if isinstance(doc, dict) else None
+                return Fingerprint.from_dict(after) if after else None
+        return None
+
     def _sidecar(self, ref: str) -> dict[str, str]:
+        data = self._sidecar_doc(ref)
+        if isinstance(data, dict) and "key_digests" in data:
+            data = data["key_digests"]
+        return {str(k): str(v) for k, v in (data or {}).items()}
+
+    def _sidecar_doc(self, ref: str) -> Any:
         text: str | None = None
         if ref.lstrip().startswith("{"):
             text = ref
@@ -126,10 +146,7 @@ class BackupRecords:
             if not p.exists():
                 return {}
             text = p.read_text(encoding="utf-8")
-        data = json.loads(text)
-        if isinstance(data, dict) and "key_digests" in data:
-            data = data["key_digests"]
-        return {str(k): str(v) for k, v in (data or {}).items()}
+        return json.loads(text)
 
     def _canary(self, row: dict[str, Any]) -> datetime | None:
         for col in CANARY_COLUMNS:

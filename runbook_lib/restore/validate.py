@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from runbook_lib.fingerprint import Fingerprint
 from runbook_lib.restore.fp import best_match
 from runbook_lib.restore.model import (
     FAIL,
@@ -106,6 +107,7 @@ def validate(
     newest: datetime | None = None
     if handler.has_data:
         content = handler.read_content(session, restored, workers=workers)
+    if content is not None:
         checks.append(_fingerprint_check(session, handler, ref, rp, content, recorded))
         canary = _canary_check(content, recorded)
         if canary:
@@ -158,6 +160,8 @@ def _fingerprint_check(
             f"{expected.count} records identical to the fingerprint {what} ({variant})",
             strength=3,
         )
+    if recorded and recorded.after is not None and recorded.fingerprint is expected:
+        return _bounded_check(expected, recorded.after, content)
     if found is None:
         return Check(
             "fingerprint",
@@ -168,6 +172,61 @@ def _fingerprint_check(
         "fingerprint",
         FAIL,
         f"restored content differs from the fingerprint {what}: {expected.describe_difference(found)}",
+    )
+
+
+def _bounded_check(before: Fingerprint, after: Fingerprint, content: Content) -> Check:
+    """The source was written while the backup ran: its fingerprints before the backup
+    started and after it completed differ. Every key with the same digest in both must be
+    identical in the copy, and the copy may hold no key that neither had; keys written
+    during the backup may hold either state (or one in between) and are not checked."""
+    variant, found = best_match(after, content.fingerprints)
+    if variant is not None:
+        return Check(
+            "fingerprint",
+            PASS,
+            f"bounded, not exact: the source was written while the backup ran; the copy is "
+            f"identical to the fingerprint taken once the backup completed ({after.count} "
+            f"records, {variant})",
+            strength=3,
+        )
+    b, a = before.key_digests, after.key_digests
+    variants = [f for f in content.fingerprints.values() if f.kind == before.kind]
+    if not variants or not b or not a:
+        return Check(
+            "fingerprint",
+            FAIL,
+            "the source was written while the backup ran and no per-key digests bound the "
+            f"content: the copy ({content.count} records) matches neither fingerprint",
+        )
+    stable = {k for k in b.keys() | a.keys() if b.get(k) == a.get(k)}
+    moved = len(b.keys() | a.keys()) - len(stable)
+
+    def outside(f: dict[str, str]) -> tuple[list[str], list[str]]:
+        wrong = sorted(k for k in stable if f.get(k) != b.get(k))
+        return wrong, sorted(k for k in f if k not in b and k not in a)
+
+    # the variant (with or without canary records...) closest to the bounds
+    wrong, extra = min(
+        (outside(f.key_digests) for f in variants), key=lambda we: len(we[0]) + len(we[1])
+    )
+    if wrong or extra:
+        parts = [f"{len(wrong)} differ (first: {', '.join(wrong[:5])})"] if wrong else []
+        if extra:
+            parts.append(f"{len(extra)} unexpected (first: {', '.join(extra[:5])})")
+        return Check(
+            "fingerprint",
+            FAIL,
+            "outside the bounds of the fingerprints taken before and after the backup (the "
+            f"source was written while it ran): of the keys unchanged during it, {'; '.join(parts)}",
+        )
+    return Check(
+        "fingerprint",
+        PASS,
+        f"bounded, not exact: the source was written while the backup ran ({before.count} "
+        f"records before, {after.count} after); the {len(stable)} keys unchanged during it are "
+        f"identical in the copy, the {moved} written during it are not checked",
+        strength=3,
     )
 
 

@@ -14,6 +14,7 @@ RDS = ServiceSpec(
     aws_backup=True,
     native_backup="rds-snapshot",
     continuous_sources=("rds-pitr",),
+    fingerprint="postgres-tables",
 )
 AURORA = ServiceSpec(
     name="aurora",
@@ -23,9 +24,10 @@ AURORA = ServiceSpec(
     aws_backup=True,
     native_backup="rds-cluster-snapshot",
     continuous_sources=("rds-cluster-pitr",),
+    fingerprint="postgres-tables",
 )
 #: A Neptune cluster is declared like an Aurora one: same ARN shape, names, snapshots and PITR
-NEPTUNE = replace(AURORA, name="neptune", title="Neptune cluster")
+NEPTUNE = replace(AURORA, name="neptune", title="Neptune cluster", fingerprint="")
 
 # Aurora before Neptune: a cluster ARN does not say which engine; the restore asks it
 SPECS = (RDS, AURORA, NEPTUNE)

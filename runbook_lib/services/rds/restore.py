@@ -1,14 +1,19 @@
 """RDS instances, Aurora and Neptune clusters: restore from a snapshot or to a point in
 time under a new identifier.
 
-The check is metadata (engine, version, storage, encryption, key): the runbook does not
-connect to databases. Sandbox: no database engine runs in moto, so there is no data to
-check anyway; moto's Neptune ``restore_db_cluster_from_snapshot`` crashes (KeyError
-'_master_user_password'), reported as NOT_SUPPORTED_ON_SANDBOX.
+PostgreSQL and MySQL engines (``postgres``, ``aurora-postgresql``, ``mysql``, ``mariadb``,
+``aurora-mysql``): the scratch copy gets a fresh
+random master password, then every table is fingerprinted inside the database and compared
+with the fingerprint backup_now took (:mod:`runbook_lib.services.rds.data`); canary rows give
+the measured RPO. Other engines: metadata (engine, version, storage, encryption, key).
+Sandbox: a real PostgreSQL or MariaDB server stands behind each such instance and cluster; moto's
+Neptune ``restore_db_cluster_from_snapshot`` crashes (KeyError '_master_user_password'),
+reported as NOT_SUPPORTED_ON_SANDBOX.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +25,19 @@ from runbook_lib.restore.model import (
     Restored,
     utc,
 )
-from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
+from runbook_lib.restore.registry import (
+    Content,
+    ServiceHandler,
+    finder,
+    handler,
+    point,
+    restorer,
+)
+from runbook_lib.services.rds import data
 from runbook_lib.session import is_not_supported
+
+#: the instance class of the DB instance added to a restored cluster so that it answers queries
+READER_CLASS = "db.r6g.large"
 
 
 def _rds(session, account: str, region: str, service: str = "rds"):
@@ -157,9 +173,46 @@ class _Database(ServiceHandler):
 
     kind = "Instance"
     test_minutes = 30
+    has_data = True  # PostgreSQL engines: read_content fingerprints the tables (data.py)
 
     def _client(self, session, account, region):
         return _rds(session, account, region, self.service)
+
+    def _reachable(self, session, restored) -> None:
+        """Make the restored copy answer queries (a restored cluster has no instance yet)."""
+
+    def read_content(self, session, restored, *, workers: int = 8) -> Content | None:
+        """Every table's count and in-database hash, read in one consistent snapshot after
+        giving the scratch copy a fresh random master password (held in memory only).
+        None for engines the runbooks do not read (their proof rests on metadata)."""
+        desc = self.describe(session, restored)
+        if not data.readable(session, desc):
+            return None
+        started = time.perf_counter()
+        self._reachable(session, restored)
+        client = self._client(session, restored.account, restored.region)
+        login = data.scratch_login(client, self.kind, restored.name)
+        with data.connect(login) as db:
+            tables = db.read_tables()
+            found = db.canaries()
+        every = data.fingerprint(tables)
+        plain = data.fingerprint(tables, with_canary=False)
+        return Content(
+            data.KIND,
+            plain.count,
+            {"all tables": every, "without the canary table": plain},
+            found,
+            time.perf_counter() - started,
+            f"{len(tables)} tables hashed inside the database, one consistent read",
+        )
+
+    def record_values(self, session, restored, key):
+        """The row ``schema.table|col=value`` of the restored copy."""
+        if not data.readable(session, self.describe(session, restored)):
+            return None
+        client = self._client(session, restored.account, restored.region)
+        with data.connect(data.scratch_login(client, self.kind, restored.name)) as db:
+            return db.row_values(key)
 
     def backup_restore_metadata(self, target):
         return {f"DB{self.kind}Identifier": target}
@@ -279,6 +332,24 @@ class _Cluster(_Database):
 
     def _listed(self, client) -> Iterator[dict[str, Any]]:
         return iter(client.describe_db_clusters().get("DBClusters", []))
+
+    def _reachable(self, session, restored) -> None:
+        """A restored cluster has no DB instance, so nothing answers queries: add one (it
+        goes with the cluster at clean-up: ``delete`` removes the members first)."""
+        client = self._client(session, restored.account, restored.region)
+        cluster = self.describe(session, restored)
+        if cluster.get("DBClusterMembers"):
+            return
+        name = f"{restored.name[:58]}-db1"
+        client.create_db_instance(
+            DBInstanceIdentifier=name,
+            DBClusterIdentifier=restored.name,
+            Engine=cluster["Engine"],
+            DBInstanceClass=READER_CLASS,
+        )
+        client.get_waiter("db_instance_available").wait(
+            DBInstanceIdentifier=name, WaiterConfig={"Delay": 15, "MaxAttempts": 120}
+        )
 
     def _ours(self, db: dict[str, Any]) -> bool:
         """Aurora and Neptune clusters share one listing: the engine tells them apart."""

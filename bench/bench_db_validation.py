@@ -1,0 +1,103 @@
+"""Database content validation against a plain full read of the same rows (PostgreSQL).
+
+    python bench/bench_db_validation.py [--rows 1000000]
+
+Starts one sandbox PostgreSQL server (Debian's package, as the sandbox does), fills a table
+of ``--rows`` rows (id, customer, amount, status, time, text), then times in one run:
+
+- validation: ``runbook_lib.services.rds.data.read_tables`` (count + in-database hash; no
+  per-row digests above the per-row limit, as for a large table);
+- validation with per-row digests (every row's key and 64-bit digest shipped, the mode for
+  tables at most ``KEY_LIMIT`` rows, forced here on every row);
+- plain full reads: ``COPY ... TO STDOUT`` streamed, and ``SELECT *`` through a server-side
+  cursor.
+
+Prints rows/s and the ratios (validation / full read: above 1.0x means validating is faster
+than reading the data out). Measured figures, one run; no assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from runbook_lib.services.rds import data
+from runbook_sandbox.engines import common, postgres
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    args = ap.parse_args()
+    why = postgres.missing_reason()
+    if why:
+        raise SystemExit(why)
+    server = postgres.new_server()
+    try:
+        server.setup_master("bench", "bench-password-1", "bench")
+        login = data.Login(
+            host="127.0.0.1",
+            port=server.port,
+            user="bench",
+            password="bench-password-1",
+            dbname="bench",
+        )
+        with data.connect(login) as db, db.conn.transaction():
+            conn = db.conn
+            conn.execute(
+                "CREATE TABLE orders (id bigint PRIMARY KEY, customer integer, amount numeric(10,2), "
+                "status text, placed timestamptz, note text)"
+            )
+            t = timed(
+                lambda: conn.execute(
+                    "INSERT INTO orders SELECT g, g %% 5000, (g %% 100000) / 100.0, "
+                    "(ARRAY['new','paid','shipped'])[1 + g %% 3], "
+                    "timestamptz '2026-01-01Z' + g * interval '1 second', md5(g::text) "
+                    "FROM generate_series(1, %s) g",
+                    (args.rows,),
+                )
+            )
+        print(f"rows: {args.rows:,} (filled in {t:.1f}s)")
+        results: dict[str, float] = {}
+        with data.connect(login) as db:
+            results["validation (count + in-database hash)"] = timed(lambda: db.read_tables(0))
+        with data.connect(login) as db:
+            results["validation with per-row digests"] = timed(lambda: db.read_tables(args.rows))
+
+        def copy_out() -> None:
+            with data.connect(login) as db, db.conn.cursor() as cur:
+                with cur.copy("COPY orders TO STDOUT") as copy:
+                    for _ in copy:
+                        pass
+
+        def select_all() -> None:
+            with data.connect(login) as db, db.conn.transaction():
+                with db.conn.cursor(name="all") as cur:
+                    cur.itersize = 10_000
+                    cur.execute("SELECT * FROM orders")
+                    for _ in cur:
+                        pass
+
+        results["full read: COPY TO STDOUT"] = timed(copy_out)
+        results["full read: SELECT * (server-side cursor)"] = timed(select_all)
+        for name, seconds in results.items():
+            print(f"{name:45s} {seconds:7.2f}s  {args.rows / seconds:12,.0f} rows/s")
+        v = results["validation (count + in-database hash)"]
+        vk = results["validation with per-row digests"]
+        for name in ("full read: COPY TO STDOUT", "full read: SELECT * (server-side cursor)"):
+            r = results[name]
+            print(f"ratio vs {name}: validation {r / v:.2f}x, with per-row digests {r / vk:.2f}x")
+    finally:
+        server.stop()
+        postgres.forget()
+        common.remove_root()
+
+
+if __name__ == "__main__":
+    main()
