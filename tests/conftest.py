@@ -19,10 +19,27 @@ import pytest
 
 from runbook_lib.progress import BATCH_ENV
 from runbook_sandbox import ENV_URL, prepare_moto_environment
+from runbook_sandbox.engines.common import SWITCH as ENGINES
 
 prepare_moto_environment()
 os.environ.setdefault(BATCH_ENV, "1")  # nbval/papermill kernels inherit it: no progress widgets
+#: Real database servers behind the sandbox's RDS add about 30 s to every seeded sandbox (four
+#: servers and their rows). They run behind the session's shared sandbox (the notebooks) and
+#: behind ``engine_sandbox`` (the tests that prove database content); every other sandbox a
+#: test starts is metadata only, as moto makes it. RUNBOOK_SANDBOX_ENGINES=on runs them all.
+os.environ.setdefault(ENGINES, "off")
 _stack = contextlib.ExitStack()
+
+
+@contextlib.contextmanager
+def _engines_on():
+    """Sandboxes started inside run real database engines (the process inherits it)."""
+    before = os.environ.get(ENGINES)
+    os.environ[ENGINES] = "on"
+    try:
+        yield
+    finally:
+        os.environ[ENGINES] = before if before is not None else "off"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -30,7 +47,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     if os.environ.get(ENV_URL):
         return  # a sandbox given from outside (e.g. `runbook sandbox serve`)
-    os.environ[ENV_URL] = _stack.enter_context(running_sandbox("sandbox"))
+    with _engines_on():
+        os.environ[ENV_URL] = _stack.enter_context(running_sandbox("sandbox"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -46,6 +64,19 @@ def fresh_sandbox(monkeypatch: pytest.MonkeyPatch):
 
     with running_sandbox("sandbox") as url:
         monkeypatch.setenv(ENV_URL, url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine_sandbox():
+    """A seeded sandbox of the module's own with real PostgreSQL and MariaDB servers behind
+    its RDS (skipped by the engines themselves where their packages are missing)."""
+    from runbook_sandbox.server import running_sandbox
+
+    with _engines_on():
+        stack = contextlib.ExitStack()
+        url = stack.enter_context(running_sandbox("sandbox"))
+    with stack:
         yield url
 
 

@@ -28,7 +28,6 @@ from runbook_lib.params import load_params  # noqa: E402
 from runbook_lib.services.rds import data  # noqa: E402
 from runbook_lib.services.rds.restore import RDS, Aurora  # noqa: E402
 from runbook_lib.session import AwsSession, utcnow  # noqa: E402
-from runbook_sandbox.server import running_sandbox  # noqa: E402
 
 #: the demo's databases (RDS PostgreSQL, Aurora PostgreSQL, RDS MySQL) -> the schema of
 #: their demo tables
@@ -37,9 +36,8 @@ SOURCES = tuple(SCHEMAS)
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox("sandbox") as url:
-        yield url
+def sandbox(engine_sandbox):
+    return engine_sandbox  # real engines behind RDS: content is proven, not only metadata
 
 
 @pytest.fixture(scope="module")

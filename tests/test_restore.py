@@ -20,13 +20,11 @@ from runbook_lib.params import load_params
 from runbook_lib.restore.naming import new_test_id, rules, scratch_name
 from runbook_lib.session import AwsSession, utcnow
 from runbook_sandbox.backup_ext import damage_recovery_point
-from runbook_sandbox.server import running_sandbox
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox("sandbox") as url:
-        yield url
+def sandbox(engine_sandbox):
+    return engine_sandbox  # real engines behind RDS: content is proven, not only metadata
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,18 @@ def system_user(name: str) -> pwd.struct_passwd | None:
     return pwd.getpwnam(name) if os.geteuid() == 0 else None
 
 
+#: ``off`` (or 0, false, no): RDS stays metadata only, as moto makes it, even where the
+#: engines are installed (a sandbox that starts in seconds, for work that reads no rows)
+SWITCH = "RUNBOOK_SANDBOX_ENGINES"
+
+
+def switched_off() -> str:
+    """Why the engines are not used although installed ("" when they may be)."""
+    if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "false", "no"):
+        return f"real engines turned off ({SWITCH}={os.environ[SWITCH]})"
+    return ""
+
+
 def user_missing(name: str) -> str:
     """Why a server cannot run as ``name`` ("" when it can)."""
     if os.geteuid() != 0:

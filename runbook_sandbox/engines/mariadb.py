@@ -37,6 +37,8 @@ def _binary(name: str) -> str | None:
 
 def missing_reason() -> str:
     """Why no MariaDB server can be started here ("" when one can)."""
+    if common.switched_off():
+        return common.switched_off()
     missing = [b for b in ("mariadbd", "mariadb-install-db", "mariabackup") if not _binary(b)]
     if missing:
         return (

@@ -51,6 +51,8 @@ def bin_dir() -> str | None:
 
 def missing_reason() -> str:
     """Why no PostgreSQL server can be started here ("" when one can)."""
+    if common.switched_off():
+        return common.switched_off()
     if bin_dir() is None:
         return (
             "PostgreSQL server binaries not found: install Debian's `postgresql` package "
