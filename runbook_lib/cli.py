@@ -2,11 +2,16 @@
 
     runbook run [--params sandbox] [--notebook inventory ...] [--approve] [-p key=value ...]
     runbook params check FILE ...
-    runbook sandbox serve [--port 5055] [--seed-params sandbox]
+    runbook sandbox serve [--port 5055] [--seed-params sandbox] [--load STATE]
+    runbook sandbox advance 36h | save PATH | load PATH [--url URL]
     runbook lab [--params sandbox]
     runbook sweep [--params sandbox] [--apply]
     runbook schedule check|next|run-due|serve|airflow-dag
+    runbook ledger compact --table T (--day YYYY-MM-DD | --month YYYY-MM) [--dry-run]
+    runbook verify-archive PATH [--params sandbox]
 
+Exit status: 0 all well; 1 a notebook failed to execute (run, run-due) or the archive is
+not intact (verify-archive); 3 the evidence is red by the ``--fail-on`` rules (run, run-due).
 Errors the user can fix print one message (no traceback) and exit with status 2.
 """
 
@@ -68,8 +73,10 @@ def _parse_kv(groups: list[list[str]] | list[str]) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from runbook_lib.runner import run_notebooks
+    from runbook_lib.exports import parse_fail_on
+    from runbook_lib.runner import judge, run_notebooks
 
+    fail_on = parse_fail_on(args.fail_on)  # a bad rule is an error before anything runs
     parameters = _parse_kv(args.param)
     if args.approve:
         parameters.setdefault("approve", True)
@@ -80,6 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         parameters,
         html=not args.no_html,
         log_output=args.log_output,
+        fail_on=fail_on,
     )
     for nb in result.notebooks:
         mark = "ok    " if nb.status == "ok" else "FAILED"
@@ -89,6 +97,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     print(f"\nRun folder: {result.folder}")
     print("Open the .html files in a browser, or the .ipynb files in JupyterLab (make lab).")
+    code, lines = judge(result)
+    for line in lines:
+        print(line, file=sys.stderr)
+    return code
+
+
+def cmd_verify_archive(args: argparse.Namespace) -> int:
+    from runbook_lib.archive import verify
+
+    s3 = None
+    if args.path.startswith("s3://"):
+        from runbook_lib.params import load_params
+        from runbook_lib.runner import _sandbox_for
+        from runbook_lib.session import AwsSession
+
+        params = load_params(args.params)
+        with _sandbox_for(params):
+            s3 = AwsSession(params).client("s3", params.account_ids[0])
+            result = verify(args.path, s3)
+    else:
+        result = verify(args.path)
+    for line in result.lines():
+        print(line)
     return 0 if result.ok else 1
 
 
@@ -111,7 +142,41 @@ def cmd_params_check(args: argparse.Namespace) -> int:
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     from runbook_lib.targets import sandbox
 
-    sandbox().serve(args.host, args.port, args.seed_params)
+    sandbox().serve(args.host, args.port, args.seed_params, state_file=args.load)
+    return 0
+
+
+def _sandbox_url(args: argparse.Namespace) -> str:
+    from runbook_lib.targets import ENV_URL
+
+    url = args.url or os.environ.get(ENV_URL)
+    if not url:
+        raise RunbookError(
+            f"sandbox {args.sandbox_command}: no sandbox server named: pass --url or set "
+            f"{ENV_URL} (`runbook sandbox serve` prints it)"
+        )
+    return url
+
+
+def cmd_sandbox_advance(args: argparse.Namespace) -> int:
+    from runbook_lib.targets import sandbox
+
+    done = sandbox().advance(args.duration, endpoint_url=_sandbox_url(args))
+    for e in done.events:
+        print(f"{e.at:%Y-%m-%d %H:%M}Z {e.kind:22} {e.state:9} {e.resource_arn or e.source}")
+    print(f"sandbox clock {done.start:%Y-%m-%d %H:%M}Z -> {done.end:%Y-%m-%d %H:%M}Z: "
+          f"{len(done.events)} events")  # fmt: skip
+    return 0
+
+
+def cmd_sandbox_state(args: argparse.Namespace) -> int:
+    from runbook_lib.targets import sandbox
+
+    verb = args.sandbox_command
+    act = sandbox().save_state if verb == "save" else sandbox().load_state
+    info = act(args.path, endpoint_url=_sandbox_url(args))
+    print(f"{verb}d {args.path}: {info.size / 1e6:.1f} MB, sandbox time {info.saved_at}, "
+          f"{sum(info.services.values())} backends of {len(info.services)} services")  # fmt: skip
     return 0
 
 
@@ -181,14 +246,54 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     elif args.schedule_command == "next":
         print(sch.upcoming(plan, n=args.count).to_string(index=False))
     elif args.schedule_command == "run-due":
-        for line in sch.run_due(plan, Path(args.state)) or ["nothing due"]:
-            print(line)
+        from runbook_lib.exports import parse_fail_on
+
+        outcomes = sch.run_due(plan, Path(args.state), fail_on=parse_fail_on(args.fail_on))
+        for o in outcomes:
+            print(o.line)
+            for line in o.messages:
+                print(f"  {line}", file=sys.stderr)
+        if not outcomes:
+            print("nothing due")
+        return sch.exit_code(outcomes)
     elif args.schedule_command == "serve":
-        sch.serve(plan, Path(args.state))
+        from runbook_lib.exports import parse_fail_on
+
+        sch.serve(plan, Path(args.state), fail_on=parse_fail_on(args.fail_on))
     elif args.schedule_command == "airflow-dag":
         text = sch.airflow_dag(plan, args.output_dir)
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
+    return 0
+
+
+FAIL_ON_HELP = (
+    "what makes the exit status 3 (evidence red): comma-separated rules such as restore-fail, "
+    "restore-error, critical, high, medium, low, audit-error, backup-fail, protect-fail, "
+    "incident-restore-fail, unrecoverable; or any-fail, or none (default: restore-fail,critical)"
+)
+
+
+def cmd_ledger_compact(args: argparse.Namespace) -> int:
+    from runbook_lib.ledger import Ledger
+    from runbook_lib.params import load_params
+
+    params = load_params(args.params)
+    location = args.ledger or params.resolve_path(params.ledger)
+    if not location.startswith("s3://"):
+        result = Ledger(location).compact(
+            args.table, day=args.day, month=args.month, dry_run=args.dry_run
+        )
+    else:
+        from runbook_lib.runner import _sandbox_for
+        from runbook_lib.session import AwsSession
+
+        with _sandbox_for(params):
+            s3 = AwsSession(params).client("s3", params.account_ids[0])
+            result = Ledger(location, s3).compact(
+                args.table, day=args.day, month=args.month, dry_run=args.dry_run
+            )
+    print(result.summary())
     return 0
 
 
@@ -222,7 +327,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-output", action="store_true", help="echo the notebooks' output and log lines"
     )
+    run.add_argument("--fail-on", default=None, help=FAIL_ON_HELP)
     run.set_defaults(func=cmd_run)
+
+    verify = sub.add_parser(
+        "verify-archive",
+        help="check run folders against their run.json (files and the chain of runs)",
+    )
+    verify.add_argument("path", help="a run folder, or the archive holding them (s3:// too)")
+    verify.add_argument(
+        "--params", default="sandbox", help="params whose session reads an s3:// archive"
+    )
+    verify.set_defaults(func=cmd_verify_archive)
 
     params = sub.add_parser("params", help="parameter files")
     psub = params.add_subparsers(dest="params_command", required=True)
@@ -236,7 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5055)
     serve.add_argument("--seed-params", default="sandbox", help="seed the demo estate ('' to skip)")
+    serve.add_argument("--load", default=None, help="start from a saved state instead of seeding")
     serve.set_defaults(func=cmd_sandbox_serve)
+    adv = ssub.add_parser("advance", help="move the sandbox clock; AWS schedules fire")
+    adv.add_argument("duration", help="how far: 36h, 2d, 90m, 1w, 1d12h")
+    adv.set_defaults(func=cmd_sandbox_advance)
+    for verb in ("save", "load"):
+        sp = ssub.add_parser(verb, help=f"{verb} the sandbox's whole state (a file)")
+        sp.add_argument("path")
+        sp.set_defaults(func=cmd_sandbox_state)
+    for sp in (adv, ssub.choices["save"], ssub.choices["load"]):
+        sp.add_argument(
+            "--url", default=None, help="the sandbox server (default: $RUNBOOK_SANDBOX_URL)"
+        )
 
     lab = sub.add_parser("lab", help="open JupyterLab on the notebooks, with a sandbox running")
     lab.add_argument("--params", default="sandbox")
@@ -265,11 +393,26 @@ def build_parser() -> argparse.ArgumentParser:
             name, help="run due jobs once" if name == "run-due" else "run due jobs forever"
         )
         p.add_argument("--state", default="runs/schedule-state.json")
+        p.add_argument("--fail-on", default=None, help=FAIL_ON_HELP + "; a job's fail_on wins")
     dag = schsub.add_parser("airflow-dag", help="write an Airflow DAG file (PapermillOperator)")
     dag.add_argument("--out", default="backup_runbooks_dag.py")
     dag.add_argument("--output-dir", default="runs", help="where Airflow writes executed notebooks")
     for p in schsub.choices.values():
         p.set_defaults(func=cmd_schedule)
+
+    ledger = sub.add_parser("ledger", help="the run ledger")
+    lsub = ledger.add_subparsers(dest="ledger_command", required=True)
+    compact = lsub.add_parser(
+        "compact", help="merge one day's or month's files of a table into one (rows unchanged)"
+    )
+    compact.add_argument("--params", default="sandbox", help="params naming the ledger")
+    compact.add_argument("--ledger", default="", help="ledger folder or s3:// (default: params')")
+    compact.add_argument("--table", required=True, help="ledger table, e.g. restore_tests")
+    period = compact.add_mutually_exclusive_group(required=True)
+    period.add_argument("--day", help="YYYY-MM-DD: that day's files")
+    period.add_argument("--month", help="YYYY-MM: that month's files, into one")
+    compact.add_argument("--dry-run", action="store_true", help="count and fingerprint only")
+    compact.set_defaults(func=cmd_ledger_compact)
     return ap
 
 

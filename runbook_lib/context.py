@@ -126,7 +126,9 @@ def setup_notebook_display() -> None:
     import pandas as pd
     import plotly.io as pio
 
-    pio.renderers.default = "plotly_mimetype+notebook"  # live in Lab, inlined JS in HTML
+    # the figure as JSON: live in Lab; the HTML copy draws it with the run folder's one
+    # plotly.min.js (runner.to_html), so no notebook carries plotly.js itself
+    pio.renderers.default = "plotly_mimetype"
     pd.set_option("display.max_columns", 40)
     pd.set_option("display.max_colwidth", 80)
     pd.set_option("display.width", 200)

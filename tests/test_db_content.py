@@ -17,8 +17,18 @@ import pytest
 
 from runbook_sandbox.engines import common, mariadb, postgres
 
-_MISSING = postgres.missing_reason() or mariadb.missing_reason()
+with pytest.MonkeyPatch.context() as _mp:  # the suite turns engines off elsewhere: not here
+    _mp.setenv(common.SWITCH, "on")
+    _MISSING = postgres.missing_reason() or mariadb.missing_reason()
 needs_engines = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "engines present")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _engines_here():
+    """This module's own processes (in-process engines) run them too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(common.SWITCH, "on")
+        yield
 
 import runbook_lib.backup_now as backup_now  # noqa: E402
 import runbook_lib.restore as R  # noqa: E402

@@ -70,18 +70,27 @@ def test_html_report_renders_its_chart_offline_in_chromium(inventory_run):
 
 
 def test_run_archive_on_s3_is_uploaded_not_a_local_folder(fresh_sandbox, tmp_path, monkeypatch):
+    """Uploaded under S3 Object Lock as the params ask, and verifiable where it lies."""
     import yaml
 
+    from runbook_lib.archive import verify
+    from runbook_lib.cli import main
     from runbook_lib.params import load_params, params_dir
     from runbook_lib.session import AwsSession
 
     d = yaml.safe_load((params_dir() / "sandbox.yaml").read_text())
-    d.update(run_archive="s3://evidence-archive/runs", ledger=str(tmp_path / "ledger"))
+    d.update(
+        run_archive="s3://evidence-archive/runs",
+        ledger=str(tmp_path / "ledger"),
+        run_archive_lock={"mode": "governance", "days": 1},
+    )
     f = tmp_path / "s3-archive.yaml"
     f.write_text(yaml.safe_dump(d))
     s3 = AwsSession(load_params(f), endpoint_url=fresh_sandbox).client("s3", "111111111111")
     s3.create_bucket(
-        Bucket="evidence-archive", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        Bucket="evidence-archive",
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
+        ObjectLockEnabledForBucket=True,
     )
     monkeypatch.chdir(tmp_path)
     result = run_notebooks(str(f), ["inventory"])
@@ -95,3 +104,9 @@ def test_run_archive_on_s3_is_uploaded_not_a_local_folder(fresh_sandbox, tmp_pat
     )
     assert summary["notebooks"][0]["output"] == f"s3://evidence-archive/{run}/01_inventory.ipynb"
     assert not (tmp_path / "s3:").exists() and not any(tmp_path.rglob("s3:*"))
+    assert f"{run}/exports/inventory.csv" in keys
+    html = s3.get_object(Bucket="evidence-archive", Key=f"{run}/01_inventory.html")
+    assert html["ObjectLockMode"] == "GOVERNANCE" and summary["object_lock"]["days"] == 1
+    assert {f["path"] for f in summary["files"]} == {k[len(run) + 1 :] for k in keys} - {"run.json"}
+    assert verify("s3://evidence-archive/runs", s3).ok
+    assert main(["verify-archive", "s3://evidence-archive/runs", "--params", str(f)]) == 0

@@ -21,6 +21,7 @@ from runbook_lib.inventory.model import (
 )
 from runbook_lib.inventory.plugin import SERVICES
 from runbook_lib.params import Params
+from runbook_lib.present import integer_axis
 
 ERROR_COLUMNS = ["account", "region", "service", "resource", "error"]
 PROTECTION_COLUMNS = [
@@ -219,8 +220,16 @@ class Inventory:
         """Stacked bars per tier and service: protected and meeting the RPO, or not."""
         t = self.table().assign(status=self.status())
         counts = t.groupby(["tier", "service", "status"]).size().rename("n").reset_index()
-        tiers = [x for x in self.params.tiers if x in set(t.tier)]
+        rank = {x: i for i, x in enumerate(self.params.tiers)}
+        order = sorted(
+            set(zip(counts.tier, counts.service, strict=True)),
+            key=lambda k: (rank.get(k[0], 99), k),
+        )
         fig = go.Figure()
+        # a multi-level axis orders its categories as they first appear: tiers in the
+        # params' order (strictest first), then services
+        fig.add_bar(x=[[k[0] for k in order], [k[1] for k in order]], y=[0] * len(order),
+                    showlegend=False, hoverinfo="skip")  # fmt: skip
         for status, color in zip(STATUS_ORDER, STATUS_COLORS, strict=True):
             part = counts[counts.status == status]
             fig.add_bar(
@@ -234,9 +243,12 @@ class Inventory:
             barmode="stack",
             title=f"Backup coverage by tier and service ({len(t)} resources, as of {self.as_of:%Y-%m-%d %H:%M} UTC)",
             xaxis_title="tier / service",
-            yaxis_title="resources",
+            yaxis={
+                "title": "resources",
+                **integer_axis(counts.groupby(["tier", "service"]).n.sum().max()),
+            },
             legend_title="status",
-            xaxis={"categoryorder": "array", "categoryarray": tiers},
+            xaxis={"categoryorder": "trace"},
             height=450,
         )
         return fig

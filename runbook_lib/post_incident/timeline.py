@@ -78,6 +78,18 @@ def span(review: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     return begin, pd.Timestamp(review.window.as_of)
 
 
+def view(review: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The figure's time range: its events with a margin (the incident window when there
+    is none); the shaded window may run past either edge."""
+    t, w = review.timeline, review.window
+    times = [x for x in (t.start.min(), t.end.max()) if pd.notna(x)] if len(t) else []
+    if not times:
+        times = [pd.Timestamp(w.start), pd.Timestamp(w.end)]
+    begin, end = min(times), max(times)
+    pad = max((end - begin) * 0.05, pd.Timedelta(minutes=1))
+    return begin - pad, end + pad
+
+
 def build_timeline(ledger: Any, review: Any, recovery_points: pd.DataFrame) -> pd.DataFrame:
     s = review.summary
     names = dict(zip(s.arn, s.name, strict=True))
@@ -168,7 +180,7 @@ def figure(review: Any) -> go.Figure:
     window shaded red; the point each resource would be restored to as a red x."""
     t = review.timeline
     w = review.window
-    begin, end = span(review)
+    begin, end = view(review)
     fig = go.Figure()
     lanes = list(
         dict.fromkeys(

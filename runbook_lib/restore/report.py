@@ -51,32 +51,48 @@ def checks_table(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def rto_rpo_chart(tests: pd.DataFrame, div_id: str = "restore-rto-rpo") -> go.Figure:
-    """Measured RTO and RPO per test (bars, log scale) against the tier objective (markers)."""
+    """Measured RTO and RPO per test (horizontal bars, log scale, coloured by result, one
+    legend entry per result) against the tier objective (black marks)."""
     fig = make_subplots(
         rows=1,
         cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
         subplot_titles=("RTO: restore + validation", "RPO: age of the recovery point"),
     )
     df = tests[tests["recovery_point_id"].notna()] if not tests.empty else tests
-    labels = (df["service"] + " " + df["resource_name"]).tolist() if not df.empty else []
-    colors = [COLORS.get(s, "#757575") for s in df.get("status", [])]
+    if df.empty:
+        fig.add_annotation(text="no restore test reached a recovery point", showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.5)  # fmt: skip
+        fig.update_layout(height=300, title="Restore tests against tier objectives")
+        return fig
+    df = df.assign(label=(df["service"] + " " + df["resource_name"]).str.slice(0, 40))
     for col, (measured, objective) in enumerate(
         (("rto_seconds", "rto_objective_seconds"), ("rpo_seconds", "rpo_objective_seconds")), 1
     ):
-        if df.empty:
-            continue
+        for status, part in df.groupby("status", sort=False):
+            fig.add_trace(
+                go.Bar(y=part["label"], x=part[measured].astype(float).clip(lower=0.01), orientation="h",
+                       marker_color=COLORS.get(status, "#757575"), name=status, legendgroup=status,
+                       showlegend=col == 1, hovertemplate="%{y}: %{x:.3s} s<extra>" + status + "</extra>"),
+                row=1, col=col,
+            )  # fmt: skip
         fig.add_trace(
-            go.Bar(x=labels, y=df[measured].astype(float).clip(lower=0.01), marker_color=colors, name=f"{measured.split('_')[0].upper()} measured", showlegend=False,
-                   hovertext=df["status"]),
+            go.Scatter(y=df["label"], x=df[objective].astype(float), mode="markers",
+                       marker={"symbol": "line-ns-open", "size": 18, "color": "black", "line": {"width": 3}},
+                       name="tier objective", legendgroup="objective", showlegend=col == 1,
+                       hovertemplate="%{y}: objective %{x:.3s} s<extra></extra>"),
             row=1, col=col,
         )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=labels, y=df[objective].astype(float), mode="markers", marker={"symbol": "line-ew-open", "size": 24, "color": "black"},
-                       name="objective", showlegend=col == 1),
-            row=1, col=col,
-        )  # fmt: skip
-        fig.update_yaxes(type="log", title_text="seconds", row=1, col=col)
+        fig.update_xaxes(type="log", title_text="seconds (log scale)", row=1, col=col)
+    n = df["label"].nunique()
+    fig.update_yaxes(autorange="reversed", automargin=True, categoryorder="array",
+                     categoryarray=list(dict.fromkeys(df["label"])))  # fmt: skip
     fig.update_layout(
-        title="Restore tests against tier objectives (bar colour: result)", height=450, bargap=0.3
+        title="Restore tests against tier objectives (bar colour: result; black mark: objective)",
+        height=max(320, 30 * n + 170),
+        barmode="overlay",
+        legend={"title": "result"},
+        margin={"l": 10, "t": 80},
     )
     return fig
