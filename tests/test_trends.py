@@ -143,10 +143,142 @@ def test_restore_tests_pass_rate_and_objectives_per_tier(tmp_path):
     assert t.loc["gold", "rto_max_seconds"] == 120.0
     assert t.loc["silver", "rto_met_pct"] == 0.0
     fig = trends.objectives_figure(h)
-    assert {tr.name for tr in fig.data} == {"gold", "silver"}
+    names = {tr.name for tr in fig.data}
+    assert {"gold median", "gold p95", "gold worst", "gold worst tests"} <= names
+    assert {n.split()[0] for n in names} == {"gold", "silver"}
+    worst = next(tr for tr in fig.data if tr.name == "silver worst tests" and tr.xaxis == "x")
+    assert list(worst.y) == [round(100 * 50_000 / 43_200, 1)]  # the raw point, with its ARN
+    assert worst.customdata[0][0].endswith("table/silver")
     assert len(trends.restore_figure(h).data) == 3
 
 
 def test_bad_since_is_a_clear_error(tmp_path):
     with pytest.raises(ParamsError, match="since"):
         trends.load(ctx_for(tmp_path), since="ninety days")
+
+
+def _many_runs(path, runs: int, per_run: int = 4, days: int = 730) -> None:
+    """``runs`` restore-test runs over ``days`` days, written in one Parquet file per 100 runs
+    (cast to the declared schema, as an append would)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from runbook_lib.ledger_schema import conform
+
+    rng = np.random.default_rng(7)
+    start = AS_OF - timedelta(days=days)
+    tiers, services = ["gold", "silver", "bronze"], ["dynamodb", "s3"]
+    for chunk in range(0, runs, 100):
+        rows = []
+        for r in range(chunk, min(chunk + 100, runs)):
+            end = start + timedelta(days=days) * r / runs
+            for k in range(per_run):
+                rows.append({
+                    "test_id": f"t{r}-{k}", "run_id": f"run-{r:05d}", "tier": tiers[k % 3],
+                    "service": services[k % 2], "account": "111111111111" if k < 2 else "222222222222",
+                    "resource_arn": f"arn:aws:dynamodb:eu-west-1:111111111111:table/r{k}",
+                    "status": "PASS" if rng.random() > 0.1 else "FAIL", "restore_end": end,
+                    "rto_seconds": float(rng.uniform(10, 20_000)), "rpo_seconds": float(rng.uniform(10, 9_000)),
+                    "recorded_at": end,
+                })  # fmt: skip
+        folder = path / "restore_tests" / f"date={AS_OF:%Y-%m-%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(conform("restore_tests", pd.DataFrame(rows)), folder / f"c{chunk}.parquet")
+
+
+def _points(fig) -> list[int]:
+    return [len(tr.x) for tr in fig.data if tr.x is not None]
+
+
+def test_figures_stay_bounded_whatever_the_history(tmp_path):
+    """2,000 runs over two years: figures draw per-week aggregates and at most WORST raw
+    points per tier, so their HTML stays small; the tables still give every run."""
+    _many_runs(tmp_path, 2_000)
+    h = trends.load(ctx_for(tmp_path))
+    assert h.runs().loc["restore_tests", "runs"] == 2_000
+    assert len(trends.restore_pass_rate(h)) == 2_000  # the table: per run, as asked
+    weekly = trends.restore_pass_rate(h, per="week")
+    assert len(weekly) <= 106 and weekly.tests.sum() == 8_000 and weekly.runs.sum() == 2_000
+    for fig in (trends.restore_figure(h), trends.objectives_figure(h)):
+        assert max(_points(fig)) <= trends.MAX_POINTS
+        assert "per week" in fig.layout.title.text
+        assert len(fig.to_html(include_plotlyjs=False, full_html=False)) < 400_000
+    raw = [tr for tr in trends.objectives_figure(h).data if tr.name.endswith("worst tests")]
+    assert len(raw) == 6 and all(len(tr.x) == trends.WORST for tr in raw)
+    # the worst points are the worst tests of the tier
+    o = trends.objectives(h)
+    gold = next(tr for tr in raw if tr.name == "gold worst tests" and tr.xaxis == "x")
+    assert max(gold.y) == o[o.tier == "gold"].rto_pct.max()
+
+
+def test_aggregates_per_period_and_over_time(tmp_path):
+    _many_runs(tmp_path, 60, days=59)  # one run a day
+    h = trends.load(ctx_for(tmp_path))
+    monthly = trends.restore_pass_rate(h, per="month", by_tier=True)
+    assert set(monthly.columns[:3]) == {"period", "runs", "tier"}
+    assert monthly.groupby("period").tests.sum().sum() == 240
+    over = trends.objectives_over_time(h, per="week")
+    gold = over[(over.tier == "gold") & (over.measure == "rto")]
+    o = trends.objectives(h)
+    first = o[(o.tier == "gold") & (o.when < gold.period.iloc[1])]
+    assert gold.tests.iloc[0] == len(first)
+    assert gold.p50_pct.iloc[0] == first.rto_pct.median()
+    assert gold.worst_pct.iloc[0] == first.rto_pct.max()
+    assert (over.p50_pct <= over.p95_pct).all() and (over.p95_pct <= over.worst_pct).all()
+    assert len(trends.objectives_over_time(h, per="run")) == 60 * 3 * 2
+    with pytest.raises(ParamsError, match="per: 'fortnight'; allowed: auto, run, day"):
+        trends.restore_pass_rate(h, per="fortnight")
+
+
+def test_drill_down_by_service_tier_account_and_time(tmp_path):
+    _many_runs(tmp_path, 30, days=29)
+    h = trends.load(ctx_for(tmp_path))
+    every = trends.restore_pass_rate(h)
+    gold = trends.restore_pass_rate(h, tier="gold")
+    assert gold.tests.sum() == 2 * 30 and every.tests.sum() == 4 * 30  # k = 0 and 3 are gold
+    s3 = trends.objectives_by_tier(h, service="s3", account="111111111111")
+    assert s3.tests.sum() == 30  # k = 1 only
+    assert trends.objectives_by_tier(h, service=["s3", "dynamodb"]).tests.sum() == 120
+    recent = trends.restore_pass_rate(h, since="10d")
+    assert recent.when.min() >= pd.Timestamp(AS_OF) - pd.Timedelta(days=10)
+    window = trends.restore_pass_rate(h, since="2026-05-10", until="2026-05-12T23:59:59Z")
+    assert len(window) == 3
+    fig = trends.objectives_figure(h, tier="silver")
+    assert {tr.name.split()[0] for tr in fig.data} == {"silver"}
+    assert h.where(tier="platinum").restore_tests.empty
+    with pytest.raises(ParamsError, match="since: 'last week' is neither a duration"):
+        trends.restore_pass_rate(h, since="last week")
+    # load takes the same filters
+    assert trends.load(ctx_for(tmp_path), tier="gold").restore_tests.tier.unique().tolist() == [
+        "gold"
+    ]
+    with pytest.raises(ParamsError, match="colour: not a filter"):
+        trends.load(ctx_for(tmp_path), colour="red")
+
+
+def test_load_reads_only_the_columns_and_time_it_needs(tmp_path):
+    seen = []
+
+    class Spy(Ledger):
+        def read(self, table, **kwargs):
+            seen.append((table, kwargs))
+            return super().read(table, **kwargs)
+
+    ctx = RunContext(load_params("sandbox"), None, Spy(str(tmp_path)), "t", AS_OF)
+    trends.load(ctx, since="30d")
+    assert {t for t, _ in seen} == {"inventory", "findings", "restore_tests"}
+    for table, kwargs in seen:
+        assert kwargs["columns"] == list(trends.COLUMNS[table])
+        assert kwargs["since"] == pd.Timestamp(AS_OF) - pd.Timedelta(days=31)
+
+
+def test_tables_hold_plain_text_not_categoricals(tmp_path):
+    _many_runs(tmp_path, 5, days=4)
+    h = trends.load(ctx_for(tmp_path))
+    for table in (
+        trends.restore_pass_rate(h, by_tier=True),
+        trends.objectives(h),
+        trends.objectives_over_time(h),
+    ):
+        assert not any(isinstance(t, pd.CategoricalDtype) for t in table.dtypes)
+        assert all(isinstance(v, str) for v in table.tier)
