@@ -429,11 +429,26 @@ def _exit() -> None:
     common.remove_root()
 
 
+def _moto_fixes() -> None:
+    """moto 5.2 cannot restore a cluster that has no master password of its own (one whose
+    password RDS manages in Secrets Manager, or a Neptune cluster): ``DBCluster.get_cfg``
+    pops ``_master_user_password``, never set for those, and raises KeyError. AWS restores
+    them; so does the sandbox, with or without the engines."""
+    original = rds_models.DBCluster.get_cfg
+
+    def get_cfg(self: Any) -> dict[str, Any]:
+        self.__dict__.setdefault("_master_user_password", None)
+        return original(self)
+
+    rds_models.DBCluster.get_cfg = get_cfg
+
+
 def install() -> None:
     global _installed
     with _lock:
         if _installed:
             return
+        _moto_fixes()
         _hooks()
         _endpoints()
         _hook_reset()
