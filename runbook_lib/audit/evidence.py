@@ -187,7 +187,7 @@ def inventory_evidence(
         params=inventory.params,
         as_of=as_of or inventory.as_of,
         sandbox=bool(getattr(inventory, "sandbox", False) if sandbox is None else sandbox),
-        resources=inventory.table(),
+        resources=with_settings(inventory.table(), getattr(inventory, "found", {})),
         inventory_errors=inventory.errors,
         problems=dict(getattr(inventory, "problems", {}) or {}),
         vaults=pd.DataFrame(columns=VAULT_COLUMNS),
@@ -196,6 +196,23 @@ def inventory_evidence(
         protection_detail=getattr(inventory, "protection_detail", pd.DataFrame()),
         aws_backup_services=frozenset(n for n, s in SERVICES.items() if s.aws_backup),
     )
+
+
+def with_settings(table: pd.DataFrame, found: dict[str, Any]) -> pd.DataFrame:
+    """``table`` with a column per setting a service's inventory read beyond the resource
+    columns (its ``Scope.row`` values, e.g. ``deletion_protection``): what the controls of
+    those settings judge; None where a resource's service does not read it."""
+    settings: dict[str, dict[str, Any]] = {}
+    for arn, f in (found or {}).items():
+        for key, value in f.row.items():
+            if key not in table.columns:
+                settings.setdefault(key, {})[arn] = value
+    if not settings or table.empty:
+        return table
+    table = table.copy()
+    for key, by_arn in sorted(settings.items()):
+        table[key] = pd.Series([by_arn.get(a) for a in table.arn], index=table.index, dtype=object)
+    return table
 
 
 def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidence:

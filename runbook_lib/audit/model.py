@@ -45,6 +45,12 @@ INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER = (
 SOURCES = (INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER)
 #: The practices whose inventory-judged resource findings are the inventory's gaps.
 GAP_PRACTICES = ("REL09-BP01", "REL09-BP02", "REL09-BP03")
+#: the scanners whose control ids a control records (its field -> the scanner's name)
+PARITY = {
+    "prowler": "Prowler",
+    "audit_manager": "AWS Backup Audit Manager",
+    "steampipe": "Steampipe",
+}
 TIER_FIELDS = (
     "rpo",
     "rto",
@@ -53,6 +59,7 @@ TIER_FIELDS = (
     "copy_region",
     "copy_account",
     "require_cmk",
+    "deletion_protection",
 )
 
 
@@ -86,7 +93,11 @@ class Control:
     parameters: tuple[str, ...]  # tier fields (or params paths) the control reads
     remediation: str  # the runbook step that fixes a FAIL
     evaluate: Evaluate
-    parity: str = ""  # the AWS Backup Audit Manager / Steampipe control it matches, if any
+    #: the scanner controls it matches, by id (empty where none does)
+    prowler: tuple[str, ...] = ()  # Prowler check ids
+    audit_manager: tuple[str, ...] = ()  # AWS Backup Audit Manager controls
+    steampipe: tuple[str, ...] = ()  # Steampipe AWS Compliance controls
+    parity_note: str = ""  # how far it matches them, or why no scanner has it
     description: str = ""
     #: the evidence it reads (SOURCES); judged from the inventory alone, its FAILs are gaps
     sources: tuple[str, ...] = (INVENTORY,)
@@ -104,12 +115,22 @@ class Control:
             and set(self.sources) <= {INVENTORY}
         )
 
+    @property
+    def parity(self) -> str:
+        """The scanner controls it matches, one line: ``Prowler: a, b; Steampipe: c``."""
+        named = zip(
+            PARITY.values(), (self.prowler, self.audit_manager, self.steampipe), strict=True
+        )
+        parts = [f"{who}: {', '.join(ids)}" for who, ids in named if ids]
+        return "; ".join([*parts, *([f"({self.parity_note})"] if self.parity_note else [])])
+
     def metadata(self) -> dict[str, Any]:
         return {
             "control_id": self.id,
             **attrs(self, "title practice severity scope"),
             "parameters": ", ".join(self.parameters),
-            **attrs(self, "parity remediation"),
+            **{field: ", ".join(getattr(self, field)) for field in PARITY},
+            **attrs(self, "parity_note remediation"),
             "evidence": ", ".join(self.sources),
             **attrs(self, "makes_gaps description"),
         }
@@ -127,7 +148,10 @@ def control(
     remediation: str,
     scope: str = "resource",
     parameters: tuple[str, ...] = (),
-    parity: str = "",
+    prowler: tuple[str, ...] = (),
+    audit_manager: tuple[str, ...] = (),
+    steampipe: tuple[str, ...] = (),
+    parity_note: str = "",
     description: str = "",
     sources: tuple[str, ...] = (INVENTORY,),
     services: tuple[str, ...] = (),
@@ -139,8 +163,12 @@ def control(
         if id in CONTROLS:
             raise ValueError(f"control {id!r} is registered twice")
         bad = practice not in PRACTICES or severity not in SEVERITIES or scope not in SCOPES
+        bad = bad or any(isinstance(ids, str) for ids in (prowler, audit_manager, steampipe))
         if bad or not set(sources) <= set(SOURCES):
-            raise ValueError(f"control {id!r}: bad practice, severity, scope or sources")
+            raise ValueError(
+                f"control {id!r}: bad practice, severity, scope or sources, or scanner ids "
+                "(prowler, audit_manager, steampipe) not given as lists"
+            )
         ctl = Control(
             id=id,
             title=title,
@@ -150,7 +178,10 @@ def control(
             parameters=tuple(parameters),
             remediation=remediation,
             evaluate=_about(services, fn) if services else fn,
-            parity=parity,
+            prowler=tuple(prowler),
+            audit_manager=tuple(audit_manager),
+            steampipe=tuple(steampipe),
+            parity_note=parity_note,
             description=" ".join((description or fn.__doc__ or "").split()),
             sources=tuple(sources),
             services=tuple(services),

@@ -61,7 +61,8 @@ def declared_in(module: str) -> Callable[[str], Callable[[Evaluate], Control]]:
     ``@control("id")`` registers the function with the metadata that ``<module>.json``
     beside the module declares for ``id`` (like a Prowler check's metadata file, read with
     importlib.resources): ``title``, ``practice``, ``severity``, ``scope``, ``parameters``,
-    ``sources``, ``services``, ``parity``, ``description`` (else the function's docstring)
+    ``sources``, ``services``, ``prowler`` / ``audit_manager`` / ``steampipe`` (the matching
+    scanner controls' ids, lists) and ``parity_note``, ``description`` (else the function's docstring)
     and ``remediation``, where ``{protect}`` stands for that runbook (:func:`runbook`), or
     ``step``: the protect plan step that closes a FAIL (:func:`step`)."""
     package, _, leaf = module.rpartition(".")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from runbook_lib.audit.controls import (
@@ -13,6 +13,7 @@ from runbook_lib.audit.controls import (
     manual,
     recovery_point_row,
     result,
+    step,
 )
 from runbook_lib.audit.evidence import NOT_SUPPORTED as EV_NOT_SUPPORTED
 from runbook_lib.audit.evidence import Evidence
@@ -270,3 +271,106 @@ def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
             )
         else:
             yield result(row, FAIL, "recovery point is not encrypted", expected="encrypted")
+
+
+# ------------------------------------------------------------------ deletion protection
+
+
+def setting_control(
+    setting: str,
+    *,
+    label: str,
+    remedy: str = "",
+    applies: Callable[[Any, dict[str, Any]], str | None] = lambda ev, row: None,
+    fixed_by: str = "",
+) -> Callable[[Evidence], Iterator[Result]]:
+    """A control on the boolean ``setting`` a service's inventory reads into each row
+    (``Evidence.resources`` column): PASS when on, FAIL naming its value when off, and
+    NOT_APPLICABLE where ``applies(ev, row)`` says why not. Resources whose inventory does
+    not read the setting are not judged. A FAIL's remediation is the protect plan step
+    ``fixed_by`` (its setting), else ``manual``: ``remedy`` formatted with the row's
+    ``name``, ``service``, ``region``, ``account``, ``tier``."""
+
+    def evaluate(ev: Evidence) -> Iterator[Result]:
+        expected = f"{label} = true"
+        for row in ev.rows():
+            value = row.get(setting)
+            if value is None or value != value:  # not read for this resource (None / NaN)
+                continue
+            why_not = applies(ev, row)
+            if why_not:
+                yield result(row, NOT_APPLICABLE, why_not, expected=f"{label}: not asked")
+            elif value is True:
+                yield result(row, PASS, f"{label} = true", expected=expected)
+            else:
+                yield result(
+                    row,
+                    FAIL,
+                    f"{label} = {str(value).lower()}",
+                    expected=expected,
+                    remediation=step(fixed_by)
+                    if fixed_by
+                    else manual(remedy.format(**{k: row.get(k) for k in FIELDS})),
+                )
+
+    return evaluate
+
+
+FIELDS = ("name", "service", "region", "account", "tier")
+
+
+def _deletion_protection_asked(ev: Evidence, row: dict[str, Any]) -> str | None:
+    if ev.tier(row.get("tier")).deletion_protection:
+        return None
+    return (
+        f"tier {row.get('tier')} does not ask for deletion protection (deletion_protection: false)"
+    )
+
+
+control("resource_deletion_protection")(
+    setting_control(
+        "deletion_protection",
+        label="deletion protection",
+        applies=_deletion_protection_asked,
+        fixed_by="deletion protection",  # protect plans it for the tiers that ask
+    )
+)
+
+
+# ------------------------------------------------------------------ shared snapshots
+
+
+@control("snapshot_not_shared_outside")
+def snapshot_not_shared_outside(ev: Evidence) -> Iterator[Result]:
+    """A snapshot restorable by every AWS account, or by an account outside the estate, is
+    a copy of the data anyone there can restore: the data leaks, and the copy outlives
+    every deletion the owner makes."""
+    ours = set(ev.params.account_ids)
+    expected = "restorable only by the params' accounts"
+    for row in ev.rows():
+        shares = row.get("snapshot_shares")
+        if not isinstance(shares, dict):
+            continue  # the service's inventory does not read snapshot shares
+        if not shares:
+            yield result(row, NOT_APPLICABLE, "no shareable snapshot", expected=expected)
+            continue
+        outside = {
+            snap: [who for who in whom if who == "all" or who not in ours]
+            for snap, whom in sorted(shares.items())
+        }
+        outside = {snap: whom for snap, whom in outside.items() if whom}
+        if not outside:
+            reason = f"{len(shares)} snapshot(s), none restorable outside the params' accounts"
+            yield result(row, PASS, reason, expected=expected)
+            continue
+        named = "; ".join(
+            f"{snap} restorable by "
+            + ", ".join("all accounts (public)" if w == "all" else w for w in whom)
+            for snap, whom in outside.items()
+        )
+        fix_it = manual(
+            f"remove the share of {', '.join(outside)} (EBS: ModifySnapshotAttribute "
+            "createVolumePermission remove; RDS: ModifyDBSnapshotAttribute / "
+            "ModifyDBClusterSnapshotAttribute restore ValuesToRemove)"
+        )
+        yield result(row, FAIL, named, expected=expected, remediation=fix_it)

@@ -1,9 +1,9 @@
 """EBS volumes (tags come with the listing); recovery points are the account's own snapshots
-(one call per scope)."""
+(one call per scope), and who else may restore each (one call per snapshot)."""
 
 from __future__ import annotations
 
-from runbook_lib.inventory.model import Found, Scope, paginate, tag_dict
+from runbook_lib.inventory.model import READ_ERRORS, Found, Scope, paginate, tag_dict
 from runbook_lib.inventory.plugin import Service, recovery_points, register
 from runbook_lib.model import RecoveryPoint
 
@@ -39,7 +39,27 @@ def _describe(scope: Scope, vol: dict, snapshots: dict) -> Found:
         tags=tags,
         created=vol.get("CreateTime"),
     )
-    return Found(row=row, protections=[], recovery_points=snapshots.get(arn, []))
+    points = snapshots.get(arn, [])
+    errors: list[tuple[str, Exception]] = []
+    row["snapshot_shares"] = _shares(scope, points, errors)
+    return Found(row=row, protections=[], recovery_points=points, errors=errors)
+
+
+def _shares(scope: Scope, points: list[RecoveryPoint], errors: list) -> dict[str, list[str]]:
+    """Who may restore each snapshot besides its owner (DescribeSnapshotAttribute
+    createVolumePermission, one call per snapshot): ``all``, or account ids."""
+    out: dict[str, list[str]] = {}
+    for rp in points:
+        snapshot_id = rp.id.rsplit("/", 1)[-1]
+        try:
+            perms = scope.client("ec2").describe_snapshot_attribute(
+                SnapshotId=snapshot_id, Attribute="createVolumePermission"
+            )["CreateVolumePermissions"]
+        except READ_ERRORS as err:  # its shares unknown: an errors row, the rest still read
+            errors.append((f"snapshot {snapshot_id} createVolumePermission", err))
+            continue
+        out[snapshot_id] = sorted(p.get("Group") or p.get("UserId") or "" for p in perms)
+    return out
 
 
 register(

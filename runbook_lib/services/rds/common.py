@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from runbook_lib.inventory.model import CONTINUOUS_RPO, Found, Protection, Scope, paginate, tag_dict
+from runbook_lib.inventory.model import (
+    CONTINUOUS_RPO,
+    READ_ERRORS,
+    Found,
+    Protection,
+    Scope,
+    paginate,
+    tag_dict,
+)
 from runbook_lib.inventory.plugin import Service, recovery_points
 from runbook_lib.model import RecoveryPoint
 
@@ -73,6 +81,29 @@ def automated(db: dict, arn: str, scope: Scope, service: str) -> tuple[list, lis
     return protections, points
 
 
+def shares(scope: Scope, kind: Kind, points: list[RecoveryPoint], errors: list) -> dict:
+    """Who may restore each manual snapshot besides its owner (the ``restore`` attribute of
+    DescribeDBSnapshotAttributes / DescribeDBClusterSnapshotAttributes, one call per
+    manual snapshot; automated snapshots cannot be shared): ``all``, or account ids."""
+    cluster = kind.arn_part == "cluster"
+    op = "describe_db_cluster_snapshot_attributes" if cluster else "describe_db_snapshot_attributes"
+    key = "DBClusterSnapshot" if cluster else "DBSnapshot"
+    out: dict[str, list[str]] = {}
+    for rp in points:
+        if "manual" not in rp.source:
+            continue
+        ident = rp.id.rsplit(":", 1)[-1]
+        try:
+            result = getattr(scope.client("rds"), op)(**{f"{key}Identifier": ident})
+        except READ_ERRORS as err:  # its shares unknown: an errors row, the rest still read
+            errors.append((f"snapshot {ident} restore attribute", err))
+            continue
+        attrs = result[f"{key}AttributesResult"][f"{key}Attributes"]
+        restore = [a.get("AttributeValues") or [] for a in attrs if a["AttributeName"] == "restore"]
+        out[ident] = sorted(v for values in restore for v in values)
+    return out
+
+
 def rds_service(
     name: str, kind: Kind, engine_matches: Callable[[str], bool] = lambda engine: True
 ) -> Service:
@@ -118,8 +149,13 @@ def rds_service(
             copy_tags_to_snapshot=bool(db.get("CopyTagsToSnapshot")),
         )
         protections, points = automated(db, arn, scope, name)
+        errors: list[tuple[str, Exception]] = []
+        row["snapshot_shares"] = shares(scope, kind, snapshots.get(arn, []), errors)
         return Found(
-            row=row, protections=protections, recovery_points=points + snapshots.get(arn, [])
+            row=row,
+            protections=protections,
+            recovery_points=points + snapshots.get(arn, []),
+            errors=errors,
         )
 
     return Service(
