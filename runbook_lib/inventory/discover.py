@@ -28,7 +28,8 @@ from runbook_lib.progress import progress as tqdm
 
 log = logging.getLogger("runbook_lib")
 ERRORS = READ_ERRORS
-#: the ``service`` of the errors row a failed batched tag read leaves (tags read per resource)
+#: the job that reads an account x Region's tags in one batch (a failed one leaves an errors
+#: row per batched service: their tags were read per resource instead)
 TAGGING = "tagging"
 
 
@@ -107,8 +108,8 @@ def discover(
     for account, region, what, err in keys.failures:  # customer-managed left unknown
         errors.append(_error(account, region, "kms", err, what))
     for account, region, services, err in reads.failures:  # nothing lost: read per resource
-        what = f"tags of {services} (read per resource instead; none lost)"
-        errors.append(_error(account, region, TAGGING, err, what))
+        what = "tags: tag:GetResources failed, read per resource instead; none lost"
+        errors.extend(_error(account, region, svc, err, what) for svc in services)
     inv = build(session.params, found, backups, errors, as_of)
     inv.sandbox = bool(getattr(session, "sandbox", False))
     inv.calls = session.counter.total - calls_before

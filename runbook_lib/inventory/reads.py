@@ -49,7 +49,7 @@ class Reads:
             if batch_tags and s.tags and not (sandbox and s.tags.not_on_sandbox)
         }
         #: (account, Region, the services whose tags were then read per resource, error)
-        self.failures: list[tuple[str, str, str, Exception]] = []
+        self.failures: list[tuple[str, str, list[str], Exception]] = []
         self._once = Once()
 
     def once(self, key: Hashable, read: Callable[[], Any]) -> Any:
@@ -90,7 +90,7 @@ class Reads:
             # a log group's ARN is listed with or without its ":*" suffix: keep one form
             return {m["ResourceARN"].removesuffix(":*"): tag_dict(m.get("Tags")) for m in mappings}
         except READ_ERRORS as err:
-            services = ", ".join(self.tag_types)
+            services = list(self.tag_types)
             log.warning(
                 "inventory: tag:GetResources in %s/%s failed (tags of %s read per resource "
                 "instead): %s",
