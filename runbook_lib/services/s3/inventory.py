@@ -120,6 +120,7 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found:
                 detail="protects against overwrite and delete, not against loss of the bucket",
             )
         )
+    errors = [(f"{name} (default encryption)", unread)] if unread is not None else []
     replication = _get(s3, "get_bucket_replication", name).get("ReplicationConfiguration", {})
     for rule in replication.get("Rules", []):
         if rule.get("Status") != "Enabled":
@@ -127,8 +128,10 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found:
         dest = rule["Destination"]["Bucket"].split(":::")[-1]
         try:
             dest_region = bucket_region(s3, dest)
-        except s3.exceptions.ClientError:
+        except s3.exceptions.ClientError as err:  # the copy's Region unknown: said, not guessed
             dest_region = ""
+            if error_code(err) != "NoSuchBucket":  # a rule to a bucket that is gone copies nothing
+                errors.append((f"{name} (Region of replica bucket {dest})", err))
         dest_account = rule["Destination"].get("Account", scope.account)
         protections.append(
             Protection(
@@ -139,7 +142,6 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found:
                 copy_accounts=(dest_account,) if dest_account != scope.account else (),
             )
         )
-    errors = [(f"{name} (default encryption)", unread)] if unread is not None else []
     return Found(row=row, protections=protections, errors=errors)
 
 
