@@ -266,7 +266,9 @@ def test_user_checks_and_required_keys(ctx, estate, backed_up):
     assert row["status"] == R.FAIL and "3000 records (minimum 1000000)" in row["reason"]
 
 
-def test_neptune_snapshot_restore_is_reported_not_supported(ctx, estate):
+def test_neptune_snapshot_restore_runs_on_the_sandbox(ctx, estate):
+    """moto's cluster restore crashed for Neptune (no master password of its own); the sandbox
+    patches it, so the restore runs and is judged on metadata (Neptune holds no data here)."""
     nep = ctx.session.client("neptune", "222222222222", "eu-west-1")
     nep.create_db_cluster_snapshot(
         DBClusterIdentifier="lineage-graph", DBClusterSnapshotIdentifier="lineage-snap"
@@ -274,8 +276,8 @@ def test_neptune_snapshot_restore_is_reported_not_supported(ctx, estate):
     ref = R.resource_ref(ctx.session, arn_of(estate, "lineage-graph"))
     assert ref.service == "neptune"
     row = R.restore_one(ctx, ref, recovery_point="lineage-snap")
-    assert row["status"] == R.NOT_SUPPORTED and "not supported by the sandbox" in row["reason"]
-    assert row["cleanup_status"] in ("NOTHING_CREATED", "DELETED")
+    assert row["status"] == R.PASS_WEAK, row["reason"]
+    assert row["cleanup_status"] == "DELETED"
 
 
 def test_opensearch_says_why_it_cannot_be_restored(ctx, estate):

@@ -6,9 +6,9 @@ PostgreSQL and MySQL engines (``postgres``, ``aurora-postgresql``, ``mysql``, ``
 random master password, then every table is fingerprinted inside the database and compared
 with the fingerprint backup_now took (:mod:`runbook_lib.services.rds.data`); canary rows give
 the measured RPO. Other engines: metadata (engine, version, storage, encryption, key).
-Sandbox: a real PostgreSQL or MariaDB server stands behind each such instance and cluster; moto's
-Neptune ``restore_db_cluster_from_snapshot`` crashes (KeyError '_master_user_password'),
-reported as NOT_SUPPORTED_ON_SANDBOX.
+Sandbox: a real PostgreSQL or MariaDB server stands behind each such instance and cluster;
+moto's ``restore_db_cluster_from_snapshot`` for a cluster without a password of its own
+(Neptune, RDS-managed passwords) is patched in runbook_sandbox/engines/rds.py.
 """
 
 from __future__ import annotations
