@@ -8,7 +8,7 @@ with the fingerprint backup_now took (:mod:`runbook_lib.services.rds.data`); can
 the measured RPO. Other engines: metadata (engine, version, storage, encryption, key).
 Sandbox: a real PostgreSQL or MariaDB server stands behind each such instance and cluster;
 moto's ``restore_db_cluster_from_snapshot`` for a cluster without a password of its own
-(Neptune, RDS-managed passwords) is patched in runbook_sandbox/engines/rds.py.
+(Neptune, RDS-managed passwords) is patched by the sandbox's engines (docs/restore.md).
 """
 
 from __future__ import annotations
