@@ -80,6 +80,21 @@ def engine_sandbox():
         yield url
 
 
+@pytest.fixture(scope="module")
+def engine_ctx(engine_sandbox, tmp_path_factory, request):
+    """A run context on ``engine_sandbox`` with a ledger of the module's own (run id: the
+    module's name)."""
+    from runbook_lib.context import RunContext
+    from runbook_lib.ledger import Ledger
+    from runbook_lib.params import load_params
+    from runbook_lib.session import AwsSession, utcnow
+
+    params = load_params("sandbox")
+    session = AwsSession(params, endpoint_url=engine_sandbox)
+    ledger = Ledger(str(tmp_path_factory.mktemp("ledger")))
+    return RunContext(params, session, ledger, request.module.__name__.replace("_", "-"), utcnow())
+
+
 @pytest.fixture(scope="session")
 def shared_sandbox_url() -> str:
     """The session's seeded sandbox (read-only use, please)."""

@@ -30,14 +30,12 @@ def _engines_here():
         mp.setenv(common.SWITCH, "on")
         yield
 
+
 import runbook_lib.backup_now as backup_now  # noqa: E402
 import runbook_lib.restore as R  # noqa: E402
-from runbook_lib.context import RunContext  # noqa: E402
-from runbook_lib.ledger import Ledger  # noqa: E402
-from runbook_lib.params import load_params  # noqa: E402
 from runbook_lib.services.rds import data  # noqa: E402
 from runbook_lib.services.rds.restore import RDS, Aurora  # noqa: E402
-from runbook_lib.session import AwsSession, utcnow  # noqa: E402
+from runbook_lib.session import utcnow  # noqa: E402
 
 #: the demo's databases (RDS PostgreSQL, Aurora PostgreSQL, RDS MySQL) -> the schema of
 #: their demo tables
@@ -51,11 +49,8 @@ def sandbox(engine_sandbox):
 
 
 @pytest.fixture(scope="module")
-def ctx(sandbox, tmp_path_factory):
-    params = load_params("sandbox")
-    session = AwsSession(params, endpoint_url=sandbox)
-    ledger = Ledger(str(tmp_path_factory.mktemp("ledger")))
-    return RunContext(params, session, ledger, "db-content", utcnow())
+def ctx(engine_ctx):
+    return engine_ctx
 
 
 @pytest.fixture(scope="module")

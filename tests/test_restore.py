@@ -16,9 +16,8 @@ from runbook_lib.context import RunContext
 from runbook_lib.errors import ParamsError
 from runbook_lib.fingerprint import fingerprint_dynamodb_items, fingerprint_s3_objects
 from runbook_lib.ledger import Ledger
-from runbook_lib.params import load_params
 from runbook_lib.restore.naming import new_test_id, rules, scratch_name
-from runbook_lib.session import AwsSession, utcnow
+from runbook_lib.session import utcnow
 from runbook_sandbox.backup_ext import damage_recovery_point
 
 
@@ -28,11 +27,8 @@ def sandbox(engine_sandbox):
 
 
 @pytest.fixture(scope="module")
-def ctx(sandbox, tmp_path_factory):
-    params = load_params("sandbox")
-    session = AwsSession(params, endpoint_url=sandbox)
-    ledger = Ledger(str(tmp_path_factory.mktemp("ledger")))
-    return RunContext(params, session, ledger, "test-run", utcnow())
+def ctx(engine_ctx):
+    return engine_ctx
 
 
 @pytest.fixture(scope="module")
