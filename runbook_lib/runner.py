@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mimetypes
 import os
 import shutil
 import tempfile
@@ -398,6 +399,27 @@ def _relocate(result: RunResult, local: Path, remote: str) -> None:
         nb.html = nb.html.replace(str(local), remote) if nb.html else None
 
 
+#: content types the run folder's files are served with (a browser opening the archived
+#: HTML from S3 must get its scripts as JavaScript); the rest from :mod:`mimetypes`
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".ipynb": "application/x-ipynb+json",
+    ".csv": "text/csv; charset=utf-8",
+    ".parquet": "application/vnd.apache.parquet",
+}
+
+
+def content_type(path: Path) -> str:
+    """The Content-Type a run folder file is uploaded with."""
+    suffix = path.suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
 def upload_folder(
     params: Any,
     folder: Path,
@@ -415,10 +437,7 @@ def upload_folder(
     try:
         for f in sorted(p for p in folder.rglob("*") if p.is_file()):
             key = f"{prefix}/{f.relative_to(folder).as_posix()}".lstrip("/")
-            kind = {".html": "text/html", ".json": "application/json", ".csv": "text/csv"}.get(
-                f.suffix
-            )
-            extra = {"ContentType": kind} if kind else {}
+            extra = {"ContentType": content_type(f)}
             s3.put_object(Bucket=bucket, Key=key, Body=f.read_bytes(), **extra, **(lock_args or {}))
             keys.append(f"s3://{bucket}/{key}")
     except Exception as err:

@@ -268,3 +268,29 @@ def test_an_s3_archive_that_cannot_be_listed_is_a_clear_error(s3):
         RunbookError, match=r"run archive s3://no-such-bucket/runs: cannot list it \(NoSuchBucket"
     ):
         archive.verify("s3://no-such-bucket/runs", s3)
+
+
+def test_uploaded_files_carry_a_content_type_a_browser_can_use(s3, tmp_path):
+    """The archived HTML opened from S3 loads its plotly.js and DataTables bundle: every
+    file goes up with its Content-Type (a script served as binary/octet-stream is refused)."""
+    folder = tmp_path / "20261203T010000Z-cccccc"
+    (folder / "exports").mkdir(parents=True)
+    names = {
+        "report.html": "text/html; charset=utf-8",
+        "plotly.min.js": "text/javascript; charset=utf-8",
+        "datatables.js": "text/javascript; charset=utf-8",
+        "01_inventory.ipynb": "application/x-ipynb+json",
+        "run.json": "application/json",
+        "exports/findings.csv": "text/csv; charset=utf-8",
+        "style.css": "text/css; charset=utf-8",
+        "chart.png": "image/png",
+        "notes.unknownext": "application/octet-stream",
+    }
+    for name in names:
+        (folder / name).write_text("x")
+    _upload(s3, folder, "s3://plain-archive/runs/r1", {})
+    got = {
+        name: s3.head_object(Bucket="plain-archive", Key=f"runs/r1/{name}")["ContentType"]
+        for name in names
+    }
+    assert got == names
