@@ -144,6 +144,26 @@ Region = Annotated[str, BeforeValidator(_check_region)]
 AccountId = Annotated[str, BeforeValidator(_check_account)]
 Arn = Annotated[str, BeforeValidator(_check_arn)]
 RoleArn = Annotated[str, BeforeValidator(_check_role_arn)]
+_TOPIC_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+)
+
+
+def _check_topic_arn(value: Any) -> str:
+    """An SNS topic ARN in a known Region, or empty (no notifications)."""
+    if value in ("", None):
+        return ""
+    m = _TOPIC_ARN_RE.match(value) if isinstance(value, str) else None
+    if m and m.group(1) in known_regions():
+        return value
+    raise ValueError(
+        f"{str(value)[:100]!r} is not an SNS topic ARN; use arn:aws:sns:REGION:ACCOUNT:TOPIC "
+        "(a Region code, 12 digits, a topic name of letters, digits, '-' or '_'), or leave it "
+        "empty for no notifications"
+    )
+
+
+TopicArn = Annotated[str, BeforeValidator(_check_topic_arn)]
 
 
 def _check_tier_name(value: Any) -> str:
@@ -186,7 +206,7 @@ class Target(_Model):
     external_id: str | None = None
     endpoint_url: str | None = None  # sandbox: a running server; empty -> in-process
     seed: int = 7  # sandbox: seed of the demo estate
-    max_workers: int = Field(8, ge=1, le=64)
+    max_workers: int = Field(16, ge=1, le=64)  # calls in flight per pool (see docs/inventory.md)
 
 
 class Account(_Model):
@@ -210,6 +230,14 @@ class Tier(_Model):
     #: the tier's databases and tables must have deletion protection on (audit control
     #: ``resource_deletion_protection``); off by default, so verdicts change only on request
     deletion_protection: StrictBool = False
+    #: the tier's S3 data must be immutable: Object Lock (default retention at least the
+    #: tier's retention) and MFA delete on its buckets (audit controls
+    #: ``s3_object_lock_when_immutable``, ``s3_mfa_delete_when_immutable``); off by default
+    immutable: StrictBool = False
+    #: a copy in a logically air-gapped AWS Backup vault no older than this (audit control
+    #: ``resource_in_air_gapped_vault``, AWS Backup Audit Manager's recoveryPointAge); unset:
+    #: not asked
+    air_gapped_copy: Duration | None = None
 
 
 class TagKeys(_Model):
@@ -286,6 +314,9 @@ class Params(_Model):
     ledger: str = Field("runs/ledger", min_length=1, pattern=r"\S")  # folder or s3://bucket/prefix
     run_archive: str = Field("runs", min_length=1, pattern=r"\S")
     run_archive_lock: ArchiveLock | None = None  # s3:// run_archive only
+    #: scheduled runs that fail or whose evidence is red publish one message here (the
+    #: scheduler: runbook_lib/notify.py); empty: no notifications
+    notify_topic_arn: TopicArn = ""
     source: str = Field("<dict>", exclude=True)  # the file it came from (not in the file)
 
     @model_validator(mode="after")
