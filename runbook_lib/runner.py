@@ -235,6 +235,8 @@ def _execute(nb: Path, folder: Path, nb_params: dict[str, Any], html: bool) -> N
     try:
         import papermill
 
+        from runbook_lib import nbengine
+
         papermill.execute_notebook(
             str(nb),
             str(out),
@@ -243,6 +245,7 @@ def _execute(nb: Path, folder: Path, nb_params: dict[str, Any], html: bool) -> N
             log_output=True,
             progress_bar=False,
             kernel_name="python3",
+            engine_name=nbengine.ENGINE,  # writes the copy every 10 s, not twice a cell
         )
     except Exception as err:  # papermill raises PapermillExecutionError; keep the copy
         status, error = (
