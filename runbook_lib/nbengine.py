@@ -8,6 +8,11 @@ at the start, after a cell at most every :data:`AUTOSAVE_SECONDS` (so a run that
 leaves a copy at most that old), and at the end, also when a cell failed or the kernel was
 killed (papermill's ``notebook_complete`` runs in a ``finally``). Cell timings and statuses
 are papermill's own.
+
+Once the last cell has run, the kernel is stopped at once (nbclient's
+``shutdown_kernel="immediate"``) rather than asked to shut down and waited for: every cell
+has finished and its output is in the copy, and the polite shutdown took 0.5-1 s per
+notebook.
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ class _Manager(NotebookExecutionManager):
 
 class RunbookEngine(NBClientEngine):
     """NBClientEngine with :class:`_Manager` as its execution manager."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        kwargs.setdefault("shutdown_kernel", "immediate")
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
     @classmethod
     def execute_notebook(
