@@ -7,7 +7,8 @@
 - log lines (``2026-12-02 13:16:14,945 INFO ...``) leave the cells and go to a collapsed
   "Run log" at the end;
 - plotly figures (saved as JSON by the ``plotly_mimetype`` renderer) are drawn with one
-  ``plotly.min.js`` written beside the HTML, once per folder;
+  ``plotly.min.js`` written beside the HTML, once per folder: plotly.js's basic bundle
+  (1.2 MB) while every figure is scatter, bar or pie, else the full one (4.8 MB);
 - the evidence tables (:func:`runbook_lib.present.table`, all rows in the HTML) become
   searchable and sortable with the DataTables bundle that itables ships, also written once
   per folder, loaded by a classic ``<script src>`` so the page works from ``file://``
@@ -27,6 +28,10 @@ from runbook_lib.present import HEADLINE_CLASS, TABLE_CLASS
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_JS = "plotly.min.js"
+BASIC_PLOTLY_JS = "plotly-basic.min.js"  # the file in runbook_lib/assets
+#: the trace types plotly.js's basic bundle draws
+BASIC_TRACES = frozenset({"scatter", "bar", "pie"})
+_JS_VERSION = re.compile(r"plotly\.js (\(basic - minified\) )?v(\S+)")
 TABLES_JS = "datatables.js"
 TABLES_CSS = "datatables.css"
 TABLES_PROMISE = "runbookDataTables"
@@ -68,6 +73,7 @@ def export(executed: Path) -> Path:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(executed, as_version=4)
+    traces = trace_types(nb)
     nb, log_lines, figures = prepare(nb, parameter_rows(executed))
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
@@ -76,7 +82,7 @@ def export(executed: Path) -> Path:
     folder = executed.parent
     head = [_CSS]
     if figures:
-        write_plotly_js(folder)
+        write_plotly_js(folder, traces)
         head.append(f'<script src="{PLOTLY_JS}"></script>')
     tables = f'class="{TABLE_CLASS}"' in body
     if tables:
@@ -238,15 +244,45 @@ def shared_css(page: str, folder: Path) -> str:
     return f'{head}<link rel="stylesheet" href="{REPORT_CSS}">\n{sep}{rest}'
 
 
-def write_plotly_js(folder: Path) -> Path:
-    """plotly.min.js (the one the installed plotly ships) in ``folder``, once."""
+def write_plotly_js(folder: Path, traces: frozenset[str] = frozenset()) -> Path:
+    """``plotly.min.js`` in ``folder``, once: plotly.js's basic bundle (scatter, bar, pie:
+    1.2 MB, in ``runbook_lib/assets``, from npm's ``plotly.js-basic-dist-min``) when the
+    figures' ``traces`` are all basic and its version is the one the installed plotly
+    ships; otherwise the full bundle (4.8 MB) that plotly ships, which also replaces a basic
+    one written by an earlier report of the folder (it draws everything the basic one does)."""
     import plotly
 
     target = folder / PLOTLY_JS
-    if not target.exists():
-        source = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
-        target.write_bytes(source.read_bytes())
+    full = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
+    basic = Path(__file__).parent / "assets" / BASIC_PLOTLY_JS
+    wanted = full
+    if traces <= BASIC_TRACES and basic.exists():
+        if _js_version(basic) == _js_version(full):
+            wanted = basic
+    if not target.exists() or (wanted is full and _js_version(target, basic=True)):
+        target.write_bytes(wanted.read_bytes())
     return target
+
+
+def _js_version(path: Path, basic: bool = False) -> str | None:
+    """plotly.js's version from a bundle's header (``basic=True``: only a basic bundle's)."""
+    with path.open("rb") as f:
+        head = f.read(200).decode("utf-8", "replace")
+    m = _JS_VERSION.search(head)
+    if not m or (basic and not m.group(1)):
+        return None
+    return m.group(2)
+
+
+def trace_types(nb) -> frozenset[str]:
+    """The plotly trace types of every figure saved in the notebook's outputs."""
+    types = set()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            fig = out.get("data", {}).get(PLOTLY_MIME)
+            if isinstance(fig, dict):
+                types.update(t.get("type", "scatter") for t in fig.get("data", []))
+    return frozenset(types)
 
 
 def write_tables_js(folder: Path) -> str:

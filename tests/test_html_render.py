@@ -238,3 +238,52 @@ def test_every_runbook_report_opens_offline_verdict_first_with_every_row(runbook
     assert all(s["charts"] >= 1 for s in seen.values()), seen  # every runbook here draws
     assert seen["06_audit.html"]["rows"] > 100 and seen["06_audit.html"]["searchable"] >= 1
     assert [p.name for p in runbook_reports.glob("*.js")].count(PLOTLY_JS) == 1
+
+
+# --------------------------------------------------------------------------- plotly.js bundle
+
+
+def test_the_vendored_basic_bundle_is_the_installed_plotly_version():
+    """runbook_lib/assets/plotly-basic.min.js must match the plotly.js the installed plotly
+    ships (otherwise every report falls back to the 4.8 MB bundle): update the asset from
+    npm's plotly.js-basic-dist-min when plotly is upgraded."""
+    import plotly
+
+    from runbook_lib import report_html as rh
+
+    full = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
+    basic = Path(rh.__file__).parent / "assets" / rh.BASIC_PLOTLY_JS
+    assert rh._js_version(basic, basic=True) == rh._js_version(full)
+    assert rh._js_version(full, basic=True) is None
+
+
+def test_basic_traces_get_the_basic_bundle_and_others_the_full_one(tmp_path):
+    from runbook_lib import report_html as rh
+
+    a, b, c = (tmp_path / n for n in "abc")
+    for d in (a, b, c):
+        d.mkdir()
+    rh.write_plotly_js(a, frozenset({"bar", "scatter"}))
+    assert rh._js_version(a / PLOTLY_JS, basic=True)  # 1.2 MB, not 4.8
+    assert (a / PLOTLY_JS).stat().st_size < 2_000_000
+    rh.write_plotly_js(a, frozenset({"heatmap"}))  # a later report needs more: replaced
+    assert rh._js_version(a / PLOTLY_JS, basic=True) is None
+    assert (a / PLOTLY_JS).stat().st_size > 4_000_000
+    rh.write_plotly_js(b, frozenset({"heatmap"}))
+    rh.write_plotly_js(b, frozenset({"bar"}))  # the full bundle stays: it draws bars too
+    assert rh._js_version(b / PLOTLY_JS, basic=True) is None
+    rh.write_plotly_js(c)  # no figure told: basic
+    assert rh._js_version(c / PLOTLY_JS, basic=True)
+
+
+def test_trace_types_come_from_the_saved_figures():
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from runbook_lib.report_html import PLOTLY_MIME, trace_types
+
+    fig = {"data": [{"type": "bar"}, {"x": [1]}, {"type": "heatmap"}], "layout": {}}
+    cell = new_code_cell("fig")
+    cell.outputs = [new_output("display_data", data={PLOTLY_MIME: fig})]
+    nb = new_notebook(cells=[cell, new_code_cell("1")])
+    assert trace_types(nbformat.from_dict(nb)) == {"bar", "scatter", "heatmap"}
