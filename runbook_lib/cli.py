@@ -250,18 +250,16 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
         outcomes = sch.run_due(plan, Path(args.state), fail_on=parse_fail_on(args.fail_on))
         for o in outcomes:
-            print(o.line)
-            for line in o.messages:
-                print(f"  {line}", file=sys.stderr)
+            sch.report(o)
         if not outcomes:
             print("nothing due")
         return sch.exit_code(outcomes)
     elif args.schedule_command == "serve":
         from runbook_lib.exports import parse_fail_on
 
-        sch.serve(plan, Path(args.state), fail_on=parse_fail_on(args.fail_on))
+        sch.serve(plan, Path(args.state), args.poll_seconds, fail_on=parse_fail_on(args.fail_on))
     elif args.schedule_command == "airflow-dag":
-        text = sch.airflow_dag(plan, args.output_dir)
+        text = sch.airflow_dag(plan, args.output_dir, source=args.file or "params/schedule.yaml")
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
@@ -394,9 +392,19 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--state", default="runs/schedule-state.json")
         p.add_argument("--fail-on", default=None, help=FAIL_ON_HELP + "; a job's fail_on wins")
-    dag = schsub.add_parser("airflow-dag", help="write an Airflow DAG file (PapermillOperator)")
+        if name == "serve":
+            p.add_argument(
+                "--poll-seconds", type=float, default=30.0, help="how often to look for due jobs"
+            )
+    dag = schsub.add_parser(
+        "airflow-dag", help="write an Airflow DAG file (one DAG per job, the same runner)"
+    )
     dag.add_argument("--out", default="backup_runbooks_dag.py")
-    dag.add_argument("--output-dir", default="runs", help="where Airflow writes executed notebooks")
+    dag.add_argument(
+        "--output-dir",
+        default="runs",
+        help="the run archive on the workers (made absolute), or s3://bucket/prefix",
+    )
     for p in schsub.choices.values():
         p.set_defaults(func=cmd_schedule)
 

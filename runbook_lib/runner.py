@@ -49,7 +49,7 @@ class NotebookRun:
     output: str
     html: str | None
     seconds: float
-    status: str  # ok | failed
+    status: str  # ok | failed | timed_out (its kernel killed at the run's time-out)
     error: str | None = None
     sha256: str = ""  # of the runbook as run (the input notebook)
     #: the ledger files it appended: table, path, rows, sha256
@@ -72,6 +72,10 @@ class RunResult:
     red: list[dict[str, Any]] = field(default_factory=list)
     exports: list[str] = field(default_factory=list)
     object_lock: dict[str, Any] | None = None
+    #: the run's time-out (seconds of notebook execution), None for none
+    timeout_seconds: float | None = None
+    #: table -> status -> rows, for every table of the run with a status column
+    verdicts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -147,14 +151,25 @@ def run_notebooks(
     stop_on_error: bool = True,
     log_output: bool = False,
     fail_on: str | tuple[str, ...] | None = None,
+    run_id: str | None = None,
+    timeout: float | None = None,
 ) -> RunResult:
     """Execute the runbooks in order; on the sandbox, one sandbox server serves them all.
     ``fail_on``: the red-evidence rules the exit code follows (:func:`judge`), recorded in
-    ``run.json``; default :data:`runbook_lib.exports.DEFAULT_FAIL_ON`."""
+    ``run.json``; default :data:`runbook_lib.exports.DEFAULT_FAIL_ON`. ``run_id``: the run's
+    id and folder name (a scheduler's own, e.g. Airflow's); default a new one. A run id whose
+    folder exists already is refused before anything runs (a run never overwrites another).
+    ``timeout``: seconds the notebooks may run in all; then the running kernel is killed
+    (its process group) and the notebook recorded ``timed_out`` (:func:`_kernel_deadline`)."""
     rules = fail_on if isinstance(fail_on, tuple) else exports.parse_fail_on(fail_on)
+    if run_id:
+        try:
+            arguments.check_run_id(run_id)
+        except ValueError as err:
+            raise ParamsError("run_id", [str(err)]) from None
     params_path = find_params_file(params_file).resolve()  # the kernel runs in notebooks/
     params = load_params(params_path)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     paths = resolve_notebooks(notebooks)
     checked = check_run_parameters(paths, str(params_path), run_id, parameters or {})
     archive = out_dir or params.resolve_path(params.run_archive)
@@ -169,6 +184,8 @@ def run_notebooks(
     folder = Path(tempfile.gettempdir() if remote else archive) / (
         f"runbook-{run_id}" if remote else run_id
     )
+    if not remote and folder.exists():
+        raise RunbookError(f"run_id: {run_id!r} has a run folder already ({folder}); give a new id")
     result = RunResult(
         run_id,
         str(folder),
@@ -177,7 +194,9 @@ def run_notebooks(
         params_file=str(params_path),
         params_sha256=archives.sha256_file(params_path),
         fail_on=list(rules),
+        timeout_seconds=timeout,
     )
+    deadline = None if timeout is None else time.monotonic() + timeout
     os.environ[BATCH_ENV] = "1"  # kernels inherit it: no frozen progress widgets in outputs
     if not log_output:  # papermill logs every cell at INFO; one line per notebook is ours
         logging.getLogger("papermill").setLevel(logging.WARNING)
@@ -196,7 +215,11 @@ def run_notebooks(
                 location = _ledger_location(params, nb_params, nb)
                 ledger = ledgers.setdefault(location, Ledger(location, s3.lazy(location)))
                 before = exports.run_files(location, run_id, ledger._s3)
-                run = _execute(nb, folder, nb_params, html)
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:  # not started: the time was used up
+                    run = NotebookRun(nb.name, "", None, 0.0, "timed_out", _late(timeout))
+                else:
+                    run = _execute(nb, folder, nb_params, html, left)
                 run.ledger_writes = _writes(
                     exports.run_files(location, run_id, ledger._s3), before, ledger
                 )
@@ -227,31 +250,36 @@ def run_notebooks(
     return result
 
 
-def _execute(nb: Path, folder: Path, nb_params: dict[str, Any], html: bool) -> NotebookRun:
+def _execute(
+    nb: Path, folder: Path, nb_params: dict[str, Any], html: bool, timeout: float | None = None
+) -> NotebookRun:
     out = folder / nb.name
     log.info("running %s with %s", nb.name, nb_params)
     t0 = time.monotonic()
     status, error = "ok", None
-    try:
-        import papermill
+    with _kernel_deadline(timeout) as killed:
+        try:
+            import papermill
 
-        from runbook_lib import nbengine
+            from runbook_lib import nbengine
 
-        papermill.execute_notebook(
-            str(nb),
-            str(out),
-            parameters=nb_params,
-            cwd=str(nb.parent),
-            log_output=True,
-            progress_bar=False,
-            kernel_name="python3",
-            engine_name=nbengine.ENGINE,  # writes the copy every 10 s, not twice a cell
-        )
-    except Exception as err:  # papermill raises PapermillExecutionError; keep the copy
-        status, error = (
-            "failed",
-            f"{type(err).__name__}: {str(err).strip().splitlines()[-1:]}",
-        )
+            papermill.execute_notebook(
+                str(nb),
+                str(out),
+                parameters=nb_params,
+                cwd=str(nb.parent),
+                log_output=True,
+                progress_bar=False,
+                kernel_name="python3",
+                engine_name=nbengine.ENGINE,  # writes the copy every 10 s, not twice a cell
+            )
+        except Exception as err:  # papermill raises PapermillExecutionError; keep the copy
+            status, error = (
+                "failed",
+                f"{type(err).__name__}: {str(err).strip().splitlines()[-1:]}",
+            )
+    if killed and status == "failed":  # DeadKernelError: the kill ended it
+        status, error = "timed_out", _late(None, killed[0] - t0, time.monotonic() - killed[0])
     html_path = str(to_html(out)) if html and out.exists() else None
     log.info("%s %s in %.1f s", nb.name, status, time.monotonic() - t0)
     return NotebookRun(
@@ -263,6 +291,58 @@ def _execute(nb: Path, folder: Path, nb_params: dict[str, Any], html: bool) -> N
         error,
         sha256=archives.sha256_file(nb),
     )
+
+
+def _late(timeout: float | None, ran: float = 0.0, after_kill: float = 0.0) -> str:
+    if timeout is not None:
+        return f"the run's time-out of {timeout:g} s had passed before it could start"
+    return (
+        f"the run's time-out passed after {ran:.1f} s of this notebook: its kernel was killed "
+        f"(the notebook ended {after_kill:.1f} s after the kill)"
+    )
+
+
+@contextlib.contextmanager
+def _kernel_deadline(seconds: float | None):
+    """Kill every process this process starts inside the block (the kernel) with its process
+    group once ``seconds`` have passed; papermill then ends with DeadKernelError within about
+    a second (nbclient polls the kernel). Yields a list that holds the kill's monotonic time
+    once it fired."""
+    if seconds is None:
+        yield []
+        return
+    import signal
+    import threading
+
+    import psutil
+
+    me = psutil.Process()
+    before = {p.pid for p in me.children()}
+    killed: list[float] = []
+
+    def kill() -> None:
+        killed.append(time.monotonic())
+        for p in me.children():
+            if p.pid in before:
+                continue
+            with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+                tree = [p, *p.children(recursive=True)]
+                if os.getpgid(p.pid) == p.pid:  # the kernel leads its own session
+                    os.killpg(p.pid, signal.SIGKILL)
+                for q in tree:  # and whatever left its group
+                    with contextlib.suppress(psutil.Error):
+                        q.kill()
+                log.warning(
+                    "time-out: killed kernel pid %s (and %d child processes)", p.pid, len(tree) - 1
+                )
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield killed
+    finally:
+        timer.cancel()
 
 
 def _now() -> str:
@@ -360,6 +440,11 @@ def _finish(
             )
     written = exports.write_exports(folder, tables, infos) if tables else []
     result.exports = [str(p) for p in written]
+    result.verdicts = {
+        t: {str(k): int(v) for k, v in df["status"].value_counts().items()}
+        for t, df in sorted(tables.items())
+        if "status" in df
+    }
     result.red = [asdict(r) for r in exports.red_evidence(tables)]
 
 
@@ -376,7 +461,9 @@ def judge(result: RunResult, fail_on: tuple[str, ...] | None = None) -> tuple[in
     ``runbook run`` and scheduled runs both decide with this."""
     rules = set(result.fail_on if fail_on is None else fail_on)
     lines = [
-        f"notebook {n.notebook} failed: {n.error}" for n in result.notebooks if n.status != "ok"
+        f"notebook {n.notebook} {n.status.replace('_', ' ')}: {n.error}"
+        for n in result.notebooks
+        if n.status != "ok"
     ]
     red = [exports.Red(**r) for r in result.red if r["rule"] in rules]
     lines += [f"evidence red: {r.message()}" for r in red]

@@ -130,7 +130,9 @@ def test_bad_fail_on_is_refused_before_anything_runs(text, message, capsys):
 
 
 def test_schedule_job_fail_on_is_validated_and_run_due_shares_judge(tmp_path, monkeypatch):
-    with pytest.raises(ParamsError, match=r"jobs\[0\].fail_on: 'sometimes' is not a rule"):
+    with pytest.raises(
+        ParamsError, match=r"jobs\[0\].fail_on \(job 'a'\): 'sometimes' is not a rule"
+    ):
         f = tmp_path / "s.yaml"
         f.write_text(
             "jobs:\n  - {name: a, notebook: inventory, cron: '0 1 * * *', fail_on: sometimes}\n"
@@ -138,7 +140,7 @@ def test_schedule_job_fail_on_is_validated_and_run_due_shares_judge(tmp_path, mo
         schedule.load_schedule(f)
     calls = []
 
-    def fake_run(params_file, notebooks, parameters=None, fail_on=None):
+    def fake_run(params_file, notebooks, parameters=None, fail_on=None, **_):
         calls.append(fail_on)
         return _result(_tables(), fail_on=exports.DEFAULT_FAIL_ON if fail_on is None else fail_on)
 
