@@ -31,6 +31,7 @@ AUDIT_MANAGER = {
     "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK",
     "BACKUP_LAST_RECOVERY_POINT_CREATED",
     "RESTORE_TIME_FOR_RESOURCES_MEET_TARGET",
+    "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT",
     "cross-Region copy",
     "cross-account copy",
 }
@@ -100,6 +101,9 @@ def test_tier_parameters_are_named():
     assert "copy_region" in tiered["cross_region_copy"]
     assert "copy_account" in tiered["cross_account_copy"]
     assert "require_cmk" in tiered["resource_cmk_when_required"]
+    assert "immutable" in tiered["s3_object_lock_when_immutable"]
+    assert "air_gapped_copy" in tiered["resource_in_air_gapped_vault"]
+    assert "retention" in tiered["logs_retention_meets_tier"]
 
 
 def test_bad_control_names_fail_before_any_call():

@@ -9,7 +9,10 @@
 - AWS Backup recovery points in the tiers' copy destinations outside the estate (the
   ``copy_region`` of every account, the ``copy_account`` in every Region): the evidence that
   a copy exists, each vault read once per run;
-- the ``restore_tests`` ledger table (what restore tests proved, and when).
+- the ``restore_tests`` ledger table (what restore tests proved, and when);
+- settings per (account, Region) that no inventory row holds, each read by the service
+  module that knows it (:func:`setting_read`, e.g. encryption by default, the rotation of
+  the keys that encrypt backups), once per scope.
 
 A table missing from the ledger is an empty frame: no evidence, which evidence-based
 controls report as FAIL, never a crash.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -29,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runbook_lib.errors import AccessError
 from runbook_lib.params import Params, Tier, format_duration
-from runbook_lib.session import is_not_supported
+from runbook_lib.session import is_not_supported, utcnow
 
 log = logging.getLogger("runbook_lib")
 
@@ -46,6 +50,7 @@ VAULT_COLUMNS = [
     "recovery_points",
     "policy",
     "policy_status",
+    "vault_type",  # BACKUP_VAULT, LOGICALLY_AIR_GAPPED_BACKUP_VAULT; None: not reported
 ]
 RECOVERY_POINT_COLUMNS = [
     "account",
@@ -59,6 +64,7 @@ RECOVERY_POINT_COLUMNS = [
     "encrypted",
     "encryption_key_arn",
     "delete_after_days",
+    "vault_type",  # the type of the vault holding it (VAULT_COLUMNS)
 ]
 RESTORE_TEST_COLUMNS = [
     "test_id",
@@ -79,6 +85,31 @@ OK = "ok"
 LIVE = pd.Timedelta(minutes=15)  # an as_of this close to now means "now"
 NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"
 _ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
+AIR_GAPPED = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"  # ListBackupVaults VaultType
+
+#: Settings the audit reads per (account, Region) beyond the inventory: name -> read
+#: ``(session, evidence, account, Region) -> value``, registered by a service's controls
+#: module with :func:`setting_read` (``evidence`` holds the vaults already read).
+SETTING_READS: dict[str, Callable[..., Any]] = {}
+
+
+def setting_read(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``read(session, evidence, account, region)`` as the setting ``name``, read
+    once per (account, Region) of the estate by :func:`gather` (``Evidence.settings``)."""
+
+    def register(read: Callable[..., Any]) -> Callable[..., Any]:
+        SETTING_READS[name] = read
+        return read
+
+    return register
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A setting that could not be read in one scope, and why."""
+
+    why: str
+    not_supported: bool = False  # the sandbox does not implement the read
 
 
 @dataclass
@@ -101,6 +132,8 @@ class Evidence:
     )
     #: (account, Region) -> ok | why not, for the copy destinations outside the estate
     copy_scopes: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: setting name (SETTING_READS) -> (account, Region) -> its value, or :class:`Unread`
+    settings: dict[str, dict[tuple[str, str], Any]] = field(default_factory=dict)
 
     # ------------------------------------------------------------ helpers for controls
     def tier(self, name: str | None) -> Tier:
@@ -230,7 +263,7 @@ def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidenc
             _safe_cmk(keys, k, a, r)
             for k, a, r in vaults[["encryption_key_arn", "account", "region"]].values
         ]
-    return replace(
+    ev = replace(
         inventory_evidence(inventory, as_of=ctx.as_of, sandbox=session.sandbox),
         params=params,
         vaults=vaults,
@@ -240,6 +273,28 @@ def gather(ctx: Any, inventory: Any = None, *, progress: bool = True) -> Evidenc
         copy_recovery_points=copy_points,
         copy_scopes=copy_status,
     )
+    return replace(ev, settings=read_settings(session, ev))
+
+
+def read_settings(session, ev: Evidence) -> dict[str, dict[tuple[str, str], Any]]:
+    """Every registered setting (:data:`SETTING_READS`) in every (account, Region) of the
+    estate; a read that fails is an :class:`Unread` naming the error, never a guess."""
+    from runbook_lib import services
+
+    services.load("controls")  # the services' controls modules register their reads
+    scopes = [(a, r) for a in ev.params.account_ids for r in ev.params.regions]
+    out: dict[str, dict[tuple[str, str], Any]] = {name: {} for name in SETTING_READS}
+    jobs = [(name, read, s) for name, read in sorted(SETTING_READS.items()) for s in scopes]
+    with ThreadPoolExecutor(ev.params.target.max_workers, thread_name_prefix="audit") as pool:
+        futures = [(name, s, pool.submit(read, session, ev, *s)) for name, read, s in jobs]
+        for name, scope, fut in futures:
+            try:
+                out[name][scope] = fut.result()
+            except _ERRORS as err:
+                why = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
+                log.warning("audit: %s in %s/%s could not be read: %s", name, *scope, why)
+                out[name][scope] = Unread(why, bool(session.sandbox and is_not_supported(err)))
+    return out
 
 
 def _key_resolver(session):
@@ -310,76 +365,90 @@ def _read_scopes(session, params: Params, scopes: list[tuple[str, str]], *, poli
     return vdf, pdf, status
 
 
+def _listed_vaults(backup) -> list[dict]:
+    """The scope's vaults: the default listing, and the logically air-gapped ones asked for
+    by type (``ByVaultType``), each once. A listing that ignores the filter (one that
+    reports no ``VaultType``) adds nothing: only a vault reported as air-gapped counts."""
+    paginator = backup.get_paginator("list_backup_vaults")
+    vaults = [v for page in paginator.paginate() for v in page.get("BackupVaultList", [])]
+    seen = {v["BackupVaultArn"] for v in vaults}
+    for page in paginator.paginate(ByVaultType=AIR_GAPPED):
+        for v in page.get("BackupVaultList", []):
+            if v.get("VaultType") == AIR_GAPPED and v["BackupVaultArn"] not in seen:
+                seen.add(v["BackupVaultArn"])
+                vaults.append(v)
+    return vaults
+
+
 def _backup_scope(session, account: str, region: str, *, policies: bool = True):
     backup = session.client("backup", account, region)
     vaults, points, status = [], [], OK
-    for page in backup.get_paginator("list_backup_vaults").paginate():
-        for v in page.get("BackupVaultList", []):
-            name = v["BackupVaultName"]
-            policy, policy_status = None, OK
-            try:
-                if policies:
-                    policy = backup.get_backup_vault_access_policy(BackupVaultName=name).get(
-                        "Policy"
-                    )
-            except backup.exceptions.ResourceNotFoundException:
-                policy = None
-            except _ERRORS as err:
-                if session.sandbox and is_not_supported(err):
-                    policy_status = status = NOT_SUPPORTED
-                else:
-                    raise
-            vaults.append(
-                {
-                    "account": account,
-                    "region": region,
-                    "name": name,
-                    "arn": v["BackupVaultArn"],
-                    "encryption_key_arn": v.get("EncryptionKeyArn"),
-                    "cmk": None,
-                    "locked": bool(v.get("Locked")),
-                    "min_retention_days": v.get("MinRetentionDays"),
-                    "max_retention_days": v.get("MaxRetentionDays"),
-                    "recovery_points": v.get("NumberOfRecoveryPoints"),
-                    "policy": policy,
-                    "policy_status": policy_status,
-                }
-            )
-            try:
-                pages = list(
-                    backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
-                        BackupVaultName=name
-                    )
-                )
-            except _ERRORS as err:
-                if session.sandbox and is_not_supported(err):
-                    status = NOT_SUPPORTED
-                    continue
+    for v in _listed_vaults(backup):
+        name = v["BackupVaultName"]
+        policy, policy_status = None, OK
+        try:
+            if policies:
+                policy = backup.get_backup_vault_access_policy(BackupVaultName=name).get("Policy")
+        except backup.exceptions.ResourceNotFoundException:
+            policy = None
+        except _ERRORS as err:
+            if session.sandbox and is_not_supported(err):
+                policy_status = status = NOT_SUPPORTED
+            else:
                 raise
-            for page in pages:
-                for rp in page.get("RecoveryPoints", []):
-                    points.append(
-                        {
-                            "account": account,
-                            "region": region,
-                            "vault": name,
-                            "arn": rp["RecoveryPointArn"],
-                            "resource_arn": rp.get("ResourceArn", ""),
-                            "resource_type": rp.get("ResourceType", ""),
-                            "created": rp.get("CreationDate"),
-                            "status": rp.get("Status", ""),
-                            "encrypted": rp.get("IsEncrypted"),
-                            "encryption_key_arn": rp.get("EncryptionKeyArn"),
-                            "delete_after_days": (rp.get("Lifecycle") or {}).get("DeleteAfterDays"),
-                        }
-                    )
+        vaults.append(
+            {
+                "account": account,
+                "region": region,
+                "name": name,
+                "arn": v["BackupVaultArn"],
+                "encryption_key_arn": v.get("EncryptionKeyArn"),
+                "cmk": None,
+                "locked": bool(v.get("Locked")),
+                "min_retention_days": v.get("MinRetentionDays"),
+                "max_retention_days": v.get("MaxRetentionDays"),
+                "recovery_points": v.get("NumberOfRecoveryPoints"),
+                "policy": policy,
+                "policy_status": policy_status,
+                "vault_type": v.get("VaultType"),
+            }
+        )
+        try:
+            pages = list(
+                backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+                    BackupVaultName=name
+                )
+            )
+        except _ERRORS as err:
+            if session.sandbox and is_not_supported(err):
+                status = NOT_SUPPORTED
+                continue
+            raise
+        for page in pages:
+            for rp in page.get("RecoveryPoints", []):
+                points.append(
+                    {
+                        "account": account,
+                        "region": region,
+                        "vault": name,
+                        "arn": rp["RecoveryPointArn"],
+                        "resource_arn": rp.get("ResourceArn", ""),
+                        "resource_type": rp.get("ResourceType", ""),
+                        "created": rp.get("CreationDate"),
+                        "status": rp.get("Status", ""),
+                        "encrypted": rp.get("IsEncrypted"),
+                        "encryption_key_arn": rp.get("EncryptionKeyArn"),
+                        "delete_after_days": (rp.get("Lifecycle") or {}).get("DeleteAfterDays"),
+                        "vault_type": v.get("VaultType"),
+                    }
+                )
     return vaults, points, status
 
 
 def ledger_cutoff(as_of: datetime) -> pd.Timestamp:
     """Ledger rows count up to ``as_of`` when it lies in the past (a report as of then);
     when ``as_of`` is about now (the default), rows recorded later in the same run count too."""
-    now = pd.Timestamp.now(tz="UTC")
+    now = pd.Timestamp(utcnow())  # the target's clock (runbook_lib.clock)
     t = pd.Timestamp(as_of)
     return t if now - t > LIVE else max(t, now)
 
@@ -410,4 +479,7 @@ def read_restore_tests(ledger: Any, as_of: datetime) -> pd.DataFrame:
     return df.sort_values("tested_at", ignore_index=True)
 
 
-__all__ = ["Evidence", "gather", "inventory_evidence", "read_restore_tests"]
+__all__ = [
+    "AIR_GAPPED", "Evidence", "SETTING_READS", "Unread", "gather", "inventory_evidence",
+    "read_restore_tests", "read_settings", "setting_read",
+]  # fmt: skip

@@ -33,16 +33,19 @@ PRACTICES = {
     "REL09-BP04": "Perform periodic recovery of the data to verify backup integrity and processes",
 }
 SEVERITIES = ("critical", "high", "medium", "low")
-SCOPES = ("resource", "vault", "recovery_point", "estate")
+SCOPES = ("resource", "vault", "recovery_point", "estate", "key")
 #: Where a control's facts come from (its ``sources``): the inventory alone, AWS Backup's
-#: vaults and recovery points in the estate, the copy destinations outside it, the ledger.
-INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER = (
+#: vaults and recovery points in the estate, the copy destinations outside it, the ledger,
+#: settings the audit reads per (account, Region) beyond the inventory (a service's
+#: ``evidence.setting_read``: e.g. encryption by default, the rotation of backup keys).
+INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER, SETTINGS = (
     "inventory",
     "aws_backup",
     "copy_destinations",
     "ledger",
+    "settings",
 )
-SOURCES = (INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER)
+SOURCES = (INVENTORY, AWS_BACKUP, COPY_DESTINATIONS, LEDGER, SETTINGS)
 #: The practices whose inventory-judged resource findings are the inventory's gaps.
 GAP_PRACTICES = ("REL09-BP01", "REL09-BP02", "REL09-BP03")
 #: the scanners whose control ids a control records (its field -> the scanner's name)
@@ -60,6 +63,8 @@ TIER_FIELDS = (
     "copy_account",
     "require_cmk",
     "deletion_protection",
+    "immutable",
+    "air_gapped_copy",
 )
 
 
@@ -89,7 +94,7 @@ class Control:
     title: str
     practice: str  # REL09-BP01 .. REL09-BP04
     severity: str  # critical, high, medium, low
-    scope: str  # what one result is about: resource, vault, recovery_point, estate
+    scope: str  # what one result is about: resource, vault, recovery_point, estate, key
     parameters: tuple[str, ...]  # tier fields (or params paths) the control reads
     remediation: str  # the runbook step that fixes a FAIL
     evaluate: Evaluate

@@ -24,7 +24,7 @@ from runbook_lib.audit.controls import (
     runbook,
     step,
 )
-from runbook_lib.audit.evidence import Evidence, as_list, reproducible
+from runbook_lib.audit.evidence import AIR_GAPPED, Evidence, as_list, reproducible
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
 
 control = declared_in(__name__)  # the controls' metadata: automate.json beside this file
@@ -430,3 +430,77 @@ def _mechanism_retention(ev: Evidence, arn: str, prefix: str) -> float | None:
     hit = detail[(detail.arn == arn) & detail.mechanism.str.startswith(prefix)]
     vals = [float(x) for x in hit.retention_days if x is not None and x == x]
     return max(vals) if vals else None
+
+
+# ------------------------------------------------------------------ logically air-gapped vault
+
+
+@control("resource_in_air_gapped_vault")
+def resource_in_air_gapped_vault(ev: Evidence) -> Iterator[Result]:
+    """A logically air-gapped vault (AWS Backup) is locked in compliance mode, encrypted,
+    and can be shared with a recovery account: a copy there survives the loss or
+    compromise of the workload account. Tiers with ``air_gapped_copy`` ask for one no
+    older than that."""
+    for row in ev.rows():
+        tier = ev.tier(row.get("tier"))
+        age_max = tier.air_gapped_copy
+        exp = f"air_gapped_copy={duration(age_max)}" if age_max else "air_gapped_copy not set"
+        na = _needs_backup(row)
+        if age_max is None:
+            why = f"tier {row.get('tier')} asks for no logically air-gapped copy"
+            yield result(row, NOT_APPLICABLE, why, expected=exp)
+            continue
+        if na:
+            yield result(row, NOT_APPLICABLE, na, expected=exp)
+            continue
+        if row["service"] not in ev.aws_backup_services:
+            why = f"AWS Backup does not cover {row['service']}: no vault can hold its copy"
+            yield result(row, NOT_APPLICABLE, why, expected=exp)
+            continue
+        copies = ev.copies_of(row["arn"])
+        if len(copies) and "vault_type" in copies:
+            gapped = copies[copies["vault_type"] == AIR_GAPPED]
+        else:
+            gapped = copies.iloc[0:0]
+        remedy = manual(
+            "create a logically air-gapped vault (CreateLogicallyAirGappedBackupVault, "
+            f"e.g. in the backup account) and add a copy action to it in tier "
+            f"{row.get('tier')}'s backup plan rule; protect plans no air-gapped vault"
+        )
+        if len(gapped):
+            newest = gapped.iloc[-1]
+            age = (pd.Timestamp(ev.as_of) - newest.created).total_seconds()
+            at = f"{newest.account}/{newest.region} vault {newest.vault}"
+            if age <= age_max.total_seconds():
+                reason = f"recovery point in logically air-gapped vault {human(max(age, 0.0))} old ({at})"
+                yield result(row, PASS, reason, expected=exp)
+            else:
+                reason = (
+                    f"newest recovery point in a logically air-gapped vault is {human(age)} old "
+                    f"({at}), older than {human(age_max.total_seconds())}"
+                )
+                yield result(row, FAIL, reason, expected=exp, remediation=remedy)
+            continue
+        typeless = [
+            f"{a}/{r}"
+            for a, r, t in _vault_types(ev)
+            if t is None or t != t  # the API did not say the vault's type
+        ]
+        if ev.sandbox and typeless:
+            why = (
+                "the sandbox reports no vault types (it has no logically air-gapped vaults): "
+                "no such copy can exist here"
+            )
+            yield result(row, NOT_SUPPORTED, why, expected=exp)
+        else:
+            reason = "no recovery point in a logically air-gapped vault"
+            yield result(row, FAIL, reason, expected=exp, remediation=remedy)
+
+
+def _vault_types(ev: Evidence) -> list[tuple[str, str, Any]]:
+    """(account, Region, VaultType) of every vault read."""
+    v = ev.vaults
+    if not len(v):
+        return []
+    types = v["vault_type"] if "vault_type" in v else [None] * len(v)
+    return list(zip(v.account, v.region, types, strict=True))

@@ -374,3 +374,47 @@ def snapshot_not_shared_outside(ev: Evidence) -> Iterator[Result]:
             "ModifyDBClusterSnapshotAttribute restore ValuesToRemove)"
         )
         yield result(row, FAIL, named, expected=expected, remediation=fix_it)
+
+
+# ------------------------------------------------------------------ native snapshot encryption
+
+
+@control("snapshot_encrypted")
+def snapshot_encrypted(ev: Evidence) -> Iterator[Result]:
+    """A service's own snapshots (not AWS Backup's recovery points, judged by
+    ``recovery_point_encrypted``) are copies of the data: each must be encrypted."""
+    expected = "every snapshot encrypted"
+    for row in ev.rows():
+        snaps = row.get("snapshot_encryption")
+        if not isinstance(snaps, dict):
+            continue  # the service's inventory does not read its snapshots' encryption
+        if not snaps:
+            yield result(row, NOT_APPLICABLE, "no snapshot", expected=expected)
+            continue
+        clear = sorted(s for s, enc in snaps.items() if enc is False)
+        unknown = sorted(s for s, enc in snaps.items() if enc is not True and enc is not False)
+        if clear:
+            yield result(
+                row,
+                FAIL,
+                f"{len(clear)} of {len(snaps)} snapshot(s) not encrypted: {', '.join(clear)}",
+                expected=expected,
+                remediation=fix(
+                    ev,
+                    row,
+                    "snapshot_encrypted",
+                    "manual: copy {snapshots} with encryption on, delete the unencrypted "
+                    "snapshot(s), and encrypt the {service} resource itself",
+                    snapshots=", ".join(clear),
+                ),
+            )
+        elif unknown:
+            yield result(
+                row,
+                FAIL,
+                f"encryption of snapshot(s) {', '.join(unknown)} not reported",
+                expected=expected,
+                remediation=_unread(),
+            )
+        else:
+            yield result(row, PASS, f"{len(snaps)} snapshot(s), all encrypted", expected=expected)

@@ -1,20 +1,60 @@
 """EBS volumes (tags come with the listing); recovery points are the account's own snapshots
-(one call per scope), and who else may restore each (one call per snapshot)."""
+(one call per scope), with whether each is encrypted and who else may restore it (one call
+per snapshot); Data Lifecycle Manager policies protect the volumes they target (one
+listing per scope and one read per policy: ``dlm.py``)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
 
 from runbook_lib.inventory.model import READ_ERRORS, Found, Scope, paginate, tag_dict
 from runbook_lib.inventory.plugin import Service, recovery_points, register
 from runbook_lib.model import RecoveryPoint
+from runbook_lib.services.ebs import dlm
 
 
 def _list(scope: Scope) -> list[dict]:
     return list(paginate(scope.client("ec2"), "describe_volumes", "Volumes"))
 
 
-def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
+@dataclass
+class Extras:
+    """What one scope's volumes share: their snapshots, the DLM schedules there."""
+
+    snapshots: dict[str, list[RecoveryPoint]]
+    #: None: not read (the sandbox has no DLM; each volume says so)
+    schedules: list[dlm.Schedule] | None = None
+    #: instance id -> tags, read only when a DLM policy targets instances
+    instance_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    dlm_error: Exception | None = None  # the DLM read failed (an errors row per volume)
+
+
+def _extras(scope: Scope) -> Extras:
     snaps = paginate(scope.client("ec2"), "describe_snapshots", "Snapshots", OwnerIds=["self"])
-    return recovery_points(snaps, lambda s: _point(scope, s))
+    out = Extras(recovery_points(snaps, lambda s: _point(scope, s)))
+    try:
+        out.schedules = read_dlm(scope)
+        if out.schedules and any(
+            "INSTANCE" in s.resource_types and not s.default for s in out.schedules
+        ):
+            instances = paginate(scope.client("ec2"), "describe_instances", "Reservations")
+            out.instance_tags = {
+                i["InstanceId"]: tag_dict(i.get("Tags"))
+                for r in instances
+                for i in r.get("Instances", [])
+            }
+    except READ_ERRORS as err:  # the volumes are still listed; their DLM cover is unknown
+        out.dlm_error = err
+    return out
+
+
+def read_dlm(scope: Scope) -> list[dlm.Schedule] | None:
+    """The scope's DLM snapshot schedules; None on the sandbox, which has no DLM (asking
+    would cost a retried HTTP 500 per scope). Tests replace this seam with recorded
+    policies (tests/test_audit_rel9.py)."""
+    if scope.session.sandbox:
+        return None
+    return dlm.read(scope.client("dlm"))
 
 
 def _point(scope: Scope, snap: dict) -> RecoveryPoint | None:
@@ -22,10 +62,11 @@ def _point(scope: Scope, snap: dict) -> RecoveryPoint | None:
         return None
     volume = scope.arn("ec2", f"volume/{snap['VolumeId']}")
     arn = f"arn:aws:ec2:{scope.region}::snapshot/{snap['SnapshotId']}"
-    return scope.point(volume, "ebs snapshot", snap["StartTime"], arn)
+    point = scope.point(volume, "ebs snapshot", snap["StartTime"], arn)
+    return replace(point, encrypted=snap.get("Encrypted"), key=snap.get("KmsKeyId"))
 
 
-def _describe(scope: Scope, vol: dict, snapshots: dict) -> Found:
+def _describe(scope: Scope, vol: dict, extras: Extras) -> Found:
     tags = tag_dict(vol.get("Tags"))
     arn = scope.arn("ec2", f"volume/{vol['VolumeId']}")
     row = scope.row(
@@ -39,10 +80,24 @@ def _describe(scope: Scope, vol: dict, snapshots: dict) -> Found:
         tags=tags,
         created=vol.get("CreateTime"),
     )
-    points = snapshots.get(arn, [])
+    points = extras.snapshots.get(arn, [])
     errors: list[tuple[str, Exception]] = []
     row["snapshot_shares"] = _shares(scope, points, errors)
-    return Found(row=row, protections=[], recovery_points=points, errors=errors)
+    row["snapshot_encryption"] = snapshot_encryption(points)
+    if extras.schedules is None:
+        protections = [] if extras.dlm_error is not None else [dlm.not_supported()]
+    else:
+        protections = [
+            s.protection() for s in extras.schedules if s.targets(vol, extras.instance_tags)
+        ]
+    if extras.dlm_error is not None:
+        errors.append(("Data Lifecycle Manager policies", extras.dlm_error))
+    return Found(row=row, protections=protections, recovery_points=points, errors=errors)
+
+
+def snapshot_encryption(points: list[RecoveryPoint]) -> dict[str, bool | None]:
+    """snapshot id -> encrypted (None: not said), for the audit's ``snapshot_encrypted``."""
+    return {rp.id.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: rp.encrypted for rp in points}
 
 
 def _shares(scope: Scope, points: list[RecoveryPoint], errors: list) -> dict[str, list[str]]:
@@ -68,6 +123,10 @@ register(
         list=_list,
         extras=_extras,
         describe=_describe,
-        fixes={},  # the tier's AWS Backup plan steps; "encryption at rest" (manual)
+        fixes={  # else the tier's AWS Backup plan steps; "encryption at rest" (manual)
+            "snapshot_encrypted": "manual: copy {snapshots} with CopySnapshot Encrypted=true "
+            "(KmsKeyId: the tier's key), delete the unencrypted snapshot(s) "
+            "(DeleteSnapshot), and encrypt the volume",
+        },
     )
 )

@@ -17,8 +17,6 @@ SPECS = (
             "backup_now": "CloudWatch Logs has no on-demand backup and AWS Backup does not "
             "reach log groups: their backup is an export to S3, which protect schedules "
             "(protect.export_logs_now runs one on demand)",
-            "controls": "a log group has no backup setting of its own: its backup is the "
-            "export to S3 that protect schedules, judged by the generic BP01-BP03 controls",
             "continuous": "CloudWatch Logs keeps events by retention; there is no "
             "point-in-time restore window",
         },

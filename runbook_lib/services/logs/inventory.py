@@ -22,7 +22,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -43,7 +43,7 @@ from runbook_lib.inventory.model import (
 )
 from runbook_lib.inventory.plugin import Service, TagSource, register
 from runbook_lib.services.s3.inventory import bucket_region
-from runbook_lib.session import is_not_supported
+from runbook_lib.session import is_not_supported, utcnow
 
 log = logging.getLogger("runbook_lib")
 EXPORT_TARGET = ":aws-sdk:cloudwatchlogs:createexporttask"  # universal target, any partition
@@ -132,7 +132,7 @@ def _extras(scope: Scope) -> Extras:
     tasks = paginate(
         scope.client("logs"), "describe_export_tasks", "exportTasks", statusCode="COMPLETED"
     )
-    now = datetime.now(UTC)
+    now = utcnow()
     s3, sandbox = scope.client("s3"), scope.session.sandbox
     for t in tasks:
         until, basis = export_data_end(t, s3, sandbox, now)
@@ -335,6 +335,7 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
         created=group.get("creationTime"),
     )
     kept = float(group["retentionInDays"]) if group.get("retentionInDays") else NEVER
+    row["log_retention_days"] = kept  # the setting the audit judges (inf: never expire)
     protections = [
         Protection(
             mechanism="logs retention",
@@ -349,7 +350,7 @@ def _describe(scope: Scope, group: dict, extras: Extras) -> Found:
         Protection(mechanism=f"logs subscription to {to}", rpo=CONTINUOUS_RPO, detail=STREAMED)
         for to in (sub.get("destinationArn", "?") for sub in subs)
     ]
-    now = datetime.now(UTC)
+    now = utcnow()
     scheduled = [
         s.protection(scope.session.sandbox, now, s.copy_regions(extras.replicas, scope.region))
         for s in extras.schedules.get(name, [])
