@@ -308,6 +308,7 @@ TYPES: dict[str, tuple[type, Callable[[Any], Any]]] = {
     "max_minutes": (float, _number(0)),
     "checks": (dict, _checks),
     "copy": (str, _choice("local", "dr", "both")),
+    "restore_via": (str, _choice("runbook", "restore_testing")),
     "source_arn": (str, _source_arn),
     "recovery_point": (str, _recovery_point),
     "controls": (list, _controls),

@@ -24,6 +24,7 @@ from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
     NEVER,
     NOT_SUPPORTED,
+    READ_ERRORS,
     Protection,
     RecoveryPoint,
     Scope,
@@ -88,6 +89,58 @@ def _tag_condition(kind: str, key: str, value: str, tags: dict[str, str]) -> boo
 
 
 @dataclass
+class RestoreTesting:
+    """One AWS Backup restore testing selection with its plan: which resources it covers,
+    how often its plan runs, which recovery points it may restore, how long a restored
+    copy is kept for validation."""
+
+    plan: str
+    selection: str
+    resource_type: str  # AWS Backup's ProtectedResourceType (DynamoDB, EBS, Aurora...)
+    arns: list[str] = field(default_factory=list)  # ["*"] or up to 30 ARNs
+    conditions: dict = field(default_factory=dict)  # StringEquals / StringNotEquals [{Key, Value}]
+    schedule: str = ""
+    every: timedelta | None = None  # longest gap between runs; None = unreadable
+    validation_window_hours: int | None = None
+    include_vaults: list[str] = field(default_factory=list)
+    exclude_vaults: list[str] = field(default_factory=list)
+    selection_window_days: int = 30
+    algorithm: str = ""
+    point_types: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.plan}/{self.selection}"
+
+    def matches(self, resource_type: str, arn: str, tags: dict[str, str]) -> bool:
+        """AWS's rule: a listed ARN; or ``["*"]`` narrowed by every ``StringEquals`` and no
+        ``StringNotEquals`` tag value, among resources of the selection's type."""
+        if resource_type != self.resource_type:
+            return False
+        if self.arns and "*" not in self.arns:
+            return arn in self.arns
+        equals = self.conditions.get("StringEquals") or []
+        not_equals = self.conditions.get("StringNotEquals") or []
+        return all(tags.get(c["Key"]) == c["Value"] for c in equals) and all(
+            tags.get(c["Key"]) != c["Value"] for c in not_equals
+        )
+
+    def may_restore(self, rp: RecoveryPoint, vault_arn: str, as_of: datetime) -> bool:
+        """True if the plan may pick ``rp`` (held in ``vault_arn``) at ``as_of``: a snapshot
+        (AWS Backup's discrete recovery points) in an included, not excluded vault, made
+        within the selection window."""
+        if "SNAPSHOT" not in self.point_types or rp.created is None:
+            return False
+        if not (as_of - timedelta(days=self.selection_window_days) <= rp.created <= as_of):
+            return False
+
+        def hit(patterns: list[str]) -> bool:
+            return any(p == "*" or fnmatch.fnmatchcase(vault_arn, p) for p in patterns)
+
+        return hit(self.include_vaults) and not hit(self.exclude_vaults)
+
+
+@dataclass
 class BackupScope:
     """What AWS Backup holds in one (account, Region)."""
 
@@ -97,6 +150,12 @@ class BackupScope:
     selections: list[Selection] = field(default_factory=list)
     recovery_points: list[RecoveryPoint] = field(default_factory=list)
     not_supported: list[str] = field(default_factory=list)  # operations the sandbox lacks
+    restore_testing: list[RestoreTesting] = field(default_factory=list)
+    #: why restore testing plans could not be read here ("" = read, or not offered)
+    restore_testing_error: str = ""
+
+    def vault_arn(self, vault: str | None) -> str:
+        return f"arn:aws:backup:{self.region}:{self.account}:backup-vault:{vault or ''}"
 
     def protections(self, service: str, arn: str, tags: dict[str, str]) -> list[Protection]:
         out = []
@@ -313,6 +372,10 @@ def collect(scope: Scope) -> BackupScope:
                     sel.get("Conditions") or {},
                 )
             )
+    try:
+        bs.restore_testing = _restore_testing(scope, backup)
+    except READ_ERRORS as err:  # backup plans and points still count; the run is PARTIAL
+        bs.restore_testing_error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
     for vault in paginate(backup, "list_backup_vaults", "BackupVaultList"):
         points = _call(
             scope,
@@ -357,3 +420,57 @@ def point_fields(entry: dict) -> dict:
         "status": entry.get("Status", "COMPLETED"),
         "lifecycle": entry.get("Lifecycle"),
     }
+
+
+def _restore_testing(scope: Scope, backup) -> list[RestoreTesting]:
+    """The restore testing plans and their selections in this scope (AWS Backup's own
+    restore tests; none on a sandbox that does not implement them)."""
+    plans = _call(
+        scope,
+        BackupScope(scope.account, scope.region),  # not a gap in backup plan coverage
+        "ListRestoreTestingPlans",
+        lambda: list(paginate(backup, "list_restore_testing_plans", "RestoreTestingPlans")),
+    )
+    out: list[RestoreTesting] = []
+    for listed in plans or []:
+        name = listed["RestoreTestingPlanName"]
+        plan = backup.get_restore_testing_plan(RestoreTestingPlanName=name)["RestoreTestingPlan"]
+        pick = plan.get("RecoveryPointSelection") or {}
+        schedule = plan.get("ScheduleExpression") or "cron(0 5 ? * * *)"
+        for item in paginate(
+            backup,
+            "list_restore_testing_selections",
+            "RestoreTestingSelections",
+            RestoreTestingPlanName=name,
+        ):
+            sel = backup.get_restore_testing_selection(
+                RestoreTestingPlanName=name,
+                RestoreTestingSelectionName=item["RestoreTestingSelectionName"],
+            )["RestoreTestingSelection"]
+            out.append(
+                RestoreTesting(
+                    plan=name,
+                    selection=sel["RestoreTestingSelectionName"],
+                    resource_type=sel.get("ProtectedResourceType", ""),
+                    arns=sel.get("ProtectedResourceArns") or [],
+                    conditions=sel.get("ProtectedResourceConditions") or {},
+                    schedule=schedule,
+                    every=schedule_interval(schedule),
+                    validation_window_hours=sel.get("ValidationWindowHours"),
+                    include_vaults=pick.get("IncludeVaults") or [],
+                    exclude_vaults=pick.get("ExcludeVaults") or [],
+                    selection_window_days=int(pick.get("SelectionWindowDays") or 30),
+                    algorithm=pick.get("Algorithm", ""),
+                    point_types=pick.get("RecoveryPointTypes") or [],
+                )
+            )
+    return out
+
+
+def backup_resource_type(service: str) -> str:
+    """AWS Backup's resource type name for a service's resources ("" where AWS Backup does
+    not restore it): its restore handler's ``backup_resource_type``."""
+    from runbook_lib.restore.registry import loaded
+
+    handler = loaded().get(service)
+    return handler.backup_resource_type if handler is not None else ""

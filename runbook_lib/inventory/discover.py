@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from runbook_lib.errors import ParamsError
@@ -25,6 +25,7 @@ from runbook_lib.inventory.plugin import SERVICES, Service
 from runbook_lib.inventory.reads import Reads
 from runbook_lib.inventory.report import Inventory, build
 from runbook_lib.progress import progress as tqdm
+from runbook_lib.session import utcnow
 
 log = logging.getLogger("runbook_lib")
 ERRORS = READ_ERRORS
@@ -61,7 +62,8 @@ def discover(
     (``services``, ``accounts``: only these; by default all). ``batch_tags=False`` reads
     every tag per resource (for a role that may not call ``tag:GetResources``)."""
     session = getattr(ctx_or_session, "session", ctx_or_session)
-    as_of = as_of or getattr(ctx_or_session, "as_of", None) or datetime.now(UTC)
+    # no as_of: the run's, else now by the target's clock once measured (runbook_lib.clock)
+    as_of = as_of or getattr(ctx_or_session, "as_of", None) or utcnow()
     names = check_services(services)
     params = session.params
     workers = max_workers or params.target.max_workers

@@ -41,6 +41,24 @@ PROTECTION_COLUMNS = [
     "recovery_point_source",
     "recovery_point_age_seconds",
     "notes",
+    "restore_testing",
+    "restore_testing_every_seconds",
+    "restore_testing_met",
+]
+#: AWS Backup restore testing selections covering each resource (one row per resource and
+#: selection): AWS Backup's own restore tests, counted as restore-test coverage.
+RESTORE_TESTING_COLUMNS = [
+    "arn",
+    "plan",
+    "selection",
+    "schedule",
+    "every_seconds",
+    "validation_window_hours",
+    "selection_window_days",
+    "algorithm",
+    "include_vaults",
+    "eligible_point",
+    "detail",
 ]
 DETAIL_COLUMNS = [
     "arn",
@@ -105,6 +123,10 @@ class Inventory:
     #: what each service's ``describe`` returned (with the listed item), by resource ARN:
     #: what protect reads its current settings from (not recorded in the ledger)
     found: dict[str, Found] = field(default_factory=dict, repr=False)
+    #: RESTORE_TESTING_COLUMNS: the AWS Backup restore testing selections covering each resource
+    restore_testing: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=RESTORE_TESTING_COLUMNS)
+    )
 
     @property
     def partial(self) -> bool:
@@ -274,7 +296,12 @@ def build(
         found, key=lambda f: (f.row["account"], f.row["region"], f.row["service"], f.row["name"])
     )
     by_scope = {(b.account, b.region): b for b in backups}
-    rows, details, points, problems = [], [], [], {}
+    errors = list(errors) + [
+        {"account": b.account, "region": b.region, "service": "backup",
+         "resource": "restore testing plans", "error": b.restore_testing_error}
+        for b in backups if b.restore_testing_error
+    ]  # fmt: skip
+    rows, details, points, problems, testing = [], [], [], {}, []
     backup_points = by_resource(rp for b in backups for rp in b.recovery_points)
     for f in found:
         row = dict(f.row)
@@ -288,6 +315,7 @@ def build(
         bs = by_scope.get((row["account"], row["region"]))
         if bs is not None and SERVICES[row["service"]].aws_backup:
             prots += bs.protections(row["service"], row["arn"], row["tags"])
+            testing += _restore_testing(bs, row, backup_points.get(row["arn"], []), as_of)
         for p in prots:
             d = asdict(p)
             d["rpo_seconds"] = p.rpo.total_seconds() if p.rpo is not None else None
@@ -299,11 +327,12 @@ def build(
     resources["created"] = pd.to_datetime(resources["created"], utc=True)
     detail = pd.DataFrame(details, columns=DETAIL_COLUMNS)
     rp = point_table(points)
-    protection = _protection(params, resources, detail, rp, as_of)
+    tested = pd.DataFrame(testing, columns=RESTORE_TESTING_COLUMNS)
+    protection = _protection(params, resources, detail, rp, as_of, tested)
     errs = pd.DataFrame(errors, columns=ERROR_COLUMNS).sort_values(ERROR_COLUMNS, ignore_index=True)
     return Inventory(
         params, as_of, resources, protection, detail, rp, errs, problems,
-        found={f.row["arn"]: f for f in found},
+        found={f.row["arn"]: f for f in found}, restore_testing=tested,
     )  # fmt: skip
 
 
@@ -315,10 +344,52 @@ def point_table(points: list[RecoveryPoint]) -> pd.DataFrame:
     return table
 
 
+def _restore_testing(
+    bs: BackupScope, row: dict, points: list[RecoveryPoint], as_of: datetime
+) -> list[dict]:
+    """The restore testing selections of ``bs`` covering the resource ``row``, each with
+    whether its plan has a recovery point of the resource it may restore as of ``as_of``."""
+    from runbook_lib.inventory.backup import backup_resource_type
+
+    if not bs.restore_testing:
+        return []
+    kind = backup_resource_type(row["service"])
+    out = []
+    for rt in bs.restore_testing:
+        if not rt.matches(kind, row["arn"], row["tags"] or {}):
+            continue
+        held = [p for p in points if p.account == bs.account and p.region == bs.region]
+        eligible = any(rt.may_restore(p, bs.vault_arn(p.vault), as_of) for p in held)
+        every = rt.every.total_seconds() if rt.every is not None else None
+        window = rt.validation_window_hours
+        out.append(
+            {
+                "arn": row["arn"], "plan": rt.plan, "selection": rt.selection,
+                "schedule": rt.schedule, "every_seconds": every,
+                "validation_window_hours": window,
+                "selection_window_days": rt.selection_window_days, "algorithm": rt.algorithm,
+                "include_vaults": list(rt.include_vaults), "eligible_point": eligible,
+                "detail": f"{rt.name}: {rt.schedule}, {rt.algorithm} of the last "
+                f"{rt.selection_window_days} days from vaults {rt.include_vaults}; restored copy "
+                f"kept {window or 0} h for validation"
+                + ("" if eligible else "; no recovery point it may restore"),
+            }
+        )  # fmt: skip
+    return out
+
+
 def _protection(
-    params: Params, resources: pd.DataFrame, detail: pd.DataFrame, rp: pd.DataFrame, as_of
+    params: Params,
+    resources: pd.DataFrame,
+    detail: pd.DataFrame,
+    rp: pd.DataFrame,
+    as_of,
+    testing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     by_arn = {arn: g for arn, g in detail.groupby("arn")} if not detail.empty else {}
+    tests = (
+        {a: g for a, g in testing.groupby("arn")} if testing is not None and len(testing) else {}
+    )
     rp = rp[rp.created <= pd.Timestamp(as_of)] if not rp.empty else rp
     rp_by_arn = {arn: g for arn, g in rp.groupby("resource_arn")} if not rp.empty else {}
     out = []
@@ -340,6 +411,9 @@ def _protection(
         kept = [x for x in ok.retention_days if x is not None and not pd.isna(x)]
         retention = float(max(kept)) if kept else None
         protected = bool(len(ok))
+        rt = tests.get(r.arn)
+        rt_every = rt.every_seconds.dropna() if rt is not None else pd.Series(dtype=float)
+        often = tier.restore_test_every.total_seconds()
         out.append(
             {
                 "arn": r.arn,
@@ -360,6 +434,12 @@ def _protection(
                 "recovery_point_source": source,
                 "recovery_point_age_seconds": age,
                 "notes": "; ".join(d[d.status == NOT_SUPPORTED].detail),
+                "restore_testing": sorted(rt.plan + "/" + rt.selection) if rt is not None else [],
+                "restore_testing_every_seconds": float(rt_every.min()) if len(rt_every) else None,
+                "restore_testing_met": bool(
+                    rt is not None
+                    and (rt.eligible_point.astype(bool) & (rt.every_seconds <= often)).any()
+                ),
             }
         )
     df = pd.DataFrame(out, columns=PROTECTION_COLUMNS)

@@ -202,6 +202,9 @@ def list_jobs(kind: str, account_id: str, region: str, p: dict[str, Any]) -> lis
         dest = job.fields.get("destination_vault_arn")
         if p.get("ByDestinationVaultArn") and dest != p["ByDestinationVaultArn"]:
             continue
+        plan_arn = (job.created_by or {}).get("RestoreTestingPlanArn")
+        if p.get("ByRestoreTestingPlanArn") and plan_arn != p["ByRestoreTestingPlanArn"]:
+            continue
         src_rp = job.fields.get("source_recovery_point_arn")
         if p.get("BySourceRecoveryPointArn") and src_rp != p["BySourceRecoveryPointArn"]:
             continue
@@ -274,18 +277,17 @@ def start_backup_job(
         )
         recovery_points.add(rp)
         for action in copy_actions or []:
-            start_copy_job(
-                account_id,
-                region,
-                {
-                    "RecoveryPointArn": rp_arn,
-                    "SourceBackupVaultName": vault.backup_vault_name,
-                    "DestinationBackupVaultArn": action["DestinationBackupVaultArn"],
-                    "IamRoleArn": p.get("IamRoleArn"),
-                    "Lifecycle": action.get("Lifecycle"),
-                },
-                created_by=created_by,
-            )
+            copy_args = {
+                "RecoveryPointArn": rp_arn,
+                "SourceBackupVaultName": vault.backup_vault_name,
+                "DestinationBackupVaultArn": action["DestinationBackupVaultArn"],
+                "IamRoleArn": p.get("IamRoleArn"),
+                "Lifecycle": action.get("Lifecycle"),
+            }
+            try:
+                start_copy_job(account_id, region, copy_args, created_by=created_by)
+            except Exception as err:  # AWS: the copy job fails; the backup stands
+                _failed_copy_job(account_id, region, rp, copy_args, err, created_by)
 
     def fail(job: Job) -> None:
         if payload is not None:
@@ -418,10 +420,54 @@ def start_copy_job(
     return job
 
 
+def _failed_copy_job(
+    account_id: str,
+    region: str,
+    source: Any,
+    p: dict[str, Any],
+    err: Exception,
+    created_by: dict[str, str] | None,
+) -> Job:
+    """A plan's copy action the sandbox refused (e.g. to another account): a COPY job that
+    FAILED with the reason, as AWS lists a copy job that failed; the backup is untouched."""
+    job = Job(
+        job_type="COPY",
+        job_id=_new_id(),
+        account_id=account_id,
+        region=region,
+        resource_arn=source.resource_arn,
+        resource_type=source.resource_type,
+        resource_name=source.resource_name,
+        iam_role_arn=p.get("IamRoleArn"),
+        state="FAILED",
+        size=source.payload.size,
+        fault=None,
+        created_by=created_by,
+        completion_date=now(),
+        status_message=f"{type(err).__name__}: {getattr(err, 'message', err)}",
+        fields={
+            "source_vault_arn": source.vault.backup_vault_arn,
+            "source_recovery_point_arn": source.arn,
+            "destination_vault_arn": p["DestinationBackupVaultArn"],
+            "destination_recovery_point_arn": None,
+        },
+    )
+    _table("COPY", account_id, region)[job.job_id] = job
+    return job
+
+
 # ------------------------------------------------------------------ restore
 
 
-def start_restore_job(account_id: str, region: str, p: dict[str, Any]) -> Job:
+def start_restore_job(
+    account_id: str,
+    region: str,
+    p: dict[str, Any],
+    created_by: dict[str, str] | None = None,
+    job_class: type[Job] = Job,
+) -> Job:
+    """Start a restore job (``created_by``: what started it, e.g. a restore testing plan;
+    ``job_class``: a Job subclass for jobs that do more after the restore)."""
     arn = p["RecoveryPointArn"]
     _, rp_region, rp_account, _ = split_arn(arn)
     if (rp_region, rp_account) != (region, account_id):
@@ -449,7 +495,7 @@ def start_restore_job(account_id: str, region: str, p: dict[str, Any]) -> Job:
         )
         rp.last_restore_time = now()
 
-    job = Job(
+    job = job_class(
         job_type="RESTORE",
         job_id=job_id,
         account_id=account_id,
@@ -462,7 +508,9 @@ def start_restore_job(account_id: str, region: str, p: dict[str, Any]) -> Job:
         size=rp.payload.size,
         fault=faults.take_fault("RESTORE", rp.resource_arn),
         on_complete=complete,
+        created_by=created_by,
         fields={
+            "metadata": metadata,
             "recovery_point_arn": arn,
             "vault_arn": rp.vault.backup_vault_arn,
             "recovery_point_creation_date": rp.creation_date,
