@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -32,8 +33,11 @@ from runbook_lib.inventory.reads import Reads
 from runbook_lib.inventory.report import build
 from runbook_lib.params import load_params, validate_params
 from runbook_lib.session import AwsSession, CallCounter
-from runbook_sandbox.seed import demo_estate
+from runbook_sandbox.seed import HISTORY_ENV, demo_estate
 from runbook_sandbox.server import running_sandbox
+
+# the estate as seeded, without the day of history a sandbox gets by default
+os.environ.setdefault(HISTORY_ENV, "off")
 
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "us-west-2"]
 LATENCY = 0.05

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -24,7 +25,11 @@ from runbook_lib.inventory import discover
 from runbook_lib.params import load_params
 from runbook_lib.session import AwsSession
 from runbook_sandbox import clock, state
+from runbook_sandbox.seed import HISTORY_ENV
 from runbook_sandbox.server import running_sandbox
+
+# the estate as seeded, without the day of history a sandbox gets by default
+os.environ.setdefault(HISTORY_ENV, "off")
 
 
 def started(**kwargs) -> float:

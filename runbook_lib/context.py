@@ -23,7 +23,7 @@ from typing import Any
 from runbook_lib.errors import ParamsError
 from runbook_lib.ledger import Ledger, new_run_id
 from runbook_lib.params import Params, load_params
-from runbook_lib.session import AwsSession
+from runbook_lib.session import AwsSession, utcnow
 
 log = logging.getLogger("runbook_lib")
 
@@ -62,9 +62,10 @@ class RunContext:
 
 
 def parse_as_of(value: str | datetime | None) -> datetime:
-    """'' -> now; ISO 8601 text -> that time (UTC if no offset)."""
+    """'' -> now (by the target's clock once measured: :mod:`runbook_lib.clock`);
+    ISO 8601 text -> that time (UTC if no offset)."""
     if value in (None, ""):
-        return datetime.now(UTC)
+        return utcnow()
     if isinstance(value, datetime):
         dt = value
     else:
@@ -107,10 +108,13 @@ def start(
         except ValueError as err:
             raise ParamsError("run_id", [f"run_id: {err}"]) from None
     params = load_params(params_file)
-    as_of_dt = parse_as_of(as_of)
+    as_of_dt = parse_as_of(as_of)  # a bad as_of is an error before any AWS call
     session = AwsSession(params)
     if params.target.kind == "aws":
         session.check_access()  # no credentials / no SSO sign-in: say so before any work
+    session.sync_clock()  # "now" is the target's time (a sandbox's clock may run ahead)
+    if as_of in (None, ""):
+        as_of_dt = utcnow()
     location = ledger_location or params.resolve_path(params.ledger)
     s3 = session.client("s3", params.account_ids[0]) if location.startswith("s3://") else None
     if setup_display:

@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from runbook_lib.clock import utcnow
 from runbook_lib.errors import RunbookError
 from runbook_lib.fingerprint import Fingerprint
 from runbook_lib.ledger_schema import SCHEMA, arrow_schema, conform
@@ -87,8 +88,9 @@ class Ledger:
         df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
         if df.empty:
             return None
-        df = _portable(df.assign(run_id=run_id, recorded_at=datetime.now(UTC)))
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        now = utcnow()  # the target's clock: rows sort with the times they describe
+        df = _portable(df.assign(run_id=run_id, recorded_at=now))
+        day = now.strftime("%Y-%m-%d")
         name = f"{PARTITION}={day}/{run_id}-{uuid.uuid4().hex[:8]}.parquet"
         buf = io.BytesIO()
         # the declared schema: same columns and types in every file of a table

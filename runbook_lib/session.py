@@ -8,11 +8,12 @@ thread-safe counter of API calls by service and operation that tests and benchma
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -21,6 +22,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from runbook_lib import clock
 from runbook_lib.errors import AccessError
 from runbook_lib.params import Params
 
@@ -30,6 +32,7 @@ SANDBOX_CREDENTIALS = {
     "aws_session_token": "testing",
 }
 SANDBOX_ROLE_NAME = "BackupRunbookRole"
+log = logging.getLogger("runbook_lib")
 
 
 class CallCounter:
@@ -158,6 +161,29 @@ class AwsSession:
         except BotoCoreError as err:
             raise AccessError(f"AWS credentials could not be used: {err}") from None
 
+    def sync_clock(self) -> timedelta:
+        """Read the target's time from the ``Date`` header of one STS GetCallerIdentity
+        answer and make :func:`utcnow` follow it (a sandbox's clock may have been moved
+        days ahead; AWS's is the one its timestamps are in). Returns the offset from this
+        machine's clock; when the time cannot be read, this machine's clock stays in use
+        and the log says why."""
+        where = self.endpoint_url or "AWS"
+        try:
+            sent = datetime.now(UTC)
+            answer = self._base_sts().get_caller_identity()
+            received = datetime.now(UTC)
+            date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+            if not date:
+                raise ValueError("the answer carried no Date header")
+            delta = clock.offset_from_date(date, sent, received)
+        except (ClientError, BotoCoreError, ValueError) as err:
+            why = f"this machine's clock: the time of {where} could not be read ({err})"
+            log.warning("clock: %s", why)
+            clock.set_offset(timedelta(0), why)
+            return timedelta(0)
+        clock.set_offset(delta, f"the Date header of {where} (offset {delta})")
+        return delta
+
     def role_arn(self, account: str) -> str | None:
         acct = next((a for a in self.params.accounts if a.id == account), None)
         if acct and acct.role_arn:
@@ -269,8 +295,9 @@ def _iso(value: Any) -> str:
 
 
 def utcnow() -> datetime:
-    """Now, in UTC, whole microseconds (one place, so tests can reason about time)."""
-    return datetime.now(UTC)
+    """Now, in UTC, by the target's clock once ``AwsSession.sync_clock`` has read it
+    (:mod:`runbook_lib.clock`; one place, so tests can reason about time)."""
+    return clock.utcnow()
 
 
 def is_not_supported(err: Exception) -> bool:

@@ -20,6 +20,9 @@ extension reads it) and, in order of their due times within the interval:
 - EventBridge Scheduler schedules whose target is the universal
   ``aws-sdk:cloudwatchlogs:createExportTask`` (the scheduled log exports protect creates)
   run that export (moto's ``create_export_task`` writes the objects);
+- AWS Backup restore testing plans run by their ``ScheduleExpression`` (restore jobs with
+  ``CreatedBy.RestoreTestingPlanArn``), and a restore testing job's restored resource is
+  deleted when its ``ValidationWindowHours`` end (``backup_ext.restore_testing``);
 - at the end, each DynamoDB table with point-in-time recovery gets its restorable window
   moved: ``LatestRestorableDateTime`` = now - 5 minutes, ``EarliestRestorableDateTime`` =
   no earlier than now - ``RecoveryPeriodInDays`` (moto stamps both once, when PITR is
@@ -243,6 +246,9 @@ def _timers(after: dt.datetime, unreadable: dict[str, tuple[str, str, str]]) -> 
     yield from _lifecycle_timers(after)
     yield from _rds_timers(after)
     yield from _export_timers(after, unreadable)
+    from runbook_sandbox.backup_ext import restore_testing  # plans' runs, validation windows
+
+    yield from restore_testing.clock_timers(after, unreadable)
 
 
 def _backends(service: str) -> list[tuple[str, str, Any]]:
@@ -435,10 +441,11 @@ def _due(rp: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
 
 
 def _lifecycle_timers(after: dt.datetime) -> Iterator[Timer]:
-    for rp in _points():
-        for when in _due(rp):
-            if when is not None and when > after:
-                yield when, lambda when: []  # _lifecycle runs after every step
+    """The next lifecycle transition after ``after`` (one timer: ``_lifecycle`` applies
+    every transition due after each step, so only the earliest needs a stop)."""
+    due = [w for rp in _points() for w in _due(rp) if w is not None and w > after]
+    if due:
+        yield min(due), lambda when: []
 
 
 def _lifecycle(at: dt.datetime) -> list[ClockEvent]:

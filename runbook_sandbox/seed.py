@@ -9,6 +9,16 @@ are ranked by RPO (strictest first).
 Deliberate gaps: unencrypted resources, untagged (unclassified) resources, a table
 without point-in-time recovery, an unversioned bucket, a database with short retention,
 a cache without snapshots, a log group that never expires and is never exported.
+
+**A past.** ``ensure_seeded`` then gives the estate a history (:func:`live_through`,
+``RUNBOOK_SANDBOX_HISTORY``, default ``1d``; ``0`` or ``off`` for none): the protect flow's
+plan for the params is applied (as an approved protect run would: AWS Backup vaults, plans
+and selections, point-in-time recovery, versioning, log export schedules...; the changes a
+person must make, such as encrypting an unencrypted volume, stay gaps) and the sandbox clock
+is moved forward by that long, so the plans have fired and recovery points with real data,
+copies and log exports exist when the first notebook runs. That set-up is the sandbox's own:
+it is recorded in no ledger of yours. The tests keep the history off (``tests/conftest.py``)
+so that they see the gaps.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from typing import Any
 from runbook_lib.params import Params
 
 MARKER = "/runbook-sandbox/seeded"
+HISTORY_ENV = "RUNBOOK_SANDBOX_HISTORY"
+DEFAULT_HISTORY = "1d"  # every tier's rule (hourly to daily) fires at least once
 OWNER = "Équipe données / SRE (on-call: +44 20 7946 0000)"  # unusual characters on purpose
 
 
@@ -223,12 +235,68 @@ def is_seeded(session) -> dict | None:
         return None
 
 
-def ensure_seeded(params: Params, url: str) -> None:
+def ensure_seeded(params: Params, url: str, history: str | None = None) -> None:
+    """Seed the demo estate into the sandbox at ``url`` unless it is there, then give it
+    ``history`` of past (default: ``RUNBOOK_SANDBOX_HISTORY``, else ``DEFAULT_HISTORY``)."""
     from runbook_lib.session import AwsSession
 
+    duration = history_duration(history)  # a bad value is an error before any change
     session = AwsSession(params, endpoint_url=url)
     if is_seeded(session) is None:
         seed_demo_estate(session)
+        if duration is not None:
+            live_through(session, duration)
+
+
+def history_duration(value: str | None = None):
+    """The history to give a fresh estate: a duration (``1d``, ``36h``...) or None for
+    none (``0``, ``off``, ``no``); ``value`` None reads ``RUNBOOK_SANDBOX_HISTORY``.
+    ClockError naming the setting and what is allowed otherwise."""
+    import os
+
+    from runbook_sandbox.clock import ClockError, parse_duration
+
+    text = os.environ.get(HISTORY_ENV, DEFAULT_HISTORY) if value is None else value
+    if str(text).strip().lower() in ("", "0", "off", "no", "none", "false"):
+        return None
+    try:
+        return parse_duration(text)
+    except ClockError as err:
+        raise ClockError(
+            f"{HISTORY_ENV} (the seeded estate's history): {err}; or 0 / off"
+        ) from None
+
+
+def live_through(session, duration):
+    """Protect the estate as an approved protect run would, then move the sandbox clock
+    forward by ``duration`` (AWS Backup plans fire, copies land, log exports run...).
+    Runs in the process that runs the sandbox (``ensure_seeded`` is called there), whose
+    clock moves.
+    Returns the clock's :class:`~runbook_sandbox.clock.Advance`. The protect run's rows
+    go to a throwaway ledger: this is the sandbox's set-up, not evidence of yours."""
+    import logging
+    import tempfile
+
+    from runbook_lib import protect
+    from runbook_lib.context import RunContext
+    from runbook_lib.ledger import Ledger
+    from runbook_lib.session import utcnow
+    from runbook_sandbox import clock
+
+    log = logging.getLogger("runbook_sandbox")
+    with tempfile.TemporaryDirectory(prefix="sandbox-history-") as folder:
+        ctx = RunContext(session.params, session, Ledger(folder), "sandbox-history", utcnow())
+        plan = protect.plan(ctx)
+        rows = protect.apply(ctx, plan, approve=True)
+    done = clock.advance(duration)  # this process runs the sandbox (serve, ensure_sandbox)
+    applied = int((rows.status == "APPLIED").sum()) if len(rows) else 0
+    log.info(
+        "sandbox history: %d protect change(s) applied, then %s of sandbox time: %d event(s)",
+        applied,
+        duration,
+        len(done.events),
+    )
+    return done
 
 
 def seed_demo_estate(session) -> list[DemoResource]:
@@ -505,7 +573,7 @@ def _elasticache(session, res: DemoResource, key, tags, rng) -> None:
     kwargs: dict[str, Any] = {}
     if key:
         kwargs["KmsKeyId"] = key
-    ec.create_replication_group(
+    group = ec.create_replication_group(
         ReplicationGroupId=res.name,
         ReplicationGroupDescription=f"{res.name} (demo)",
         Engine="redis",
@@ -516,7 +584,36 @@ def _elasticache(session, res: DemoResource, key, tags, rng) -> None:
         SnapshotRetentionLimit=res.facts["snapshot_retention"],
         Tags=_tag_list(tags),
         **kwargs,
-    )
+    )["ReplicationGroup"]
+    _fill_cache(group)
+
+
+def _fill_cache(group: dict[str, Any]) -> None:
+    """Real keys, when a redis-server stands behind the endpoint (the sandbox's; see
+    runbook_sandbox/elasticache_ext.py): sessions with a TTL, hashes, lists, sets, a sorted
+    set and a stream, 3,000 keys in all. Deterministic: the same keys every time."""
+    from runbook_lib.services.elasticache import data
+
+    ep = data.endpoint(group)
+    if ep is None or ep[0] != "127.0.0.1":
+        return
+    with data.connect(data.Login(host=ep[0], port=ep[1])) as cache:
+        p = cache.client.pipeline(transaction=False)
+        for n in range(1, 1201):
+            p.set(f"session:{n:05d}", f"user={n % 300};cart={n * 7 % 97}", ex=90 * 86400)
+        for n in range(1, 801):
+            p.hset(
+                f"user:{n}", mapping={"name": f"user {n}", "country": "FRDEIEES"[n % 4 * 2 :][:2]}
+            )
+        for n in range(1, 501):
+            p.rpush(f"cart:{n}", *[f"sku-{(n * k) % 211}" for k in range(1, 1 + n % 5 + 1)])
+        for n in range(1, 498):
+            p.sadd(f"tags:{n}", *[f"t{(n + k) % 13}" for k in range(3)])
+        p.zadd("leaderboard", {f"user:{n}": (n * 37) % 1000 / 10 for n in range(1, 301)})
+        p.zadd("recent", {f"order:{n}": n for n in range(1, 101)})
+        for n in range(1, 51):
+            p.xadd("events", {"n": str(n), "kind": "checkout"}, id=f"{1767225600000 + n}-0")
+        p.execute()
 
 
 def _opensearch(session, res: DemoResource, key, tags, rng) -> None:

@@ -56,7 +56,7 @@ def serve(
 
 @contextlib.contextmanager
 def running_sandbox(
-    params_file: str | None = "sandbox", timeout: float = 120, state_file: str | None = None
+    params_file: str | None = "sandbox", timeout: float = 600, state_file: str | None = None
 ) -> Iterator[str]:
     """Start a sandbox server process (seeded from ``params_file``, or loaded from a saved
     ``state_file`` instead); yields its URL."""

@@ -20,6 +20,7 @@ import pytest
 from runbook_lib.progress import BATCH_ENV
 from runbook_sandbox import ENV_URL, prepare_moto_environment
 from runbook_sandbox.engines.common import SWITCH as ENGINES
+from runbook_sandbox.seed import HISTORY_ENV as HISTORY
 
 prepare_moto_environment()
 os.environ.setdefault(BATCH_ENV, "1")  # nbval/papermill kernels inherit it: no progress widgets
@@ -28,6 +29,10 @@ os.environ.setdefault(BATCH_ENV, "1")  # nbval/papermill kernels inherit it: no 
 #: behind ``engine_sandbox`` (the tests that prove database content); every other sandbox a
 #: test starts is metadata only, as moto makes it. RUNBOOK_SANDBOX_ENGINES=on runs them all.
 os.environ.setdefault(ENGINES, "off")
+#: A seeded sandbox is given a day of history by default (protected, then its clock moved:
+#: runbook_sandbox.seed.live_through). The tests see the estate as seeded, with its gaps;
+#: those about the history turn it on for their own sandbox.
+os.environ.setdefault(HISTORY, "off")
 _stack = contextlib.ExitStack()
 
 

@@ -174,6 +174,37 @@ def test_cron_rule_fires_at_its_times_with_copies_in_the_copy_region(url):
     assert client(url, "dynamodb").scan(TableName="orders-restored")["Count"] == 5
 
 
+def test_a_refused_copy_fails_the_copy_job_and_leaves_the_backup_restorable(url):
+    """A copy action to another account (the sandbox cannot share snapshots across
+    accounts) is a FAILED copy job; the scheduled backup itself stays whole."""
+    ec2 = client(url, "ec2")
+    vol = ec2.create_volume(
+        AvailabilityZone=f"{PRIMARY}a",
+        Size=3,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "tier", "Value": "gold"}]}],
+    )["VolumeId"]
+    elsewhere = f"arn:aws:backup:{DR}:210987654321:backup-vault:central"
+    plan(url, "main", "cron(0 * ? * * *)", CopyActions=[{"DestinationBackupVaultArn": elsewhere}])
+
+    done = clock.advance("2h", endpoint_url=url)
+
+    backups = done.of_kind("backup")
+    assert len(backups) == 2 and {e.state for e in backups} == {"COMPLETED"}
+    copies = done.of_kind("copy")
+    assert len(copies) == 2 and {e.state for e in copies} == {"FAILED"}
+    assert all("Cross-account" in e.detail for e in copies)
+    backup = client(url, "backup")
+    listed = backup.list_copy_jobs()["CopyJobs"]
+    assert {j["State"] for j in listed} == {"FAILED"} and len(listed) == 2
+    newest = max(points(url, "main"), key=lambda p: p["CreationDate"])
+    job = backup.start_restore_job(
+        RecoveryPointArn=newest["RecoveryPointArn"], IamRoleArn=ROLE, Metadata={}
+    )
+    restored = backup.describe_restore_job(RestoreJobId=job["RestoreJobId"])
+    assert restored["Status"] == "COMPLETED", restored.get("StatusMessage")
+    assert restored["CreatedResourceArn"].split("/")[-1] != vol
+
+
 def test_rate_rule_fires_every_interval_from_the_plan(url):
     table(url, "events", tier="silver")
     plan(url, "rated", "rate(12 hours)", tier="silver")

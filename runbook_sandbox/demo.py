@@ -1,0 +1,338 @@
+"""``make demo``: a stretch of operation on the sandbox, then every runbook once.
+
+    python -m runbook_sandbox.demo [--days 14] [--params sandbox] [-p name=value ...]
+
+1. **Sandbox.** A sandbox server starts with the demo estate and its day of history
+   (:func:`runbook_sandbox.seed.live_through`: protected, then its clock moved a day).
+2. **Days of operation.** For each day: the sandbox clock moves a day
+   (:mod:`runbook_sandbox.clock`: AWS Backup plans fire, copies land, lifecycle deletes,
+   log exports run), then the day's runbooks run, each as its own run with its own run
+   id, recorded in the demo's ledger: the schedule's inventory and restore test
+   (``params/schedule.yaml``), and the audit, which the schedule lacks and the trends'
+   findings series needs (the schedule's daily protect plan is left out of the days: it
+   only reads and records nothing; the final run shows it). They run as library calls in this one process (the
+   calls the notebooks make, :func:`day_runs`), not as notebooks: a notebook run costs a
+   kernel start, imports and an HTML export each time, which the figures printed at the
+   end measure. Every point the trends notebook draws is one of these measured runs.
+   The daily restore test is a rotation, not the schedule's ``due`` mode: per tier, the
+   ``--per-tier`` resources whose test was attempted longest ago (never first), so every
+   tier is tested every day; ``due`` would test a gold resource once a week and a bronze one once
+   a quarter, too few points for a fortnight.
+3. **Every runbook once**, as ``runbook run`` does (papermill, executed notebooks and HTML
+   in ``runs/<run id>/``), on the same ledger: the trends notebook draws the history.
+
+The demo's ledger is its own (``runs/demo-<time>/ledger``), so demos never mix. At the end
+it prints the time of each phase (and of a notebook's kernel start, imports and HTML
+export, measured once), the total, and the points per trends series. Exit status: the
+final run's (0, 1 a notebook failed, 3 the evidence is red: the estate keeps deliberate
+gaps, see docs/evidence.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("runbook_sandbox.demo")
+DEFAULT_DAYS = 14
+PER_TIER = 2
+
+
+@dataclass
+class Timings:
+    """Seconds spent per phase (summed over the days) and how many times each ran."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    count: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+            self.count[name] += 1
+
+    def lines(self) -> list[str]:
+        out = []
+        for name, secs in self.seconds.items():
+            n = self.count[name]
+            each = f" ({n} runs, {secs / n:.1f} s each)" if n > 1 else ""
+            out.append(f"  {name:<28} {secs:7.1f} s{each}")
+        return out
+
+
+# ----------------------------------------------------------------- one day's runs
+
+
+def rotation(ctx: Any, resources: Any, per_tier: int) -> list[str]:
+    """Per tier (the default tier for untagged resources), the ``per_tier`` resources
+    whose last restore test was attempted longest ago (never first, then by ARN), whatever
+    its outcome: a resource without a recovery point does not starve its tier."""
+    from runbook_lib import restore
+
+    candidates = restore.select_resources(ctx, resources, mode="due", max_tests=0)
+    tier = candidates["tier"].fillna(ctx.params.default_tier)
+    tests = ctx.ledger.read("restore_tests", columns=["resource_arn", "recorded_at"])
+    attempted = (
+        tests.groupby("resource_arn").recorded_at.max().astype(str).to_dict() if len(tests) else {}
+    )
+    last = candidates["arn"].map(lambda a: attempted.get(a, ""))  # never attempted first
+    frame = candidates.assign(_tier=tier, _last=last).sort_values(["_last", "arn"])
+    return list(frame.groupby("_tier", sort=True).head(per_tier)["arn"])
+
+
+def day_runs(params_file: str, ledger: str, timings: Timings, per_tier: int) -> dict[str, Any]:
+    """The day's scheduled runbooks, each a run of its own (run id, as_of by the sandbox's
+    clock), recorded in ``ledger``: the library calls notebooks 01, 06 and 04 make."""
+    from runbook_lib import audit, inventory, restore
+    from runbook_lib.context import start
+
+    def begin():
+        return start(params_file, ledger_location=ledger, setup_display=False)
+
+    out: dict[str, Any] = {}
+    with timings.phase("inventory"):
+        rb = begin()
+        inv = inventory.discover(rb, progress=False)
+        inventory.record(rb, inv)
+    out["resources"] = len(inv.table())
+    with timings.phase("audit"):
+        rb = begin()
+        findings = audit.evaluate(rb, inv, progress=False)  # the day's inventory
+        audit.record(rb, findings)
+    table = findings.table()
+    out["audit pass %"] = round(100 * (table.status == "PASS").mean(), 1) if len(table) else None
+    with timings.phase("restore test"):
+        rb = begin()
+        # the restore runbook's candidates (restore.resources.discover_resources), from
+        # the day's inventory rather than a second listing: no scratch copies
+        key = rb.params.tag_keys.restore_test
+        res = inv.resources
+        scratch = res["tags"].map(lambda t: isinstance(t, dict) and key in t).astype(bool)
+        candidates = res[~scratch].reset_index(drop=True)
+        arns = rotation(rb, candidates, per_tier)
+        selection = restore.select_resources(rb, candidates, mode="arns", arns=arns)
+        tests = restore.restore_test(rb, selection)
+    counts = tests.status.value_counts() if len(tests) else {}
+    out["restore tests"] = {str(k): int(v) for k, v in dict(counts).items()}
+    return out
+
+
+# ----------------------------------------------------------------- start-up figures
+
+
+def startup_figures(executed: Path | None) -> dict[str, float]:
+    """Seconds for a kernel to start and stop with papermill (an empty notebook), for the
+    runbooks' imports in a kernel, and for the HTML export of one executed runbook (the
+    largest of the run)."""
+    import nbformat
+    import papermill
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="demo-startup-") as tmp:
+        folder = Path(tmp)
+        for name, source in (
+            ("kernel start + stop", "pass"),
+            (
+                "kernel + runbook imports",
+                "from runbook_lib import audit, inventory, present, protect, restore, trends\n"
+                "from runbook_lib.context import start",
+            ),
+        ):
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+            nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+            path = folder / "probe.ipynb"
+            nbformat.write(nb, path)
+            t0 = time.perf_counter()
+            papermill.execute_notebook(
+                str(path), str(folder / "out.ipynb"), kernel_name="python3", progress_bar=False
+            )
+            out[name] = time.perf_counter() - t0
+        if executed is not None and executed.exists():
+            from runbook_lib.runner import to_html
+
+            copy = folder / executed.name
+            copy.write_bytes(executed.read_bytes())
+            t0 = time.perf_counter()
+            to_html(copy)
+            out[f"HTML export of {executed.name}"] = time.perf_counter() - t0
+    return out
+
+
+# ----------------------------------------------------------------- trends points
+
+
+def points_per_series(params_file: str, ledger: str) -> dict[str, int]:
+    """How many points each trends series draws from ``ledger`` (what notebook 07 shows)."""
+    from runbook_lib import trends
+    from runbook_lib.context import start
+
+    rb = start(params_file, ledger_location=ledger, setup_display=False)
+    h = trends.load(rb)
+    out = {"coverage (inventory runs)": len(trends.coverage(h))}
+    f = trends.findings_pass_rate(h)
+    if len(f) and "practice" in f:
+        for practice, part in f.groupby("practice"):
+            out[f"findings {practice}"] = len(part)
+    else:
+        out["findings"] = len(f)
+    out["restore pass rate (restore runs)"] = len(trends.restore_pass_rate(h))
+    o = trends.objectives_over_time(h, per="run")
+    for (tier, measure), part in o.groupby(["tier", "measure"]):
+        out[f"{measure.upper()} {tier}"] = len(part)
+    return out
+
+
+# ----------------------------------------------------------------- the demo
+
+
+def run_demo(
+    days: int = DEFAULT_DAYS,
+    params_file: str = "sandbox",
+    parameters: dict[str, Any] | None = None,
+    out_dir: str | None = None,
+    per_tier: int = PER_TIER,
+) -> int:
+    from runbook_lib import runner
+    from runbook_lib.params import find_params_file, load_params
+    from runbook_lib.progress import BATCH_ENV
+    from runbook_sandbox import ENV_URL, clock
+    from runbook_sandbox.engines.common import SWITCH as ENGINES
+    from runbook_sandbox.server import running_sandbox
+
+    if days < 0:
+        raise SystemExit(f"--days: {days}; allowed: 0 or more")
+    if per_tier < 1:
+        raise SystemExit(f"--per-tier: {per_tier}; allowed: 1 or more")
+    started = time.perf_counter()
+    timings = Timings()
+    params_path = str(find_params_file(params_file).resolve())
+    params = load_params(params_path)
+    archive = Path(out_dir or params.resolve_path(params.run_archive))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    ledger = str((archive / f"demo-{stamp}" / "ledger").resolve())
+    os.environ[BATCH_ENV] = "1"  # kernels inherit it: no frozen progress widgets
+    # Real PostgreSQL / MariaDB behind RDS take a physical copy (pg_basebackup) at every
+    # scheduled backup: a gold database backed up hourly makes 24 a day, minutes a day on
+    # two cores. The demo runs without them unless asked (RUNBOOK_SANDBOX_ENGINES=on).
+    engines = os.environ.setdefault(ENGINES, "off")
+    # checked before the sandbox starts: a bad -p is an error before any work
+    runner.check_run_parameters(
+        runner.resolve_notebooks(None),
+        params_path,
+        "",
+        {"ledger_location": ledger, **(parameters or {})},
+    )
+    print(
+        f"demo: {days} day(s) of operation, then every runbook; ledger {ledger}; "
+        f"real database engines {engines} ({ENGINES})",
+        flush=True,
+    )
+    with timings.phase("sandbox start (seed + history)"):
+        stack = contextlib.ExitStack()
+        url = stack.enter_context(running_sandbox(params_path))
+    with stack:
+        os.environ[ENV_URL] = url
+        try:
+            for day in range(1, days + 1):
+                with timings.phase("clock: advance 1 day"):
+                    moved = clock.advance("1d", endpoint_url=url)
+                kinds = defaultdict(int)
+                for e in moved.events:
+                    kinds[e.kind] += 1
+                summary = day_runs(params_path, ledger, timings, per_tier)
+                print(
+                    f"day {day:2d} {moved.end:%Y-%m-%d}: {dict(kinds)}; "
+                    + "; ".join(f"{k} {v}" for k, v in summary.items()),
+                    flush=True,
+                )
+            with timings.phase("every runbook (papermill + HTML)"):
+                result = runner.run_notebooks(
+                    params_path,
+                    out_dir=str(archive),
+                    parameters={"ledger_location": ledger, **(parameters or {})},
+                )
+            code, lines = runner.judge(result)
+            with timings.phase("trends points (count)"):
+                points = points_per_series(params_path, ledger)
+        finally:
+            os.environ.pop(ENV_URL, None)
+    outputs = [Path(n.output) for n in result.notebooks if Path(n.output).exists()]
+    executed = max(outputs, key=lambda p: p.stat().st_size, default=None)  # the largest
+    with timings.phase("start-up probe"):
+        startup = startup_figures(executed)
+    total = time.perf_counter() - started
+    print(f"\nrun folder: {result.folder}")
+    for n in result.notebooks:
+        print(f"  {n.notebook:<28} {n.status:<7} {n.seconds:6.1f} s")
+    for line in lines:
+        print(f"  {line}")
+    print("\nwhere the seconds went:")
+    print("\n".join(timings.lines()))
+    print("a notebook run's fixed costs (measured once, in this demo):")
+    for name, secs in startup.items():
+        print(f"  {name:<40} {secs:6.1f} s")
+    print("\ntrends: points per series (each from one measured run in the ledger):")
+    for name, n in points.items():
+        print(f"  {name:<40} {n:4d}")
+    print(f"\ndemo total: {total:.1f} s ({total / 60:.1f} min)")
+    figures = {
+        "total_seconds": round(total, 1),
+        "phases": {k: round(v, 1) for k, v in timings.seconds.items()},
+        "runs": dict(timings.count),
+        "startup": {k: round(v, 2) for k, v in startup.items()},
+        "points": points,
+        "ledger": ledger,
+        "run_folder": result.folder,
+        "exit": code,
+    }
+    Path(ledger).parent.joinpath("demo.json").write_text(json.dumps(figures, indent=2))
+    return code
+
+
+def _parameters(pairs: list[str]) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"-p {pair!r}: expected name=value")
+        out[name] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m runbook_sandbox.demo", description=__doc__)
+    ap.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of operation")
+    ap.add_argument("--params", default="sandbox", help="parameter set (default: sandbox)")
+    ap.add_argument("--out", default=None, help="run archive (default: the params' run_archive)")
+    ap.add_argument("--per-tier", type=int, default=PER_TIER, help="daily restore tests per tier")
+    ap.add_argument("-p", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument(
+        "--approve", action="store_true", help="the final run applies (-p approve=true)"
+    )
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    parameters = _parameters(args.p)
+    if args.approve:
+        parameters["approve"] = True
+    return run_demo(args.days, args.params, parameters, args.out, args.per_tier)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
