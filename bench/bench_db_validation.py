@@ -1,6 +1,8 @@
-"""Database content validation against a plain full read of the same rows (PostgreSQL).
+"""Database content validation against a plain full read of the same rows (PostgreSQL),
+and Redis key validation against a plain SCAN + GET of the same keys.
 
-    python bench/bench_db_validation.py [--rows 1000000]
+    python bench/bench_db_validation.py [--rows 1000000] [--redis-keys 1000000]
+        [--engine postgres|redis|both]
 
 Starts one sandbox PostgreSQL server (Debian's package, as the sandbox does), fills a table
 of ``--rows`` rows (id, customer, amount, status, time, text), then times in one run:
@@ -12,6 +14,12 @@ of ``--rows`` rows (id, customer, amount, status, time, text), then times in one
 - plain full reads: ``COPY ... TO STDOUT`` streamed, and ``SELECT *`` through a server-side
   cursor.
 
+Redis (``--engine redis``): one sandbox redis-server filled with ``--redis-keys`` string keys
+(60-byte values), then: the key fingerprint (``runbook_lib.services.elasticache.data``:
+SCAN + per-key type, TTL and value digest computed in the server by the Lua script), the same
+with the digests computed in the client (the fallback where EVAL is refused), and a plain
+read: SCAN + pipelined GET of every key.
+
 Prints rows/s and the ratios (validation / full read: above 1.0x means validating is faster
 than reading the data out). Measured figures, one run; no assertion.
 """
@@ -21,8 +29,10 @@ from __future__ import annotations
 import argparse
 import time
 
+from runbook_lib.services.elasticache import data as cache_data
 from runbook_lib.services.rds import data
 from runbook_sandbox.engines import common, postgres
+from runbook_sandbox.engines import redis as redis_engine
 
 
 def timed(fn) -> float:
@@ -34,7 +44,71 @@ def timed(fn) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--redis-keys", type=int, default=1_000_000)
+    ap.add_argument("--engine", choices=("postgres", "redis", "both"), default="both")
     args = ap.parse_args()
+    if args.engine in ("postgres", "both"):
+        bench_postgres(args)
+    if args.engine in ("redis", "both"):
+        bench_redis(args.redis_keys)
+
+
+def bench_redis(n: int) -> None:
+    why = redis_engine.missing_reason()
+    if why:
+        raise SystemExit(why)
+    server = redis_engine.new_server()
+    try:
+        login = cache_data.Login(host="127.0.0.1", port=server.port)
+        with cache_data.connect(login) as cache:
+
+            def fill() -> None:
+                for start in range(0, n, 10_000):
+                    p = cache.client.pipeline(transaction=False)
+                    for i in range(start, min(n, start + 10_000)):
+                        p.set(
+                            f"order:{i:08d}",
+                            f"{i % 5000}|{(i % 100000) / 100:.2f}|paid|{i:040d}"[:60],
+                        )
+                    p.execute()
+
+            print(f"redis keys: {n:,} (filled in {timed(fill):.1f}s)")
+        results: dict[str, float] = {}
+        with cache_data.connect(login) as cache:
+            results["key fingerprint (digests in the server, Lua)"] = timed(
+                lambda: cache_data.fingerprint(cache_data.read(cache), key_limit=0)
+            )
+        with cache_data.connect(login) as cache:
+            cache.scripts = False
+            results["key fingerprint (digests in the client)"] = timed(
+                lambda: cache_data.fingerprint(cache_data.read(cache), key_limit=0)
+            )
+
+        def scan_get() -> None:
+            with cache_data.connect(login) as cache:
+                cursor = 0
+                while True:
+                    cursor, keys = cache.client.scan(cursor=cursor, count=cache_data.BATCH)
+                    if keys:
+                        p = cache.client.pipeline(transaction=False)
+                        for k in keys:
+                            p.get(k)
+                        p.execute()
+                    if int(cursor) == 0:
+                        return
+
+        results["full read: SCAN + GET (pipelined)"] = timed(scan_get)
+        for name, seconds in results.items():
+            print(f"{name:45s} {seconds:7.2f}s  {n / seconds:12,.0f} keys/s")
+        r = results["full read: SCAN + GET (pipelined)"]
+        for name in list(results)[:2]:
+            print(f"ratio vs SCAN + GET: {name} {r / results[name]:.2f}x")
+    finally:
+        server.stop()
+        common.remove_root()
+
+
+def bench_postgres(args: argparse.Namespace) -> None:
     why = postgres.missing_reason()
     if why:
         raise SystemExit(why)

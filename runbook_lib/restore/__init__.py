@@ -4,6 +4,7 @@ Public API::
 
     select_resources(ctx, resources=None, mode="due"|"sample"|"arns", ...) -> selection table
     restore_test(ctx, selection, checks=..., as_of=...)                 -> one row per test (ledger: restore_tests)
+    restore_test(ctx, selection, restore_via="restore_testing")          -> validate AWS Backup restore testing's copies
     restore_one(ctx, ref, recovery_point=..., ...)                       -> one test's row
     find_recovery_points(session, ref) / resource_ref(session, arn)     -> RecoveryPoint list / ResourceRef
     sweep(ctx, dry_run=True)                                              -> expired scratch resources (deleted if not dry_run)

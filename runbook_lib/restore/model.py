@@ -62,6 +62,8 @@ class ResourceRef:
     name: str
     tier: str | None = None
     resource_id: str | None = None  # volume id, file system id; defaults to name
+    # the inventory's tags (user checks keyed ``tag:KEY=VALUE``); empty when not from it
+    tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def ident(self) -> str:

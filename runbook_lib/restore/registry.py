@@ -136,6 +136,14 @@ class ServiceHandler:
         user check), or None when it is absent or the service holds no records."""
         return None
 
+    def query_values(
+        self, session: Any, restored: Restored, queries: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """name -> the first column of the first row each query returns on the restored copy
+        (an exception where the query failed), for the ``sql`` user check; None where the
+        service has no SQL engine to ask."""
+        return None
+
     def is_not_found(self, err: BaseException) -> bool:
         """True if ``err`` is this service saying the resource does not exist."""
         return (

@@ -29,7 +29,7 @@ def ref_from_row(row: dict[str, Any]) -> ResourceRef:
     arn = row["arn"]
     svc = row.get("service") or service_of_arn(arn, field_name="arn")[0]
     ident = get_handler(svc).resource_id(arn)  # None where the name is the identifier
-    tier = row.get("tier")
+    tier, tags = row.get("tier"), row.get("tags")
     return ResourceRef(
         arn,
         svc,
@@ -38,4 +38,5 @@ def ref_from_row(row: dict[str, Any]) -> ResourceRef:
         row.get("name") or ident,
         tier if isinstance(tier, str) and tier else None,
         ident,
+        {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
     )

@@ -33,6 +33,7 @@ from runbook_lib.restore.model import (
 )
 from runbook_lib.restore.recorded import BackupRecords
 from runbook_lib.restore.registry import FINDERS, RESTORERS, get_handler
+from runbook_lib.restore.restore_testing import check_via, run_via_restore_testing
 from runbook_lib.restore.validate import checks_for, validate
 from runbook_lib.session import is_not_supported, utcnow
 
@@ -166,13 +167,24 @@ def restore_one(
     as_of: datetime | str | None = None,
     records: BackupRecords | None = None,
     copy: str = "local",
+    restore_via: str = "runbook",
 ) -> dict[str, Any]:
     """Restore-test one resource; returns its ledger row. Never leaves a scratch resource.
+
+    ``restore_via="restore_testing"``: the restore step is AWS Backup's own restore testing
+    (the newest completed restore testing job of the resource awaiting validation; see
+    ``runbook_lib.restore.restore_testing``); the verdict is put back on that job.
 
     ``copy="dr"`` tests the resource's AWS Backup copy in its tier's ``copy_region``: the
     scratch copy is restored in that Region and checked against the fingerprint recorded
     for the source recovery point the copy was made from (linked by its copy job)."""
     check_copy(copy)
+    check_via(restore_via)
+    if restore_via == "restore_testing" and copy != "local":
+        raise ParamsError(
+            "copy", [f"copy: {copy!r} is not allowed with restore_via='restore_testing': AWS "
+                     "Backup restore testing restores in the resource's own Region; use 'local'"]
+        )  # fmt: skip
     if copy == "both":
         raise ParamsError(
             "copy", ["copy: restore_one tests one recovery point; use 'local' or 'dr'"]
@@ -193,6 +205,11 @@ def restore_one(
         rpo_objective_seconds=_seconds(tier.rpo), cleanup_status="NOTHING_CREATED", notes=[],
         copy=copy,
     )  # fmt: skip
+    if restore_via == "restore_testing":
+        return run_via_restore_testing(
+            ctx, ref, row, recovery_point=recovery_point, user_checks=user_checks,
+            records=records, ref_time=ref_time,
+        )  # fmt: skip
     try:
         if copy == "dr":
             if not tier.copy_region:
@@ -479,15 +496,23 @@ def restore_test(
     recovery_points: dict[str, str] | None = None,
     record: bool = True,
     copy: str = "local",
+    restore_via: str = "runbook",
 ) -> pd.DataFrame:
     """Restore-test every selected row (``selected`` column true, if present); append one
     row per test to ``restore_tests``; return the rows.
 
     ``copy``: ``local`` (the recovery point in the resource's Region), ``dr`` (its AWS
-    Backup copy in the tier's ``copy_region``, restored there) or ``both`` (one test each)."""
+    Backup copy in the tier's ``copy_region``, restored there) or ``both`` (one test each).
+    ``restore_via``: ``runbook`` (restore into a scratch copy of the runbook's own) or
+    ``restore_testing`` (validate the copies AWS Backup restore testing made; ``local`` only)."""
     from runbook_lib.progress import progress as tqdm
 
     check_copy(copy)
+    check_via(restore_via)
+    if restore_via == "restore_testing" and copy != "local":
+        raise ParamsError(
+            "copy", [f"copy: {copy!r} is not allowed with restore_via='restore_testing'; use 'local'"]
+        )  # fmt: skip
     parse_time(as_of, field_name="as_of")
     # the shape of every entry (keyed by ARN, name, service or '*') before any AWS call
     for selector in ["*", *(checks if isinstance(checks, dict) else {})]:
@@ -505,7 +530,7 @@ def restore_test(
         for which in ("local", "dr") if copy == "both" else (copy,):
             row = restore_one(
                 ctx, ref, recovery_point=rp, sources=sources, checks=checks, as_of=as_of,
-                records=records, copy=which,
+                records=records, copy=which, restore_via=restore_via,
             )  # fmt: skip
             log.info(
                 "restore test %s %s (%s): %s %s",

@@ -5,7 +5,8 @@
    record; on a difference, the first keys that differ).
 2. **canary**: the newest canary record in the restored copy; its time is the measured data
    freshness. A canary the backup recorded but the copy lacks means stale data.
-3. **user checks**: minimum count, required keys or key prefixes, expected values.
+3. **user checks**: minimum count, required keys or key prefixes, expected values, SQL
+   queries returning an expected value (databases).
 4. **metadata**: engine, size, encryption and key of the copy against the source.
 
 Verdict: FAIL if any check fails; PASS if the fingerprint matched; PASS_WEAK otherwise (the
@@ -33,7 +34,9 @@ from runbook_lib.restore.model import (
 from runbook_lib.restore.recorded import Recorded
 from runbook_lib.restore.registry import Content, ServiceHandler
 
-CHECK_KEYS = ("min_count", "required_keys", "required_prefixes", "expected_values")
+CHECK_KEYS = ("min_count", "required_keys", "required_prefixes", "expected_values", "sql")
+SQL_KEYS = ("query", "expect")
+TAG_SELECTOR = "tag:"  # checks keyed ``tag:KEY=VALUE`` apply to resources with that tag
 
 
 @dataclass
@@ -59,8 +62,9 @@ class Validation:
 
 
 def checks_for(checks: dict[str, Any] | None, ref: ResourceRef) -> dict[str, Any]:
-    """User checks that apply to ``ref``: ``checks`` maps an ARN, a name or a service (or
-    '*') to a dict of CHECK_KEYS; the most specific entry wins."""
+    """User checks that apply to ``ref``: ``checks`` maps an ARN, a name, a tag
+    (``tag:KEY=VALUE``) or a service (or '*') to a dict of CHECK_KEYS; the most specific
+    entry wins (ARN, name, tag, service, '*'); ``sql`` entries of several selectors add up."""
     from runbook_lib.errors import ParamsError
 
     if not checks:
@@ -75,7 +79,16 @@ def checks_for(checks: dict[str, Any] | None, ref: ResourceRef) -> dict[str, Any
             ],
         )
     out: dict[str, Any] = {}
-    for selector in ("*", ref.service, ref.name, ref.arn):
+    sql: dict[str, dict[str, Any]] = {}
+    tagged = sorted(
+        s
+        for s in checks
+        if isinstance(s, str)
+        and s.startswith(TAG_SELECTOR)
+        and ref.tags.get(s[len(TAG_SELECTOR) :].partition("=")[0])
+        == s[len(TAG_SELECTOR) :].partition("=")[2]
+    )
+    for selector in ("*", ref.service, *tagged, ref.name, ref.arn):
         spec = checks.get(selector)
         if spec is None:
             continue
@@ -85,8 +98,47 @@ def checks_for(checks: dict[str, Any] | None, ref: ResourceRef) -> dict[str, Any
                 "checks",
                 [f"checks[{selector!r}]: unknown check(s) {bad}; allowed: {list(CHECK_KEYS)}"],
             )
+        if isinstance(selector, str) and selector.startswith(TAG_SELECTOR):
+            if "=" not in selector or not selector[len(TAG_SELECTOR) :].partition("=")[0]:
+                raise ParamsError(
+                    "checks",
+                    [f"checks[{selector!r}]: a tag selector is tag:KEY=VALUE, e.g. tag:app=shop"],
+                )
+        if "sql" in spec:
+            sql.update(_sql_spec(selector, spec["sql"]))
         out.update(spec)
+    if sql:
+        out["sql"] = sql
     return out
+
+
+def _sql_spec(selector: str, spec: Any) -> dict[str, dict[str, Any]]:
+    """The ``sql`` check of ``checks[selector]``: check name -> {"query": SQL text returning
+    one value, "expect": the value}; a clear error otherwise."""
+    from runbook_lib.errors import ParamsError
+
+    where = f"checks[{selector!r}].sql"
+    example = '{"orders": {"query": "SELECT count(*) FROM orders", "expect": 4000}}'
+    if not isinstance(spec, dict) or not spec:
+        raise ParamsError(
+            "checks",
+            [f"{where}: expected a mapping of check name -> query and expect, e.g. {example}"],
+        )
+    problems = []
+    for name, q in spec.items():
+        if not isinstance(q, dict) or set(q) != set(SQL_KEYS):
+            got = sorted(q) if isinstance(q, dict) else type(q).__name__
+            problems.append(f"{where}[{name!r}]: expected exactly {list(SQL_KEYS)}, got {got}")
+        elif not isinstance(q["query"], str) or not q["query"].strip():
+            problems.append(f"{where}[{name!r}].query: a non-empty SQL text")
+        elif not (q["expect"] is None or isinstance(q["expect"], str | int | float | bool)):
+            problems.append(
+                f"{where}[{name!r}].expect: a single value (text, number, true/false or null), "
+                f"got {type(q['expect']).__name__}"
+            )
+    if problems:
+        raise ParamsError("checks", problems)
+    return {str(n): q for n, q in spec.items()}
 
 
 def validate(
@@ -309,7 +361,57 @@ def _user_checks(
                 wrong.append(f"{key}: body lacks {want!r}")
         passed = f"{len(spec['expected_values'])} record(s) as expected"
         out.append(_user_check("expected_values", bool(wrong), "; ".join(wrong[:5]), passed))
+    if spec.get("sql"):
+        out.extend(_sql_checks(session, handler, restored, spec["sql"]))
     return out
+
+
+def _sql_checks(session, handler, restored, queries: dict[str, dict[str, Any]]) -> list[Check]:
+    """One check per query (``sql:<name>``): FAIL when it fails or returns another value."""
+    got = handler.query_values(session, restored, {n: q["query"] for n, q in queries.items()})
+    if got is None:
+        return [
+            Check(
+                "sql",
+                "SKIP",
+                f"{restored.service}: no SQL engine to run {sorted(queries)} against",
+            )
+        ]
+    out = []
+    for name, q in queries.items():
+        value, want = got.get(name), q["expect"]
+        if isinstance(value, Exception):
+            first = (str(value).strip().splitlines() or [type(value).__name__])[0]
+            out.append(_user_check(f"sql:{name}", True, f"the query failed: {first}", ""))
+            continue
+        failed = f"returned {value!r}, expected {want!r} ({q['query']})"
+        out.append(
+            _user_check(f"sql:{name}", not _same(value, want), failed, f"{value!r} as expected")
+        )
+    return out
+
+
+def _same(value: Any, want: Any) -> bool:
+    """A database value against a params value: numerically when both are numbers, else as
+    text (``true`` matches a boolean true; ``null`` matches NULL)."""
+    from decimal import Decimal, InvalidOperation
+
+    if want is None or value is None:
+        return want is None and value is None
+    if isinstance(want, bool) or isinstance(value, bool):
+        return (
+            str(value).lower() in ("true", "t", "1")
+            if want is True
+            else (
+                str(value).lower() in ("false", "f", "0")
+                if want is False
+                else str(value) == str(want)
+            )
+        )
+    try:
+        return Decimal(str(value)) == Decimal(str(want))
+    except InvalidOperation:
+        return str(value) == str(want)
 
 
 def _user_check(name: str, failing: bool, failed: str, passed: str) -> Check:

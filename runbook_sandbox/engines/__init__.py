@@ -4,20 +4,26 @@ Installed into moto by :func:`install` (``prepare_moto_environment`` calls it): 
 (Debian's ``postgresql`` package) behind RDS DB instances of engine ``postgres`` and Aurora
 clusters of engine ``aurora-postgresql``; MariaDB (``mariadb-server``, ``mariadb-backup``)
 behind ``mysql``, ``mariadb`` and ``aurora-mysql``; see :mod:`runbook_sandbox.engines.rds`.
-Where the server binaries are missing, RDS stays metadata only, as moto makes it, and
+Redis (``redis-server``, :mod:`.redis`) behind ElastiCache Redis replication groups and cache
+clusters, hooked by :mod:`runbook_sandbox.elasticache_ext`.
+Where the server binaries are missing, RDS (ElastiCache) stays metadata only, as moto makes it, and
 :func:`status` says why.
 """
 
 from __future__ import annotations
 
-from runbook_sandbox.engines import mariadb, postgres
+from runbook_sandbox.engines import mariadb, postgres, redis
 
 __all__ = ["install", "status"]
 
 
 def status() -> dict[str, str]:
     """engine -> "" when it runs behind the sandbox, else why not."""
-    return {"postgres": postgres.missing_reason(), "mariadb": mariadb.missing_reason()}
+    return {
+        "postgres": postgres.missing_reason(),
+        "mariadb": mariadb.missing_reason(),
+        "redis": redis.missing_reason(),
+    }
 
 
 def install() -> None:

@@ -1,17 +1,35 @@
 """ElastiCache (Redis/Valkey): a snapshot seeds a new replication group.
 
-The check is metadata (engine, node type, encryption, key). Reading keys back would need
-a Redis client inside the VPC; this runbook does not. Sandbox: moto holds no cache data
-and its snapshots carry no creation time (then the RPO cannot be measured, and says so).
+Redis / Valkey caches the runbooks can reach (cluster mode disabled): the scratch group is
+created with a fresh random AUTH token when the source has one (held in memory only, never
+printed or recorded), then every key is fingerprinted (type, TTL present, value digest
+computed in the server; :mod:`runbook_lib.services.elasticache.data`) and compared with the
+fingerprint backup_now took; canary keys give the measured RPO. Otherwise (cluster mode
+enabled, memcached, an endpoint out of reach from where the runbook runs) the check is
+metadata (node type, encryption, key). Sandbox: a real redis-server stands behind each Redis
+group (a snapshot is an RDB file), when Debian's ``redis-server`` is installed.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from runbook_lib.inventory.model import tag_list
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
-from runbook_lib.restore.registry import ServiceHandler, finder, handler, point, restorer
+from runbook_lib.restore.registry import (
+    Content,
+    ServiceHandler,
+    finder,
+    handler,
+    point,
+    restorer,
+)
+from runbook_lib.services.elasticache import data
+
+#: (account, region, scratch group) -> the AUTH token it was created with: in memory only,
+#: dropped when the scratch group is deleted
+_TOKENS: dict[tuple[str, str, str], str] = {}
 
 
 def _ec(session, account, region):
@@ -71,6 +89,10 @@ def restore_snapshot(session, rp, ref, target, tags, restore_time=None):
     }
     if src.get("KmsKeyId"):
         kwargs["KmsKeyId"] = src["KmsKeyId"]
+    if src.get("AuthTokenEnabled"):  # a fresh token (AWS needs in-transit encryption for one)
+        token = data.new_token()
+        _TOKENS[(rp.account, rp.region, target)] = token
+        kwargs.update(AuthToken=token, TransitEncryptionEnabled=True)
     g = ec.create_replication_group(**kwargs)["ReplicationGroup"]
     return Restored("elasticache", rp.account, rp.region, target, g.get("ARN"))
 
@@ -81,6 +103,30 @@ class ElastiCache(ServiceHandler):
     not_found = ("ReplicationGroupNotFoundFault", "CacheClusterNotFound")
     ready_when = ("Status", "available")
     test_minutes = 20
+    has_data = True  # Redis / Valkey: read_content fingerprints the keys (data.py)
+
+    def read_content(self, session, restored, *, workers: int = 8) -> Content | None:
+        """Every key's type, TTL presence and in-server value digest (SCAN); None for caches
+        the runbooks do not read (their proof rests on metadata)."""
+        desc = self.describe(session, restored)
+        if not data.readable(session, desc):
+            return None
+        started = time.perf_counter()
+        token = _TOKENS.get((restored.account, restored.region, restored.name))
+        with data.connect(data.scratch_login(session, desc, token)) as cache:
+            keys = data.read(cache)
+            found = cache.canaries()
+            how = "in the server (Lua)" if cache.scripts else "in the client (EVAL refused)"
+        every = data.fingerprint(keys)
+        plain = data.fingerprint(keys, with_canary=False)
+        return Content(
+            data.KIND,
+            plain.count,
+            {"all keys": every, "without the canary keys": plain},
+            found,
+            time.perf_counter() - started,
+            f"{len(keys)} keys scanned, values digested {how}",
+        )
 
     def describe(self, session, where):
         return _group(session, where.account, where.region, where.name)
@@ -114,6 +160,7 @@ class ElastiCache(ServiceHandler):
             _ec(session, restored.account, restored.region).delete_replication_group(
                 ReplicationGroupId=restored.name, RetainPrimaryCluster=False
             )
+        _TOKENS.pop((restored.account, restored.region, restored.name), None)
 
     def list_tagged(self, session, account, region, tag_key):
         from runbook_lib.restore.naming import PREFIX

@@ -4,7 +4,7 @@ DB clusters) named alike; automated backups give point-in-time restore."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
@@ -21,6 +21,9 @@ from runbook_lib.model import RecoveryPoint
 FIXES = {  # control id -> protect plan step (the tier's AWS Backup plan steps otherwise)
     "resource_backed_up_or_reproducible": "automated backup retention (days)",
     "backup_frequency_meets_rpo": "automated backup retention (days)",
+    "snapshot_encrypted": "manual: copy {snapshots} with CopyDBSnapshot / "
+    "CopyDBClusterSnapshot naming a KmsKeyId, delete the unencrypted snapshot(s), and "
+    "encrypt the database (an encrypted snapshot restored in its place)",
 }
 
 
@@ -126,7 +129,12 @@ def rds_service(
             return None
         arn = scope.arn("rds", f"{kind.arn_part}:{snap[kind.ident]}")
         source = f"{name} {snap.get('SnapshotType', 'manual')} snapshot"
-        return scope.point(arn, source, snap["SnapshotCreateTime"], snap.get(kind.snapshot_arn, ""))
+        point = scope.point(
+            arn, source, snap["SnapshotCreateTime"], snap.get(kind.snapshot_arn, "")
+        )
+        # DB snapshots say Encrypted, DB cluster snapshots StorageEncrypted
+        encrypted = snap.get("Encrypted", snap.get("StorageEncrypted"))
+        return replace(point, encrypted=encrypted, key=snap.get("KmsKeyId"))
 
     def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:
         return recovery_points(_all(scope, kind.snapshots), lambda s: _point(scope, s))
@@ -151,6 +159,9 @@ def rds_service(
         protections, points = automated(db, arn, scope, name)
         errors: list[tuple[str, Exception]] = []
         row["snapshot_shares"] = shares(scope, kind, snapshots.get(arn, []), errors)
+        row["snapshot_encryption"] = {  # snapshot identifier -> encrypted (the audit's)
+            rp.id.rsplit(":", 1)[-1]: rp.encrypted for rp in snapshots.get(arn, [])
+        }
         return Found(
             row=row,
             protections=protections,

@@ -58,6 +58,7 @@ CANARY_TABLE = "runbook_restore_canary"
 CANARY_PREFIX = DYNAMODB_PREFIX  # the same key form: __restore_canary__#<time>
 KEY_LIMIT = 200_000  # per-row digests are kept for tables of at most this many rows
 CONNECT_TIMEOUT = 10  # seconds
+QUERY_TIMEOUT = 300  # seconds, per user check query
 
 
 class NotReachable(RunbookError):
@@ -198,6 +199,10 @@ class Db:
     def row_values(self, key: str) -> dict[str, Any] | None:
         """The row ``schema.table|col=value|...`` as plain values (``expected_values``)."""
         return self.dialect.row_values(self.conn, key)
+
+    def query_value(self, query: str, timeout: int = QUERY_TIMEOUT) -> Any:
+        """The first value ``query`` returns, read only (the ``sql`` user check)."""
+        return self.dialect.query_value(self.conn, query, timeout)
 
     def run(self, statements: Iterable[str]) -> None:
         """Run ``statements`` in one transaction (seeding, tests)."""

@@ -104,6 +104,20 @@ def read_tables(conn: Any, key_limit: int) -> list[Table]:
     return out
 
 
+def query_value(conn: Any, query: str, timeout: int) -> Any:
+    """The first column of the first row ``query`` returns (None without a row), in a
+    read-only transaction (rolled back); ``timeout``: the client's read time-out."""
+    conn._read_timeout = timeout  # PyMySQL's per-socket read time-out, for this call
+    with conn.cursor() as cur:
+        cur.execute("START TRANSACTION READ ONLY")
+        try:
+            cur.execute(query)
+            row = cur.fetchone()
+        finally:
+            cur.execute("ROLLBACK")
+    return None if row is None else row[0]
+
+
 def _canary_db(conn: Any) -> str:
     return conn.db.decode() if isinstance(conn.db, bytes) else (conn.db or CANARY_DATABASE)
 

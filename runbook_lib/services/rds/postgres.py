@@ -92,6 +92,16 @@ def read_tables(conn: Any, key_limit: int) -> list[Table]:
     return out
 
 
+def query_value(conn: Any, query: str, timeout: int) -> Any:
+    """The first column of the first row ``query`` returns (None without a row), in a
+    read-only transaction with a statement time-out of ``timeout`` seconds."""
+    conn.read_only = True
+    with conn.transaction():
+        conn.execute(f"SET LOCAL statement_timeout = {int(timeout) * 1000}")
+        row = conn.execute(query).fetchone()
+    return None if row is None else row[0]
+
+
 def canaries(conn: Any) -> list[datetime]:
     from psycopg import sql
 

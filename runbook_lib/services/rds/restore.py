@@ -13,6 +13,7 @@ moto's ``restore_db_cluster_from_snapshot`` for a cluster without a password of 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -38,6 +39,9 @@ from runbook_lib.session import is_not_supported
 
 #: the instance class of the DB instance added to a restored cluster so that it answers queries
 READER_CLASS = "db.r6g.large"
+#: (account, region, scratch identifier) -> the login its content was read with: in memory
+#: only (the fresh password), dropped when the scratch copy is deleted
+_LOGINS: dict[tuple[str, str, str], data.Login] = {}
 
 
 def _rds(session, account: str, region: str, service: str = "rds"):
@@ -192,6 +196,7 @@ class _Database(ServiceHandler):
         self._reachable(session, restored)
         client = self._client(session, restored.account, restored.region)
         login = data.scratch_login(client, self.kind, restored.name)
+        _LOGINS[(restored.account, restored.region, restored.name)] = login
         with data.connect(login) as db:
             tables = db.read_tables()
             found = db.canaries()
@@ -213,6 +218,27 @@ class _Database(ServiceHandler):
         client = self._client(session, restored.account, restored.region)
         with data.connect(data.scratch_login(client, self.kind, restored.name)) as db:
             return db.row_values(key)
+
+    def query_values(self, session, restored, queries):
+        """Each query's first value on the restored copy, read only, with the login the
+        content read gave it (a fresh password otherwise); a failed query's error as value."""
+        if not data.readable(session, self.describe(session, restored)):
+            return None
+        login = _LOGINS.get((restored.account, restored.region, restored.name))
+        if login is None:
+            client = self._client(session, restored.account, restored.region)
+            login = data.scratch_login(client, self.kind, restored.name)
+            _LOGINS[(restored.account, restored.region, restored.name)] = login
+        out: dict[str, Any] = {}
+        with data.connect(login) as db:
+            for name, query in queries.items():
+                try:
+                    out[name] = db.query_value(query)
+                except Exception as err:  # noqa: BLE001  (the check fails, naming the error)
+                    out[name] = err
+                    with contextlib.suppress(Exception):  # an aborted transaction
+                        db.conn.rollback()
+        return out
 
     def backup_restore_metadata(self, target):
         return {f"DB{self.kind}Identifier": target}
@@ -269,6 +295,7 @@ class RDS(_Database):
         }
 
     def delete(self, session, restored):
+        _LOGINS.pop((restored.account, restored.region, restored.name), None)
         if self.exists(session, restored):
             _rds(session, restored.account, restored.region).delete_db_instance(
                 DBInstanceIdentifier=restored.name,
@@ -320,6 +347,7 @@ class _Cluster(_Database):
         }
 
     def delete(self, session, restored):
+        _LOGINS.pop((restored.account, restored.region, restored.name), None)
         if not self.exists(session, restored):
             return
         client = self._client(session, restored.account, restored.region)
