@@ -33,6 +33,7 @@ def _engines_here():
 
 import runbook_lib.backup_now as backup_now  # noqa: E402
 import runbook_lib.restore as R  # noqa: E402
+from runbook_lib.protect.iam import allows, iam_actions, load_policy, policy_actions  # noqa: E402
 from runbook_lib.services.rds import data  # noqa: E402
 from runbook_lib.services.rds.restore import RDS, Aurora  # noqa: E402
 from runbook_lib.session import utcnow  # noqa: E402
@@ -115,7 +116,14 @@ def test_restore_proves_content_with_measured_rpo_and_cleans_up(
 
     monkeypatch.setattr(data, "new_password", remembered)
     sel = R.select_resources(ctx, estate, mode="arns", arns=arns)
+    ctx.session.counter.reset()
     tests = R.restore_test(ctx, sel).set_index("resource_name")
+    # the shipped restore-test policy allows every call a content-validated restore makes
+    # (the scratch password: ModifyDBInstance / ModifyDBCluster, which engine-less runs skip)
+    granted = policy_actions(load_policy("restore-test"))
+    called = iam_actions(ctx.session.counter.operations())
+    assert {"rds:ModifyDBInstance", "rds:ModifyDBCluster"} <= called
+    assert not sorted(a for a in called if not allows(granted, a))
     assert len(SCRATCH_PASSWORDS) >= len(SOURCES)
     for name in SOURCES:
         row = tests.loc[name]

@@ -51,6 +51,10 @@ RESTORE_NOT_CALLED = {
     "elasticache:AddTagsToResource": "not an API call: CreateReplicationGroup's Tags need it",
     "s3:DeleteObjectVersion": "DeleteObjects naming VersionIds (the clean-up empties every version)",
     "elasticfilesystem:DeleteMountTarget": "only for mount targets on a restored file system (none here)",
+    # the scratch copy's fresh master password; called only where a real engine stands behind
+    # RDS (checked against this policy in tests/test_db_content.py)
+    "rds:ModifyDBInstance": "the scratch password, engine-backed content validation only",
+    "rds:ModifyDBCluster": "the scratch password, engine-backed content validation only",
 }
 
 
