@@ -48,8 +48,9 @@ _NAMED = {
     "services": _quoted(registry.names()),
     "native": _quoted(s.native_backup for s in registry.specs().values() if s.native_backup),
     "sources": "a recovery-point source declared by a service (docs/restore.md, docs/services.md)",
-    "fingerprint": "`runbook_lib.fingerprint` of the content at backup time (`dynamodb-items`, "
-    "`s3-objects`); empty where no data is read",
+    "fingerprint": "`runbook_lib.fingerprint` of the content at backup time ("
+    + _quoted(s.fingerprint for s in registry.specs().values() if s.fingerprint)
+    + "); empty where no data is read",
 }
 
 

@@ -130,3 +130,14 @@ def test_the_flows_import_no_moto():
         "assert not [m for m in sys.modules if m.startswith('moto')], 'moto imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path("/"))
+
+
+def test_declared_fingerprint_kinds_are_the_kinds_recorded():
+    """A spec's ``fingerprint`` names the kind backup_now records (docs and ledger say it)."""
+    from runbook_lib import services
+    from runbook_lib.services.elasticache import data as cache_data
+    from runbook_lib.services.rds import data as db_data
+
+    for name in ("rds", "aurora"):
+        assert services.spec(name).fingerprint == db_data.KIND
+    assert services.spec("elasticache").fingerprint == cache_data.KIND

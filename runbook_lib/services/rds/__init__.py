@@ -14,7 +14,7 @@ RDS = ServiceSpec(
     aws_backup=True,
     native_backup="rds-snapshot",
     continuous_sources=("rds-pitr",),
-    fingerprint="postgres-tables",
+    fingerprint="database-tables",
 )
 AURORA = ServiceSpec(
     name="aurora",
@@ -24,7 +24,7 @@ AURORA = ServiceSpec(
     aws_backup=True,
     native_backup="rds-cluster-snapshot",
     continuous_sources=("rds-cluster-pitr",),
-    fingerprint="postgres-tables",
+    fingerprint="database-tables",
 )
 #: A Neptune cluster is declared like an Aurora one: same ARN shape, names, snapshots and PITR
 NEPTUNE = replace(AURORA, name="neptune", title="Neptune cluster", fingerprint="")
