@@ -699,3 +699,37 @@ def test_a_log_group_whose_export_keeps_an_unknown_time_says_unknown_and_why():
     assert st == "FAIL"
     assert reason == f"retention unknown: the inventory reads no retention for {mech}"
     assert "less than" not in reason and fix.startswith("manual:")
+
+
+def test_recovery_point_controls_judge_each_resource_and_vault_over_all_its_points():
+    """Hundreds of hourly points make one finding per resource and vault, not one each;
+    the failing points are all named in the reason."""
+    acct, region = GOLD_ARN.split(":")[4], GOLD_ARN.split(":")[3]
+
+    def pt(i, vault, encrypted=True, keep=3650):
+        return {"account": acct, "region": region, "vault": vault,
+                "arn": f"arn:aws:backup:{region}:{acct}:recovery-point:{vault}-{i:04d}",
+                "resource_arn": GOLD_ARN, "resource_type": "DynamoDB",
+                "created": AS_OF - timedelta(hours=i), "status": "COMPLETED",
+                "encrypted": encrypted, "encryption_key_arn": "arn:aws:kms:k",
+                "delete_after_days": keep, "vault_type": "BACKUP_VAULT"}  # fmt: skip
+
+    points = [pt(i, "good") for i in range(300)]
+    points += [pt(i, "mixed", encrypted=(i % 100 != 7), keep=3 if i in (5, 9) else 3650)
+               for i in range(300)]  # fmt: skip
+    ev = _evidence([_resource(GOLD_ARN, "gold")], points=points)
+    for cid in ("recovery_point_encrypted", "recovery_point_min_retention"):
+        found = {r.name: r for r in CONTROLS[cid].evaluate(ev)}
+        assert set(found) == {f"good: {GOLD_ARN}", f"mixed: {GOLD_ARN}"}, cid
+        assert found[f"good: {GOLD_ARN}"].status == "PASS"
+        assert "all 300 recovery point(s)" in found[f"good: {GOLD_ARN}"].reason
+        assert found[f"mixed: {GOLD_ARN}"].status == "FAIL"
+        assert all(r.arn == GOLD_ARN for r in found.values())
+    enc = {r.name: r for r in CONTROLS["recovery_point_encrypted"].evaluate(ev)}
+    reason = enc[f"mixed: {GOLD_ARN}"].reason
+    assert reason.startswith("3 of 300 not encrypted")
+    assert all(f"mixed-{i:04d}" in reason for i in (7, 107, 207)) and "mixed-0008" not in reason
+    ret = {r.name: r for r in CONTROLS["recovery_point_min_retention"].evaluate(ev)}
+    reason = ret[f"mixed: {GOLD_ARN}"].reason
+    assert reason.startswith("2 of 300 deleted after 3 days, less than")
+    assert "mixed-0005" in reason and "mixed-0009" in reason and "mixed-0006" not in reason

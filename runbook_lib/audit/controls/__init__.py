@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
@@ -134,11 +134,24 @@ def backup_row(*, account: str, region: str, arn: str, name: str, **extra: Any) 
     }
 
 
-def recovery_point_row(p: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The row of the recovery point ``p`` (a ``recovery_points`` record), named for its
-    vault and resource."""
-    name = f"{p['vault']}: {p['resource_arn']}"
-    return backup_row(account=p["account"], region=p["region"], arn=p["arn"], name=name, **extra)
+def recovery_point_groups(points) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The recovery points (a ``recovery_points`` frame) of each resource in each vault, with
+    the row that judges them together: named ``<vault>: <resource ARN>``, ``arn`` the
+    resource's. An hourly plan keeps
+    hundreds of points per resource; one finding per point buried the few that fail among
+    thousands of identical PASS rows (the failing points are named in the reason)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for p in points.to_dict("records"):
+        key = (p["account"], p["region"], p["vault"], p["resource_arn"])
+        groups.setdefault(key, []).append(p)
+    for (account, region, vault, resource), group in groups.items():
+        row = backup_row(account=account, region=region, arn=resource, name=f"{vault}: {resource}")
+        yield row, group
+
+
+def points_named(points: list[dict[str, Any]]) -> str:
+    """``n recovery point(s): arn, arn, ...`` (every one: the reason is the evidence)."""
+    return f"{len(points)} recovery point(s): " + ", ".join(sorted(p["arn"] for p in points))
 
 
 def days(value: float | None) -> str:

@@ -19,7 +19,8 @@ from runbook_lib.audit.controls import (
     fix,
     human,
     manual,
-    recovery_point_row,
+    points_named,
+    recovery_point_groups,
     result,
     runbook,
     step,
@@ -347,22 +348,33 @@ control("cross_account_copy")(_copy_control("account"))
 def recovery_point_min_retention(ev: Evidence) -> Iterator[Result]:
     """A recovery point that expires before the retention objective leaves a hole in history."""
     tiers = dict(zip(ev.resources.arn, ev.resources.tier, strict=True)) if len(ev.resources) else {}
-    for p in ev.recovery_points.to_dict("records"):
-        tier_name = tiers.get(p["resource_arn"]) or ev.params.default_tier
+    for row, points in recovery_point_groups(ev.recovery_points):
+        tier_name = tiers.get(row["arn"]) or ev.params.default_tier
+        row["tier"] = tier_name
         want = ev.tier(tier_name).retention.total_seconds() / 86400
-        row = recovery_point_row(p, tier=tier_name)
         exp = f"retention={duration(ev.tier(tier_name).retention)}"
-        keep = p.get("delete_after_days")
-        if keep is None or keep != keep:
-            yield result(row, PASS, "kept until deleted (no lifecycle)", expected=exp)
-        elif float(keep) >= want:
-            yield result(row, PASS, f"kept {days(float(keep))}", expected=exp)
-        else:
+
+        def kept(p: dict[str, Any]) -> float:
+            keep = p.get("delete_after_days")
+            return math.inf if keep is None or keep != keep else float(keep)
+
+        short = [p for p in points if kept(p) < want]
+        if short:
+            why = ", ".join(sorted({days(kept(p)) for p in short}))
             yield result(
                 row,
                 FAIL,
-                f"deleted after {days(float(keep))}, less than {days(want)}",
+                f"{len(short)} of {len(points)} deleted after {why}, less than {days(want)}: "
+                + points_named(short),
                 expected=exp,
+            )
+        else:
+            least = min(kept(p) for p in points)
+            how = (
+                "kept until deleted (no lifecycle)" if least == math.inf else f"kept {days(least)}"
+            )
+            yield result(
+                row, PASS, f"all {len(points)} recovery point(s) {how} or longer", expected=exp
             )
 
 

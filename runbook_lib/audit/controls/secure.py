@@ -11,7 +11,8 @@ from runbook_lib.audit.controls import (
     declared_in,
     fix,
     manual,
-    recovery_point_row,
+    points_named,
+    recovery_point_groups,
     result,
     step,
 )
@@ -259,18 +260,22 @@ def vault_key_customer_managed(ev: Evidence) -> Iterator[Result]:
 
 @control("recovery_point_encrypted")
 def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
-    """Every copy of the data is as sensitive as the data."""
-    for p in ev.recovery_points.to_dict("records"):
-        row = recovery_point_row(p)
-        if p.get("encrypted") is True:
-            yield result(
-                row,
-                PASS,
-                f"encrypted with {p.get('encryption_key_arn') or 'the vault key'}",
-                expected="encrypted",
-            )
-        else:
-            yield result(row, FAIL, "recovery point is not encrypted", expected="encrypted")
+    """Every copy of the data is as sensitive as the data: judged per resource and vault
+    over all its recovery points, the unencrypted ones named."""
+    expected = "every recovery point encrypted"
+    for row, points in recovery_point_groups(ev.recovery_points):
+        clear = [p for p in points if p.get("encrypted") is not True]
+        if clear:
+            why = f"{len(clear)} of {len(points)} not encrypted: {points_named(clear)}"
+            yield result(row, FAIL, why, expected=expected)
+            continue
+        keys = sorted({p.get("encryption_key_arn") or "the vault key" for p in points})
+        yield result(
+            row,
+            PASS,
+            f"all {len(points)} recovery point(s) encrypted with {', '.join(keys)}",
+            expected=expected,
+        )
 
 
 # ------------------------------------------------------------------ deletion protection
