@@ -55,6 +55,7 @@ RESTORE_NOT_CALLED = {
     # RDS (checked against this policy in tests/test_db_content.py)
     "rds:ModifyDBInstance": "the scratch password, engine-backed content validation only",
     "rds:ModifyDBCluster": "the scratch password, engine-backed content validation only",
+    "rds:CreateDBInstance": "the DB instance a scratch Aurora cluster needs to answer queries (engine-backed only)",
 }
 
 

@@ -374,6 +374,7 @@ class _Cluster(_Database):
             DBClusterIdentifier=restored.name,
             Engine=cluster["Engine"],
             DBInstanceClass=READER_CLASS,
+            Tags=cluster.get("TagList") or [],  # the scratch tags: the policy and sweep need them
         )
         client.get_waiter("db_instance_available").wait(
             DBInstanceIdentifier=name, WaiterConfig={"Delay": 15, "MaxAttempts": 120}
