@@ -399,3 +399,62 @@ def test_a_recorded_incident_restore_is_on_the_timeline(estate, tmp_path):
     assert f"recovery_point_id={estate['backup']['BackupArn']}" in e.detail
     assert not any("incident restores" in n for n in review.notes)
     assert "incident restore" in {tr.name for tr in review.figure().data}
+
+
+def test_each_resource_s_points_from_its_own_rpo(tmp_path):
+    """Recovery points go back the resource's own RPO (at least a day), or to its chosen
+    point when older; the ledger's events go back the largest RPO in scope. An event of
+    one instant has no end, and the figure's hover names no ARN (the table holds them)."""
+    from types import SimpleNamespace
+
+    from runbook_lib.post_incident.timeline import build_timeline, figure
+
+    start = pd.Timestamp("2031-03-04 05:06:07", tz="UTC")
+    acct, region = "987654321098", "sa-east-1"
+    hourly = f"arn:aws:dynamodb:{region}:{acct}:table/pedidos ñ.v2"
+    weekly = f"arn:aws:ec2:{region}:{acct}:volume/vol-0abc"
+    stale = f"arn:aws:rds:{region}:{acct}:db:old-one"
+    summary = pd.DataFrame(
+        {
+            "arn": [hourly, weekly, stale],
+            "name": ["pedidos ñ.v2", "disk #1", "old-one"],
+            "account": [acct] * 3,
+            "rpo_objective_seconds": [3600.0, 7 * 86400.0, 3600.0],
+            "recovery_point_time": [pd.NaT, pd.NaT, start - pd.Timedelta(days=4)],
+            "recovery_point_source": [None, None, "rds automated"],
+            "status": ["RECOVERABLE"] * 3,
+        }
+    )
+    review = SimpleNamespace(
+        summary=summary,
+        window=SimpleNamespace(
+            start=start, end=start + pd.Timedelta(hours=1), as_of=start + pd.Timedelta(hours=2)
+        ),  # fmt: skip
+    )
+    hours = range(0, 24 * 10, 6)
+    points = pd.DataFrame(
+        [
+            {"resource_arn": arn, "created": start - pd.Timedelta(hours=h), "source": "aws backup (v)",
+             "arn": f"arn:aws:backup:{region}:{acct}:recovery-point:{arn[-6:]}-{h}"}
+            for arn in (hourly, weekly, stale) for h in hours
+        ]
+    )  # fmt: skip
+    ledger = Ledger(str(tmp_path))
+    ledger.append("restore_tests", [
+        {"resource_arn": hourly, "restore_start": start - pd.Timedelta(days=6),
+         "restore_end": start - pd.Timedelta(days=6, minutes=-3), "verdict": "PASS"},
+    ], "rt-old")  # fmt: skip
+    t = build_timeline(ledger, review, points)
+    rp = t[t.kind == "recovery point"]
+    oldest = rp.groupby("arn").start.min()
+    assert oldest[hourly] == start - pd.Timedelta(hours=24)  # a day: the floor
+    assert oldest[weekly] == start - pd.Timedelta(days=7)
+    assert oldest[stale] == start - pd.Timedelta(days=4)  # its chosen point
+    # the ledger's restore test 6 days back is kept: the largest RPO is a week
+    assert len(t[(t.kind == "restore test") & (t.arn == hourly)]) == 1
+    assert rp.end.isna().all() and t[t.kind == "restore test"].end.notna().all()
+    fig = figure(SimpleNamespace(**vars(review), timeline=t, headline_text=lambda: "x"))
+    hover = json.dumps([tr.customdata.tolist() for tr in fig.data if tr.customdata is not None])
+    assert "recovery-point" not in hover and f"[{region}]" in hover
+    marked = [v for tr in fig.data if tr.mode == "markers" for v in tr.x]
+    assert len(marked) == len(t) and all(len(v) == 19 for v in marked)  # to the second

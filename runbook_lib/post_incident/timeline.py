@@ -4,6 +4,7 @@ per resource, as a table and a plotly figure with the incident window shaded."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -64,25 +65,34 @@ def _first(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
     return out
 
 
-def span(review: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """From the largest RPO in scope (at least a day) before the start, and never after
-    the oldest chosen recovery point, to as_of."""
+def begins(review: Any) -> dict[str, pd.Timestamp]:
+    """Where each resource's recovery points start: its own RPO objective (at least a day;
+    the largest in scope when it has none) before the incident start, and never after its
+    chosen recovery point. Key ``""``: where everything else starts (the ledger's events),
+    the earliest of all."""
     s = review.summary
-    lookback = max(
-        [MIN_LOOKBACK] + [timedelta(seconds=x) for x in s.rpo_objective_seconds.dropna()]
-    )
-    begin = pd.Timestamp(review.window.start) - lookback
-    chosen = s.recovery_point_time.dropna()
-    if len(chosen):
-        begin = min(begin, chosen.min())
-    return begin, pd.Timestamp(review.window.as_of)
+    start = pd.Timestamp(review.window.start)
+    rpos = [timedelta(seconds=x) for x in s.rpo_objective_seconds.dropna()]
+    largest = max([MIN_LOOKBACK, *rpos])
+    out: dict[str, pd.Timestamp] = {}
+    for r in s.itertuples():
+        rpo = r.rpo_objective_seconds
+        lookback = largest if pd.isna(rpo) else max(MIN_LOOKBACK, timedelta(seconds=rpo))
+        begin = start - lookback
+        if pd.notna(r.recovery_point_time):
+            begin = min(begin, pd.Timestamp(r.recovery_point_time))
+        out[r.arn] = begin
+    out[""] = min([start - largest, *out.values()])
+    return out
 
 
 def view(review: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The figure's time range: its events with a margin (the incident window when there
     is none); the shaded window may run past either edge."""
     t, w = review.timeline, review.window
-    times = [x for x in (t.start.min(), t.end.max()) if pd.notna(x)] if len(t) else []
+    times = (
+        [x for x in (t.start.min(), t.start.max(), t.end.max()) if pd.notna(x)] if len(t) else []
+    )
     if not times:
         times = [pd.Timestamp(w.start), pd.Timestamp(w.end)]
     begin, end = min(times), max(times)
@@ -94,7 +104,8 @@ def build_timeline(ledger: Any, review: Any, recovery_points: pd.DataFrame) -> p
     s = review.summary
     names = dict(zip(s.arn, s.name, strict=True))
     accounts = set(s.account.dropna())
-    begin, end = span(review)
+    starts = begins(review)
+    end = pd.Timestamp(review.window.as_of)
     events: list[pd.DataFrame] = []
     for src in SOURCES:
         if src.table not in TABLES:
@@ -167,12 +178,28 @@ def build_timeline(ledger: Any, review: Any, recovery_points: pd.DataFrame) -> p
     out = pd.concat(events, ignore_index=True)
     out["start"] = pd.to_datetime(out.start, utc=True)
     out["end"] = pd.to_datetime(out.end, utc=True)
+    # the recovery points (hundreds per resource with hourly backups) from the resource's
+    # own lane start; the ledger's few events from the earliest
+    points = out.kind == "recovery point"
+    begin = out.arn.map(starts).where(points).fillna(starts[""])
     out = out[(out.end >= begin) & (out.start <= end)]
     out = out.assign(
         during_incident=(out.end >= pd.Timestamp(review.window.start))
         & (out.start <= pd.Timestamp(review.window.end))
     )
+    # an event of one instant has no end (the table stays short; the figure draws a marker)
+    out["end"] = out.end.mask(out.end == out.start)
     return out.sort_values(["start", "resource", "kind"], ignore_index=True)
+
+
+_ARN = re.compile(r"arn:[\w-]+:[\w-]+:([\w-]*):[^\s;]*")
+
+
+def hover_detail(detail: Any) -> str:
+    """An event's detail as its hover says it: each ARN shortened to its Region (the table
+    beside the figure holds them in full), so thousands of points stay light."""
+    text = "" if detail is None or (isinstance(detail, float) and pd.isna(detail)) else str(detail)
+    return _ARN.sub(lambda m: f"[{m[1]}]" if m[1] else "[arn]", text).strip()
 
 
 def figure(review: Any) -> go.Figure:
@@ -193,15 +220,16 @@ def figure(review: Any) -> go.Figure:
             continue
         if kind in ("restore test", "incident restore"):
             for r in part.itertuples():
-                fig.add_trace(go.Scatter(x=[r.start, r.end], y=[r.resource, r.resource], mode="lines",
+                stop = r.start if pd.isna(r.end) else r.end
+                fig.add_trace(go.Scatter(x=[r.start, stop], y=[r.resource, r.resource], mode="lines",
                                          line={"color": color, "width": 8}, showlegend=False, hoverinfo="skip"))  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=part.start, y=part.resource, mode="markers", name=kind,
-                marker={"symbol": symbol, "size": 12 if kind == "point chosen" else 10, "color": color},
-                customdata=part[["status", "detail", "source"]].astype(str).values,
+                x=part.start.dt.strftime("%Y-%m-%d %H:%M:%S"), y=part.resource, mode="markers",
+                name=kind, marker={"symbol": symbol, "size": 12 if kind == "point chosen" else 10, "color": color},
+                customdata=pd.concat([part.status.astype(str), part.detail.map(hover_detail)], axis=1).values,
                 hovertemplate="%{y}<br>%{x|%Y-%m-%d %H:%M:%S}<br>" + kind
-                + ": %{customdata[0]}<br>%{customdata[1]}<br>(%{customdata[2]})<extra></extra>",
+                + ": %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
             )
         )  # fmt: skip
     fig.add_vrect(x0=w.start, x1=w.end, fillcolor="#c62828", opacity=0.12, line_width=0,
