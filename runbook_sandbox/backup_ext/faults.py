@@ -182,6 +182,13 @@ def _settings(body: dict[str, Any]) -> dict[str, float]:
     return dict(settings)
 
 
+#: How long a control call may take. The server does the work before it answers: a day of
+#: the clock (every scheduled backup, copy and export of the estate) takes seconds on an
+#: idle machine and minutes on a loaded one. Giving up early is worse than waiting: the
+#: server goes on, and a caller that retried would move the clock twice.
+CONTROL_TIMEOUT = 1800.0
+
+
 def _post(endpoint_url: str, path: str, body: dict[str, Any]) -> Any:
     req = urllib.request.Request(
         endpoint_url.rstrip("/") + path,
@@ -190,8 +197,14 @@ def _post(endpoint_url: str, path: str, body: dict[str, Any]) -> Any:
         headers={"Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        with urllib.request.urlopen(req, timeout=CONTROL_TIMEOUT) as resp:
             text = resp.read().decode() or "null"
+    except TimeoutError:
+        raise TimeoutError(
+            f"sandbox at {endpoint_url}: POST {path} had no answer within {CONTROL_TIMEOUT:g} s; "
+            "the server may still be working on it: do not repeat it blindly (GET "
+            "/moto-api/sandbox/clock shows whether the sandbox's time moved)"
+        ) from None
     except urllib.error.HTTPError as err:
         message = json.loads(err.read().decode() or "{}").get("message", "")
         if err.code == 404:
