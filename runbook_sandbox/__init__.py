@@ -48,9 +48,13 @@ def prepare_moto_environment() -> None:
     from runbook_sandbox import elasticache_ext
 
     elasticache_ext.install()
-    from runbook_sandbox import engines
+    from runbook_sandbox import s3_ext
+
+    s3_ext.install()
+    from runbook_sandbox import dlm_ext, engines
 
     engines.install()
+    dlm_ext.install()  # Data Lifecycle Manager: moto has no dlm backend
 
 
 def start_server(host: str = "127.0.0.1", port: int = 0):

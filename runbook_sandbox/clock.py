@@ -23,6 +23,8 @@ extension reads it) and, in order of their due times within the interval:
 - AWS Backup restore testing plans run by their ``ScheduleExpression`` (restore jobs with
   ``CreatedBy.RestoreTestingPlanArn``), and a restore testing job's restored resource is
   deleted when its ``ValidationWindowHours`` end (``backup_ext.restore_testing``);
+- Data Lifecycle Manager snapshot policies that target volumes snapshot them on their
+  schedules and delete what their retention no longer keeps (``dlm_ext.runs``);
 - at the end, each DynamoDB table with point-in-time recovery gets its restorable window
   moved: ``LatestRestorableDateTime`` = now - 5 minutes, ``EarliestRestorableDateTime`` =
   no earlier than now - ``RecoveryPeriodInDays`` (moto stamps both once, when PITR is
@@ -249,6 +251,9 @@ def _timers(after: dt.datetime, unreadable: dict[str, tuple[str, str, str]]) -> 
     from runbook_sandbox.backup_ext import restore_testing  # plans' runs, validation windows
 
     yield from restore_testing.clock_timers(after, unreadable)
+    from runbook_sandbox.dlm_ext import runs as dlm_runs  # DLM snapshot policies
+
+    yield from dlm_runs.clock_timers(after, unreadable)
 
 
 def _backends(service: str) -> list[tuple[str, str, Any]]:

@@ -8,7 +8,8 @@ are ranked by RPO (strictest first).
 
 Deliberate gaps: unencrypted resources, untagged (unclassified) resources, a table
 without point-in-time recovery, an unversioned bucket, a database with short retention,
-a cache without snapshots, a log group that never expires and is never exported.
+a cache without snapshots, a log group that never expires and is never exported. One EBS
+volume is protected by a Data Lifecycle Manager snapshot policy rather than AWS Backup.
 
 **A past.** ``ensure_seeded`` then gives the estate a history (:func:`live_through`,
 ``RUNBOOK_SANDBOX_HISTORY``, default ``1d``; ``0`` or ``off`` for none): the protect flow's
@@ -170,7 +171,14 @@ def demo_estate(params: Params) -> list[DemoResource]:
             cmk=False,
             facts={"pitr": False, "items": 100},
         ),
-        R(a, dr, "ebs", "shop-dr-standby", silver, facts={"size_gib": 10}),
+        R(
+            a,
+            dr,
+            "ebs",
+            "shop-dr-standby",
+            silver,
+            facts={"size_gib": 10, "dlm": {"every_hours": 12, "keep_days": 14}},
+        ),
         # ---- account B: analytics
         R(b, primary, "dynamodb", "feature-store", silver, facts={"pitr": True, "items": 1200}),
         R(
@@ -435,9 +443,48 @@ def _ebs(session, res: DemoResource, key, tags, rng) -> None:
         Size=res.facts["size_gib"],
         VolumeType="gp3",
         TagSpecifications=[
-            {"ResourceType": "volume", "Tags": _tag_list({**tags, "Name": res.name})}
+            {
+                "ResourceType": "volume",
+                "Tags": _tag_list({**tags, "Name": res.name, **_dlm_tag(res)}),
+            }
         ],
         **kwargs,
+    )
+    if res.facts.get("dlm"):
+        _dlm_policy(session, res, tags)
+
+
+DLM_TAG = "dlm-snapshots"
+
+
+def _dlm_tag(res: DemoResource) -> dict[str, str]:
+    """The tag by which a volume's DLM policy (``facts["dlm"]``) targets it."""
+    dlm = res.facts.get("dlm")
+    return {DLM_TAG: f"every {dlm['every_hours']}h"} if dlm else {}
+
+
+def _dlm_policy(session, res: DemoResource, tags: dict[str, str]) -> None:
+    """A DLM snapshot policy for the volume: ``facts["dlm"]``, every N hours, kept N days."""
+    every, keep = res.facts["dlm"]["every_hours"], res.facts["dlm"]["keep_days"]
+    target = {"Key": DLM_TAG, "Value": _dlm_tag(res)[DLM_TAG]}
+    session.client("dlm", res.account, res.region).create_lifecycle_policy(
+        ExecutionRoleArn=f"arn:aws:iam::{res.account}:role/AWSDataLifecycleManagerDefaultRole",
+        Description=f"snapshots every {every} hours kept {keep} days",
+        State="ENABLED",
+        PolicyDetails={
+            "PolicyType": "EBS_SNAPSHOT_MANAGEMENT",
+            "ResourceTypes": ["VOLUME"],
+            "TargetTags": [target],
+            "Schedules": [
+                {
+                    "Name": f"every {every}h",
+                    "CreateRule": {"Interval": every, "IntervalUnit": "HOURS"},
+                    "RetainRule": {"Interval": keep, "IntervalUnit": "DAYS"},
+                    "CopyTags": True,
+                }
+            ],
+        },
+        Tags={"owner": tags.get("owner", "")},
     )
 
 

@@ -4,8 +4,8 @@ delete) and lifecycle expirations, native snapshot encryption, CloudWatch Logs r
 Data Lifecycle Manager policies as EBS protection, and copies in logically air-gapped
 vaults. Each is judged on a sandbox estate built here (not the demo's: other accounts,
 Regions, tier names and odd resource names), with a resource that passes and one that
-fails; what the sandbox cannot hold (DLM policies, air-gapped vaults) is judged on
-recorded API answers, through the same code path."""
+fails; answers the sandbox does not give (AWS's other MFADelete values, a server that
+reports no vault type) are judged on recorded API answers, through the same code path."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params, validate_params
 from runbook_lib.services.ebs import dlm
-from runbook_lib.services.ebs import inventory as ebs_inventory
 from runbook_lib.session import AwsSession
 from runbook_sandbox import reset, start_server
 
@@ -150,6 +149,28 @@ def _keys_and_vaults(session) -> dict[str, str]:
     return {"turning": turning, "still": still, "aws": aws_managed}
 
 
+def _air_gapped_copies(session) -> None:
+    """``rel9.lockbox-ok`` gets a copy in a logically air-gapped vault (in the other Region);
+    ``rel9.openbox`` only a backup in an ordinary vault."""
+    lag = session.client("backup", WORK, THERE).create_logically_air_gapped_backup_vault(
+        BackupVaultName="lag_keep-9", MinRetentionDays=7, MaxRetentionDays=30
+    )
+    backup = session.client("backup", WORK, HERE)
+    role = f"arn:aws:iam::{WORK}:role/rel9-backup"
+    for bucket in ("rel9.lockbox-ok", "rel9.openbox"):
+        job = backup.start_backup_job(
+            BackupVaultName="vault.turning-1", ResourceArn=f"arn:aws:s3:::{bucket}",
+            IamRoleArn=role, Lifecycle={"DeleteAfterDays": 12},
+        )  # fmt: skip
+        assert backup.describe_backup_job(BackupJobId=job["BackupJobId"])["State"] == "COMPLETED"
+        if bucket == "rel9.lockbox-ok":
+            backup.start_copy_job(
+                RecoveryPointArn=job["RecoveryPointArn"], SourceBackupVaultName="vault.turning-1",
+                DestinationBackupVaultArn=lag["BackupVaultArn"], IamRoleArn=role,
+                Lifecycle={"DeleteAfterDays": 12},
+            )  # fmt: skip
+
+
 POLICY_HOURLY = {  # GetLifecyclePolicy's Policy, as AWS answers it (botocore's model)
     "PolicyId": "policy-0a1b2c3d4e5f60718",
     "State": "ENABLED",
@@ -195,6 +216,10 @@ def estate():
             "disk: dlm-kept": _volume(ec2, "disk: dlm-kept", True, False, **{"snap-plan": "every 2h"}),
             "disk: dlm-other": _volume(ec2, "disk: dlm-other", True, False, **{"snap-plan": "never"}),
         }  # fmt: skip
+        ids["dlm policy"] = _dlm_policy(session, "ENABLED", POLICY_HOURLY["PolicyDetails"])
+        never = {**POLICY_HOURLY["PolicyDetails"],
+                 "TargetTags": [{"Key": "snap-plan", "Value": "never"}]}  # fmt: skip
+        ids["dlm disabled"] = _dlm_policy(session, "DISABLED", never)  # protects nothing
         ec2.enable_ebs_encryption_by_default()  # in HERE only; THERE stays off
         rds = session.client("rds", WORK, HERE)
         _db(rds, "pg-sealed-9", True)
@@ -224,23 +249,29 @@ def estate():
         _log_group(logs, "/rel9/short#1", 1)
         _log_group(logs, "/rel9/forever", None)
         keys = _keys_and_vaults(session)
+        _air_gapped_copies(session)
         yield session, ids, keys
     finally:
         reset(url)
         server.stop()
 
 
+def _dlm_policy(session, state: str, details: dict) -> str:
+    """A DLM lifecycle policy in the sandbox (WORK, HERE); its id."""
+    return session.client("dlm", WORK, HERE).create_lifecycle_policy(
+        ExecutionRoleArn=f"arn:aws:iam::{WORK}:role/rel9 dlm-runner",
+        Description=f"rel9 {state.lower()} snapshots",
+        State=state,
+        PolicyDetails=details,
+        Tags={"Data.Class": "tin"},
+    )["PolicyId"]
+
+
 @pytest.fixture(scope="module")
 def findings(estate, tmp_path_factory):
-    """The audit of the estate, with the recorded DLM policy standing in for the DLM API
-    the sandbox lacks (the one seam: ``ebs.inventory.read_dlm``)."""
+    """The audit of the estate (the DLM policies are read from the sandbox's DLM API)."""
     session = estate[0]
-    patch = pytest.MonkeyPatch()
-    patch.setattr(ebs_inventory, "read_dlm", lambda scope: dlm.schedules(POLICY_HOURLY))
-    try:
-        inv = discover(session, progress=False)
-    finally:
-        patch.undo()
+    inv = discover(session, progress=False)
     ledger = Ledger(str(tmp_path_factory.mktemp("ledger")))
     ctx = RunContext(session.params, session, ledger, "rel9", datetime.now(UTC))
     return audit.evaluate(ctx, inv, progress=False).table()
@@ -316,24 +347,25 @@ def test_object_lock_where_the_tier_asks(findings):
 
 
 def test_mfa_delete_where_the_tier_asks(findings):
-    """moto never stores MFADelete: on the sandbox the control says so; the verdicts on
-    what AWS answers are judged on rows as the S3 inventory makes them."""
+    """The sandbox stores MFADelete (put with an MFA header), so the bucket that has it
+    passes and the one without fails; AWS's other answers are judged on rows as the S3
+    inventory makes them."""
     from runbook_lib.services.s3.inventory import mfa_delete
 
     s3_mfa_delete_when_immutable = CONTROLS["s3_mfa_delete_when_immutable"].evaluate
 
     st, reason, _ = _verdict(findings, "s3_mfa_delete_when_immutable", "rel9.lockbox-ok")
-    assert (st, reason) == (
-        "NOT_SUPPORTED_ON_SANDBOX",
-        "the sandbox does not store MFA delete (moto ignores MFADelete)",
-    )
+    assert (st, reason) == ("PASS", "MFADelete = Enabled")
+    st, reason, fix = _verdict(findings, "s3_mfa_delete_when_immutable", "rel9.openbox")
+    assert (st, reason) == ("FAIL", "MFADelete is not Enabled")
+    assert fix.startswith("manual: the root user enables MFA delete on bucket rel9.openbox")
     assert _verdict(findings, "s3_mfa_delete_when_immutable", "rel9.tin-purges")[0] == (
         "NOT_APPLICABLE"
     )
     on, off, never = ({"Status": "Enabled", "MFADelete": "Enabled"},
                       {"Status": "Enabled", "MFADelete": "Disabled"}, {"Status": "Enabled"})  # fmt: skip
     rows = [
-        _row("s3", f"arn:aws:s3:::b-{n}", "platinum-x", mfa_delete=mfa_delete(v, sandbox=False))
+        _row("s3", f"arn:aws:s3:::b-{n}", "platinum-x", mfa_delete=mfa_delete(v))
         for n, v in (("on", on), ("off", off), ("never", never))
     ]
     got = {r.arn: (r.status, r.reason) for r in s3_mfa_delete_when_immutable(_evidence(rows))}
@@ -433,16 +465,17 @@ def test_log_retention_against_the_tier(findings):
 # ------------------------------------------------------------------ DLM
 
 
-def test_dlm_policy_protects_the_volumes_it_targets(findings):
+def test_dlm_policy_protects_the_volumes_it_targets(findings, estate):
+    policy = estate[1]["dlm policy"]
     st, reason, _ = _verdict(findings, "resource_backed_up_or_reproducible", "disk: dlm-kept")
     assert st == "PASS"
-    assert "dlm policy policy-0a1b2c3d4e5f60718 / schedule two-hourly" in reason
-    assert "dlm policy policy-0a1b2c3d4e5f60718 / schedule weekly-cron" in reason
+    assert f"dlm policy {policy} / schedule two-hourly" in reason
+    assert f"dlm policy {policy} / schedule weekly-cron" in reason
     st, reason, _ = _verdict(findings, "backup_frequency_meets_rpo", "disk: dlm-kept")
     assert st == "PASS" and reason.startswith("achievable RPO 2 h"), reason
     st, reason, _ = _verdict(findings, "backup_retention_meets_objective", "disk: dlm-kept")
     assert (st, reason) == ("PASS", "kept 60 days")  # 2 MONTHS (36 x 2 h = 3 days)
-    # the tag value differs: not targeted, so nothing backs it up
+    # the tag value differs (only a DISABLED policy targets it): nothing backs it up
     st, reason, _ = _verdict(findings, "resource_backed_up_or_reproducible", "disk: dlm-other")
     assert st == "FAIL" and reason.startswith("nothing backs it up")
 
@@ -503,19 +536,40 @@ def test_dlm_read_follows_the_api_model():
     assert [s.name for s in got] == ["two-hourly", "weekly-cron"]
 
 
-def test_on_the_sandbox_dlm_is_said_unread(estate):
-    inv = discover(estate[0], progress=False)  # no stand-in: the sandbox has no DLM
-    t = inv.table()
-    row = t[t.name == "disk: dlm-kept"].iloc[0]
-    assert dlm.NOT_ON_SANDBOX in row.notes and not row.protected
+def test_on_the_sandbox_dlm_policies_are_read_as_protection(estate):
+    """The inventory reads the sandbox's DLM API as it reads AWS's: the targeted volume is
+    protected with its schedule's RPO and copy Region; the volume only a DISABLED policy
+    targets, and an untargeted one, are not."""
+    t = discover(estate[0], progress=False).table().set_index("name")
+    kept = t.loc["disk: dlm-kept"]
+    policy = estate[1]["dlm policy"]
+    assert kept.protected and kept.rpo_seconds == 2 * 3600
+    assert kept.mechanisms == [f"dlm policy {policy} / schedule two-hourly",
+                               f"dlm policy {policy} / schedule weekly-cron"]  # fmt: skip
+    assert THERE in kept.copy_regions and kept.notes == ""
+    assert not t.loc["disk: dlm-other"].protected  # targeted by the disabled policy only
+    assert not t.loc["disk #nosnap"].protected and t.loc["disk #nosnap"].mechanisms == []
 
 
 # ------------------------------------------------------------------ air-gapped vaults
 
 
-def test_air_gapped_copy_on_the_sandbox_is_not_claimed(findings):
-    st, reason, _ = _verdict(findings, "resource_in_air_gapped_vault", "rel9.openbox")
-    assert st == "NOT_SUPPORTED_ON_SANDBOX" and "reports no vault types" in reason
+def test_air_gapped_copy_on_the_sandbox(findings):
+    """The sandbox's logically air-gapped vault (another Region) holds a copy of one bucket:
+    it passes; a bucket backed up only into an ordinary vault, or not at all, fails."""
+    st, reason, _ = _verdict(findings, "resource_in_air_gapped_vault", "rel9.lockbox-ok")
+    assert st == "PASS", reason
+    assert reason.startswith("recovery point in logically air-gapped vault ")
+    assert reason.endswith(f"old ({WORK}/{THERE} vault lag_keep-9)")
+    # its copy there names no key ARN (an AWS-owned key): judged, not an evaluation error
+    st, reason, _ = _verdict(
+        findings, "recovery_point_encrypted", "lag_keep-9: arn:aws:s3:::rel9.lockbox-ok"
+    )
+    assert (st, reason) == ("PASS", "all 1 recovery point(s) encrypted with the vault key")
+    for bucket in ("rel9.openbox", "rel9.shortlock"):
+        st, reason, fix = _verdict(findings, "resource_in_air_gapped_vault", bucket)
+        assert (st, reason) == ("FAIL", "no recovery point in a logically air-gapped vault")
+        assert fix.startswith("manual: create a logically air-gapped vault")
     st, reason, _ = _verdict(findings, "resource_in_air_gapped_vault", "pg-bare-9")
     assert st == "NOT_APPLICABLE" and reason == "tier tin asks for no logically air-gapped copy"
 
@@ -572,6 +626,9 @@ def test_air_gapped_copy_judged_from_the_vault_type():
     untyped = [{"account": VAULTS, "region": THERE, "name": "plain", "vault_type": None}]
     (r,) = evaluate(_evidence([row], vaults=untyped, sandbox=True))
     assert r.status == "NOT_SUPPORTED_ON_SANDBOX"
+    # one vault the server typed is enough to know it reports types: no copy is a FAIL
+    (r,) = evaluate(_evidence([row], vaults=untyped + typed, sandbox=True))
+    assert (r.status, r.reason) == ("FAIL", "no recovery point in a logically air-gapped vault")
     (r,) = evaluate(_evidence([_row("ebs", arn, "tin")]))
     assert r.status == "NOT_APPLICABLE"
 

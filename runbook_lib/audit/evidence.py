@@ -307,6 +307,8 @@ def _key_resolver(session):
 
 
 def _safe_cmk(keys, key, account, region) -> bool | None:
+    if not isinstance(key, str):  # no key named (NaN in the frame): an AWS-owned key
+        key = None
     try:
         return keys.is_cmk(key, account, region)
     except _ERRORS:

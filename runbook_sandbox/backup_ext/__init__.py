@@ -1,5 +1,5 @@
-"""AWS Backup selections, jobs, recovery points, vault access policies and restore testing
-for moto.
+"""AWS Backup selections, jobs, recovery points, vault access policies, logically air-gapped
+vaults (vault types) and restore testing for moto.
 
 ``install()`` adds them to moto before the sandbox starts; see docs/sandbox-backup.md.
 """

@@ -9,7 +9,7 @@ from moto.backup.responses import BackupResponse
 from moto.core.base_backend import BackendDict
 from moto.moto_api._internal import urls as moto_api_urls
 
-from . import faults, responses, restore_testing, selections
+from . import faults, responses, restore_testing, selections, vaults
 
 #: URL patterns of the added operations (the operation is chosen by moto from the
 #: method and path via the botocore model; these only have to route to BackupResponse).
@@ -39,8 +39,9 @@ _installed = False
 
 
 def install() -> None:
-    """Add AWS Backup selections, jobs, recovery points, vault access policies and restore
-    testing to moto, plus the sandbox control routes (/moto-api/sandbox/...). Safe to call twice.
+    """Add AWS Backup selections, jobs, recovery points, vault access policies, logically
+    air-gapped vaults (vault types) and restore testing to moto, plus the sandbox control
+    routes (/moto-api/sandbox/...). Safe to call twice.
 
     Call it before ``mock_aws()`` starts or ``ThreadedMotoServer.start()`` / the moto
     server app first answers a Backup request (moto builds its routing tables then).
@@ -49,10 +50,11 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        for pattern in URL_PATTERNS + restore_testing.URL_PATTERNS:
+        for pattern in URL_PATTERNS + restore_testing.URL_PATTERNS + vaults.URL_PATTERNS:
             backup_urls.url_paths.setdefault(pattern, BackupResponse.dispatch)
         responses._MOTO_DELETE_BACKUP_VAULT = BackupResponse.delete_backup_vault
-        for name, func in {**responses.OPERATIONS, **restore_testing.OPERATIONS}.items():
+        operations = {**responses.OPERATIONS, **restore_testing.OPERATIONS, **vaults.OPERATIONS}
+        for name, func in operations.items():
             setattr(BackupResponse, name, func)
         moto_api_urls.url_paths.update(faults.ROUTES)
         moto_api_urls.url_paths.update(selections.ROUTES)

@@ -18,7 +18,7 @@ from typing import Any
 
 from moto.moto_api._internal import mock_random
 
-from . import faults, recovery_points, resources
+from . import faults, recovery_points, resources, vaults
 from .errors import (
     InvalidParameterValueException,
     InvalidRequestException,
@@ -127,7 +127,7 @@ class Job:
                 BackupType="FULL",
                 BytesTransferred=self.size if self.state == "COMPLETED" else 0,
                 InitiationDate=self.creation_date,
-                VaultType="BACKUP_VAULT",
+                VaultType=vaults.vault_type(f["vault"]),
                 IsParent=False,
             )
         elif self.job_type == "COPY":
@@ -360,6 +360,7 @@ def start_copy_job(
         )
     dest_vault = get_vault(dest_account, dest_region, rest.split(":", 1)[1])
     _check_lifecycle(p.get("Lifecycle"), dest_vault)
+    vaults.check_copy_target(dest_vault, p.get("Lifecycle"))
     rp_id = str(mock_random.uuid4())
     dest_rp_arn = f"arn:aws:backup:{dest_region}:{account_id}:recovery-point:{rp_id}"
     fault = faults.take_fault("COPY", source.resource_arn)

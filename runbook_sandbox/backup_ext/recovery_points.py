@@ -8,7 +8,7 @@ from typing import Any
 
 from moto.backup.models import Vault
 
-from . import policy, resources
+from . import policy, resources, vaults
 from .errors import (
     InvalidParameterValueException,
     InvalidRequestException,
@@ -73,7 +73,8 @@ class RecoveryPoint:
             "StorageClass": self.storage_class,
             "LastRestoreTime": self.last_restore_time,
             "IsParent": False,
-            "VaultType": "BACKUP_VAULT",
+            "VaultType": vaults.vault_type(self.vault),
+            "EncryptionKeyType": vaults.key_type(self.vault),
         }
         return {k: v for k, v in out.items() if v is not None}
 
@@ -84,7 +85,7 @@ class RecoveryPoint:
         d = self.describe()
         keys = (
             "RecoveryPointArn CreationDate Status BackupSizeInBytes EncryptionKeyArn "
-            "BackupVaultName IsParent ResourceName VaultType"
+            "BackupVaultName IsParent ResourceName VaultType EncryptionKeyType"
         ).split()
         out = {k: d[k] for k in keys if k in d}
         out["BackupSizeBytes"] = d.get("BackupSizeInBytes")

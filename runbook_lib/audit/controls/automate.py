@@ -58,19 +58,32 @@ def _per_backed_up_row(
                 if na:
                     yield result(row, NOT_APPLICABLE, na, expected=exp)
                 elif not row.get("protected"):
-                    yield result(
-                        row,
-                        FAIL,
-                        "no backup at all",
-                        expected=exp,
-                        remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
-                    )
+                    yield _unprotected(ev, row, "no backup at all", exp)
                 else:
                     yield judge(ev, row, functools.partial(result, row, expected=exp), target)
 
         return evaluate
 
     return wrap
+
+
+def _unprotected(ev: Evidence, row: dict[str, Any], reason: str, expected: str) -> Result:
+    """FAIL: ``row`` needs a backup and has none; the fix is the one that backs it up."""
+    return result(
+        row,
+        FAIL,
+        reason,
+        expected=expected,
+        remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
+    )
+
+
+def _newest_copy(ev: Evidence, copies: pd.DataFrame) -> tuple[float, str]:
+    """(age in seconds at ``as_of``, where it is held) of the newest of ``copies`` (recovery
+    points, oldest first)."""
+    newest = copies.iloc[-1]
+    age = (pd.Timestamp(ev.as_of) - newest.created).total_seconds()
+    return age, f"{newest.account}/{newest.region} vault {newest.vault}"
 
 
 def _measured(row: dict[str, Any], column: str) -> float | None:
@@ -254,9 +267,7 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
             cid = f"cross_{kind}_copy"
             fmt = {kind: want if want != own else where}
             if len(copies):
-                newest = copies.iloc[-1]
-                age = (pd.Timestamp(ev.as_of) - newest.created).total_seconds()
-                at = f"{newest.account}/{newest.region} vault {newest.vault}"
+                age, at = _newest_copy(ev, copies)
                 if age <= rpo:
                     yield result(
                         row,
@@ -321,13 +332,7 @@ def _copy_control(kind: str) -> Callable[[Evidence], Iterator[Result]]:
                     "find why the plan's copy jobs did not run",
                 )
             elif not row.get("protected"):
-                yield result(
-                    row,
-                    FAIL,
-                    "no backup, so no copy",
-                    expected=exp,
-                    remediation=fix(ev, row, "resource_backed_up_or_reproducible"),
-                )
+                yield _unprotected(ev, row, "no backup, so no copy", exp)
             else:
                 yield result(
                     row,
@@ -480,9 +485,7 @@ def resource_in_air_gapped_vault(ev: Evidence) -> Iterator[Result]:
             f"{row.get('tier')}'s backup plan rule; protect plans no air-gapped vault"
         )
         if len(gapped):
-            newest = gapped.iloc[-1]
-            age = (pd.Timestamp(ev.as_of) - newest.created).total_seconds()
-            at = f"{newest.account}/{newest.region} vault {newest.vault}"
+            age, at = _newest_copy(ev, gapped)
             if age <= age_max.total_seconds():
                 reason = f"recovery point in logically air-gapped vault {human(max(age, 0.0))} old ({at})"
                 yield result(row, PASS, reason, expected=exp)
@@ -493,11 +496,9 @@ def resource_in_air_gapped_vault(ev: Evidence) -> Iterator[Result]:
                 )
                 yield result(row, FAIL, reason, expected=exp, remediation=remedy)
             continue
-        typeless = [
-            f"{a}/{r}"
-            for a, r, t in _vault_types(ev)
-            if t is None or t != t  # the API did not say the vault's type
-        ]
+        types = [t for _, _, t in _vault_types(ev)]
+        # a server that reports no vault's type (None or NaN) cannot say which is air-gapped
+        typeless = bool(types) and all(t is None or t != t for t in types)
         if ev.sandbox and typeless:
             why = (
                 "the sandbox reports no vault types (it has no logically air-gapped vaults): "

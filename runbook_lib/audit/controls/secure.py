@@ -269,13 +269,18 @@ def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
             why = f"{len(clear)} of {len(points)} not encrypted: {points_named(clear)}"
             yield result(row, FAIL, why, expected=expected)
             continue
-        keys = sorted({p.get("encryption_key_arn") or "the vault key" for p in points})
+        keys = sorted({_key_named(p.get("encryption_key_arn")) for p in points})
         yield result(
             row,
             PASS,
             f"all {len(points)} recovery point(s) encrypted with {', '.join(keys)}",
             expected=expected,
         )
+
+
+def _key_named(key: Any) -> str:
+    """A recovery point's key ARN; none named (None, NaN: e.g. an AWS-owned key)."""
+    return key if isinstance(key, str) and key else "the vault key"
 
 
 # ------------------------------------------------------------------ deletion protection

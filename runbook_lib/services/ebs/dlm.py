@@ -10,8 +10,8 @@ the retention is the ``RetainRule`` (an age, or a count times the interval), and
 cross-Region copy rules are copies in those Regions.
 
 Read with one GetLifecyclePolicies per (account, Region) and one GetLifecyclePolicy per
-enabled snapshot policy (the summaries carry no schedules). moto (5.2.5) has no DLM
-backend: on the sandbox the policies are not read, and each volume says so.
+enabled snapshot policy (the summaries carry no schedules), the same way on AWS and on
+any endpoint that answers the DLM API.
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from datetime import timedelta
 from typing import Any
 
 from runbook_lib.inventory.backup import schedule_interval
-from runbook_lib.inventory.model import NOT_SUPPORTED, Protection, tag_dict
+from runbook_lib.inventory.model import Protection, tag_dict
 
 SNAPSHOT_POLICY = "EBS_SNAPSHOT_MANAGEMENT"
 MECHANISM = "dlm policy"
-#: why the sandbox does not read DLM (asking costs a slow retried HTTP 500 per scope)
-NOT_ON_SANDBOX = "the sandbox cannot read Data Lifecycle Manager policies (moto has no dlm backend)"
 _UNIT_DAYS = {"DAYS": 1, "WEEKS": 7, "MONTHS": 30, "YEARS": 365}
 
 
@@ -167,8 +165,3 @@ def read(client: Any) -> list[Schedule]:
         policy = client.get_lifecycle_policy(PolicyId=s["PolicyId"])["Policy"]
         out += schedules(policy)
     return out
-
-
-def not_supported() -> Protection:
-    """What each volume says on the sandbox, where DLM is not read."""
-    return Protection(mechanism=MECHANISM, status=NOT_SUPPORTED, detail=NOT_ON_SANDBOX)

@@ -22,7 +22,7 @@ class Extras:
     """What one scope's volumes share: their snapshots, the DLM schedules there."""
 
     snapshots: dict[str, list[RecoveryPoint]]
-    #: None: not read (the sandbox has no DLM; each volume says so)
+    #: None: not read (the read failed: ``dlm_error``)
     schedules: list[dlm.Schedule] | None = None
     #: instance id -> tags, read only when a DLM policy targets instances
     instance_tags: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -48,12 +48,8 @@ def _extras(scope: Scope) -> Extras:
     return out
 
 
-def read_dlm(scope: Scope) -> list[dlm.Schedule] | None:
-    """The scope's DLM snapshot schedules; None on the sandbox, which has no DLM (asking
-    would cost a retried HTTP 500 per scope). Tests replace this seam with recorded
-    policies (tests/test_audit_rel9.py)."""
-    if scope.session.sandbox:
-        return None
+def read_dlm(scope: Scope) -> list[dlm.Schedule]:
+    """The scope's DLM snapshot schedules (the same calls on AWS and on the sandbox)."""
     return dlm.read(scope.client("dlm"))
 
 
@@ -84,12 +80,9 @@ def _describe(scope: Scope, vol: dict, extras: Extras) -> Found:
     errors: list[tuple[str, Exception]] = []
     row["snapshot_shares"] = _shares(scope, points, errors)
     row["snapshot_encryption"] = snapshot_encryption(points)
-    if extras.schedules is None:
-        protections = [] if extras.dlm_error is not None else [dlm.not_supported()]
-    else:
-        protections = [
-            s.protection() for s in extras.schedules if s.targets(vol, extras.instance_tags)
-        ]
+    protections = [
+        s.protection() for s in extras.schedules or [] if s.targets(vol, extras.instance_tags)
+    ]
     if extras.dlm_error is not None:
         errors.append(("Data Lifecycle Manager policies", extras.dlm_error))
     return Found(row=row, protections=protections, recovery_points=points, errors=errors)

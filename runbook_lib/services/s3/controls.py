@@ -12,7 +12,7 @@ import pandas as pd
 from runbook_lib.audit.controls import days, declared_in, duration, manual, result, step
 from runbook_lib.audit.controls.automate import native_setting
 from runbook_lib.audit.evidence import Evidence, reproducible
-from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
+from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, PASS, Result
 from runbook_lib.services.s3.protect import NONCURRENT_RULE_ID
 
 control = declared_in(__name__)  # the controls' metadata: controls.json beside this file
@@ -88,9 +88,6 @@ def s3_mfa_delete_when_immutable(ev: Evidence) -> Iterator[Result]:
         why_not = _immutable_asked(ev, row)
         if why_not:
             yield result(row, NOT_APPLICABLE, why_not, expected="immutable: not asked")
-        elif mfa == NOT_SUPPORTED:
-            why = "the sandbox does not store MFA delete (moto ignores MFADelete)"
-            yield result(row, NOT_SUPPORTED, why, expected="MFADelete = Enabled")
         elif mfa is True:
             yield result(row, PASS, "MFADelete = Enabled", expected="MFADelete = Enabled")
         else:

@@ -11,7 +11,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runbook_lib.inventory.model import (
     NEVER,
-    NOT_SUPPORTED,
     Found,
     Protection,
     Scope,
@@ -85,13 +84,10 @@ def default_encryption(s3, bucket: str) -> dict:
     return {"encrypted": None, "kms_key": None, "cmk": None}
 
 
-def mfa_delete(versioning: dict, sandbox: bool) -> bool | str:
+def mfa_delete(versioning: dict) -> bool:
     """MFA delete from GetBucketVersioning: AWS returns ``MFADelete`` only once a bucket was
-    configured with it, so absent means off; the sandbox (moto) never stores or returns it,
-    so there absent means unknown (``NOT_SUPPORTED_ON_SANDBOX``)."""
-    if "MFADelete" in versioning:
-        return versioning["MFADelete"] == "Enabled"
-    return NOT_SUPPORTED if sandbox else False
+    configured with it, so absent means off."""
+    return versioning.get("MFADelete") == "Enabled"
 
 
 def object_lock(config: dict | None) -> dict:
@@ -169,7 +165,7 @@ def _describe(scope: Scope, bucket: dict, _extras) -> Found:
         )
     versioning = _get(s3, "get_bucket_versioning", name)
     # settings the audit judges: MFA delete, Object Lock, lifecycle expirations
-    row["mfa_delete"] = mfa_delete(versioning, scope.session.sandbox)
+    row["mfa_delete"] = mfa_delete(versioning)
     row["object_lock"] = object_lock(
         _get(s3, "get_object_lock_configuration", name).get("ObjectLockConfiguration")
     )
