@@ -2,7 +2,7 @@
 and Redis key validation against a plain SCAN + GET of the same keys.
 
     python bench/bench_db_validation.py [--rows 1000000] [--redis-keys 1000000]
-        [--engine postgres|redis|both]
+        [--engine postgres|redis|both] [--repeat 3]
 
 Starts one sandbox PostgreSQL server (Debian's package, as the sandbox does), fills a table
 of ``--rows`` rows (id, customer, amount, status, time, text), then times in one run:
@@ -15,10 +15,19 @@ of ``--rows`` rows (id, customer, amount, status, time, text), then times in one
   cursor.
 
 Redis (``--engine redis``): one sandbox redis-server filled with ``--redis-keys`` string keys
-(60-byte values), then: the key fingerprint (``runbook_lib.services.elasticache.data``:
-SCAN + per-key type, TTL and value digest computed in the server by the Lua script), the same
-with the digests computed in the client (the fallback where EVAL is refused), and a plain
-read: SCAN + pipelined GET of every key.
+(60-byte values), then, in ``--repeat`` interleaved rounds (the best time of each is kept,
+as other load on the machine only slows a round down):
+
+- the key fingerprint summed in the server (``runbook_lib.services.elasticache.data``, the
+  path for caches above ``KEY_LIMIT`` keys: each Lua call runs one SCAN step and returns a
+  count and a digest sum, so neither keys nor values leave the server);
+- the key fingerprint key by key (client SCAN, per-key type, TTL and value digest computed
+  by the Lua script; the path for caches of at most ``KEY_LIMIT`` keys, forced here);
+- plain reads: SCAN + pipelined GET of every key (a reader that knows every key is a
+  string), and SCAN + TYPE + the type's read command (a reader that does not);
+
+and once, the fingerprint with the digests computed in the client (the fallback where
+EVAL is refused).
 
 Prints rows/s and the ratios (validation / full read: above 1.0x means validating is faster
 than reading the data out). Measured figures, one run; no assertion.
@@ -34,6 +43,12 @@ from runbook_lib.services.rds import data
 from runbook_sandbox.engines import common, postgres
 from runbook_sandbox.engines import redis as redis_engine
 
+SUMMED = "key fingerprint, summed in the server (Lua SCAN step per call)"
+PER_KEY = "key fingerprint, key by key (client SCAN, Lua digests)"
+CLIENT = "key fingerprint, digests in the client (EVAL refused)"
+PLAIN = "plain read: SCAN + GET (pipelined; knows every key is a string)"
+TYPED = "plain read: SCAN + TYPE + the type's read command (pipelined)"
+
 
 def timed(fn) -> float:
     t0 = time.perf_counter()
@@ -46,14 +61,15 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--redis-keys", type=int, default=1_000_000)
     ap.add_argument("--engine", choices=("postgres", "redis", "both"), default="both")
+    ap.add_argument("--repeat", type=int, default=3, help="Redis: rounds, best of each")
     args = ap.parse_args()
     if args.engine in ("postgres", "both"):
         bench_postgres(args)
     if args.engine in ("redis", "both"):
-        bench_redis(args.redis_keys)
+        bench_redis(args.redis_keys, args.repeat)
 
 
-def bench_redis(n: int) -> None:
+def bench_redis(n: int, repeat: int) -> None:
     why = redis_engine.missing_reason()
     if why:
         raise SystemExit(why)
@@ -74,35 +90,62 @@ def bench_redis(n: int) -> None:
 
             print(f"redis keys: {n:,} (filled in {timed(fill):.1f}s)")
         results: dict[str, float] = {}
-        with cache_data.connect(login) as cache:
-            results["key fingerprint (digests in the server, Lua)"] = timed(
-                lambda: cache_data.fingerprint(cache_data.read(cache), key_limit=0)
-            )
-        with cache_data.connect(login) as cache:
-            cache.scripts = False
-            results["key fingerprint (digests in the client)"] = timed(
-                lambda: cache_data.fingerprint(cache_data.read(cache), key_limit=0)
-            )
+        paths: dict[str, str] = {}
 
-        def scan_get() -> None:
+        def fingerprint(name: str, key_limit: int, scripts: bool = True) -> float:
+            with cache_data.connect(login) as cache:
+                cache.scripts = scripts
+                keys: list = []
+
+                def run() -> None:
+                    keys.append(cache_data.read(cache, key_limit=key_limit))
+                    cache_data.fingerprint(keys[0], key_limit=key_limit)
+
+                seconds = timed(run)
+                paths[name] = keys[0].path
+                assert len(keys[0]) == n, (name, len(keys[0]))
+                return seconds
+
+        def scan_read(typed: bool) -> None:
             with cache_data.connect(login) as cache:
                 cursor = 0
                 while True:
                     cursor, keys = cache.client.scan(cursor=cursor, count=cache_data.BATCH)
                     if keys:
                         p = cache.client.pipeline(transaction=False)
-                        for k in keys:
-                            p.get(k)
+                        if typed:
+                            for k in keys:
+                                p.type(k)
+                            kinds = p.execute()
+                            p = cache.client.pipeline(transaction=False)
+                            for k, kind in zip(keys, kinds, strict=True):
+                                kind = kind if isinstance(kind, str) else kind.decode()
+                                cache_data.read_command(p, k, kind)
+                        else:
+                            for k in keys:
+                                p.get(k)
                         p.execute()
                     if int(cursor) == 0:
                         return
 
-        results["full read: SCAN + GET (pipelined)"] = timed(scan_get)
+        methods = {
+            SUMMED: lambda: fingerprint(SUMMED, 0),
+            PER_KEY: lambda: fingerprint(PER_KEY, n),
+            PLAIN: lambda: timed(lambda: scan_read(False)),
+            TYPED: lambda: timed(lambda: scan_read(True)),
+        }
+        # interleaved rounds, the best of each (the machine's other load only slows a run)
+        for _ in range(repeat):
+            for name, method in methods.items():
+                results[name] = min(results.get(name, float("inf")), method())
+        results[CLIENT] = fingerprint(CLIENT, 0, scripts=False)  # slow: one round
         for name, seconds in results.items():
-            print(f"{name:45s} {seconds:7.2f}s  {n / seconds:12,.0f} keys/s")
-        r = results["full read: SCAN + GET (pipelined)"]
-        for name in list(results)[:2]:
-            print(f"ratio vs SCAN + GET: {name} {r / results[name]:.2f}x")
+            print(f"{name:62s} {seconds:7.2f}s  {n / seconds:12,.0f} keys/s")
+        for name in (SUMMED, PER_KEY, CLIENT):
+            print(
+                f"ratio {name} [{paths[name]}]: {results[PLAIN] / results[name]:.2f}x vs SCAN + "
+                f"GET, {results[TYPED] / results[name]:.2f}x vs SCAN + TYPE + read"
+            )
     finally:
         server.stop()
         common.remove_root()

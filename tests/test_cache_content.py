@@ -185,6 +185,176 @@ def test_digests_in_the_server_and_in_the_client_agree_for_every_type():
         server.stop()
 
 
+ODD_KEYS = [
+    b"bin\xff\x00key",
+    b"with spaces and\ttab",
+    "unicode-\N{SNOWMAN}-\u00e9\u4e2d".encode(),
+    b"long:" + b"x" * 20_000,
+    b"",  # the empty key
+    b"\n line break",
+]
+
+
+def _odd_keyspace(r) -> None:
+    """Every type, odd key names, empty values, TTLs, a canary key and a second database."""
+    for i, k in enumerate(ODD_KEYS):
+        r.set(k, b"" if i % 2 else b"\x00\xfe value " + k)
+    r.set("empty-string", b"")
+    r.set("ttl-key", "x", ex=3600)
+    r.rpush("l", "b", "a", "", "a")
+    r.rpush(b"list \xff", b"\x00")
+    r.sadd("s", "z", "y", "1:2", "")
+    r.hset("h", mapping={"f1": "v:1", "f2": "", "": "x"})
+    r.hset("h-ttl", mapping={"a": "1"})
+    r.expire("h-ttl", 7200)
+    r.zadd("z", {"m1": 1.5, "m2": -0.1, "m3": 1e-20, "": 0})
+    r.xadd("st", {"a": "1", "b": ""}, id="5-0")
+    r.xadd("st", {"c": "3"}, id="6-1")
+    r.set("__restore_canary__#2026-01-02T03:04:05Z", "run-1")
+    for n in range(2_500):  # several SCAN steps
+        r.set(f"bulk:{n}", n)
+    r.execute_command("SELECT", 5)
+    r.set("in-db-5", "v")
+    r.set("__restore_canary__#2026-01-02T03:04:05Z", "not a canary outside database 0")
+    r.execute_command("SELECT", 0)
+
+
+def _fingerprints(login) -> dict[str, tuple]:
+    """The fingerprint (with and without canary keys) by every path, and the path each took."""
+    out = {}
+    for name, key_limit, scripts in (
+        ("summed", 0, True),
+        ("per-key", data.KEY_LIMIT, True),
+        ("client", data.KEY_LIMIT, False),
+        ("client, no per-key digests", 0, False),
+    ):
+        with data.connect(login) as cache:
+            cache.scripts = scripts
+            keys = data.read(cache, key_limit=key_limit)
+            out[name] = (
+                data.fingerprint(keys, key_limit=key_limit),
+                data.fingerprint(keys, key_limit=key_limit, with_canary=False),
+                keys.path,
+                len(keys),
+            )
+    return out
+
+
+@needs_redis
+def test_summed_in_the_server_key_by_key_and_in_the_client_give_one_fingerprint():
+    """The Lua script that sums record digests one SCAN step per call, the key-by-key path
+    and the client fallback agree, with and without canary keys, on a key space with every
+    type, binary / unicode / very long / empty key names, empty values and TTLs."""
+    server = redis_engine.new_server()
+    try:
+        with server.admin() as r:
+            _odd_keyspace(r)
+        login = data.Login(host="127.0.0.1", port=server.port)
+        fps = _fingerprints(login)
+        paths = {name: path for name, (_, _, path, _) in fps.items()}
+        assert paths == {
+            "summed": "summed in the server",
+            "per-key": "per-key",
+            "client": "client",
+            "client, no per-key digests": "client",
+        }
+        every, plain, _, count = fps["per-key"]
+        assert count == len(ODD_KEYS) + 2_500 + 12 and every.count == count
+        assert plain.count == count - 1  # the canary of database 0 only
+        for name, (e, p, _, n) in fps.items():
+            assert n == count, name
+            assert e.kind == p.kind == data.KIND
+            assert e.matches(every), name
+            assert p.matches(plain), name
+        assert fps["summed"][0].key_digests == {}  # summed: no per-key digests
+        with data.connect(login) as cache:
+            assert "summed in the server" in data.read(cache, key_limit=0).detail
+        assert fps["per-key"][0].key_digests == fps["client"][0].key_digests
+        names = set(fps["per-key"][0].key_digests)
+        assert {"db5/in-db-5", "unicode-\N{SNOWMAN}-\u00e9\u4e2d", "bin\\xff\x00key", ""} <= names
+    finally:
+        server.stop()
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("changed", lambda r: r.set(b"with spaces and\ttab", b"other"), "with spaces and\ttab"),
+        ("changed", lambda r: r.zadd("z", {"m3": 2}), "z"),
+        ("changed", lambda r: r.persist("ttl-key"), "ttl-key"),
+        ("changed", lambda r: r.lset("l", 0, "a") and r.lset("l", 1, "b"), "l"),
+        ("missing", lambda r: r.delete(ODD_KEYS[2]), "unicode-\N{SNOWMAN}-\u00e9\u4e2d"),
+        ("unexpected", lambda r: r.hset("new hash \xe9", "f", ""), "new hash \xe9"),
+    ],
+    ids=["string", "zset-score", "ttl-removed", "list-order", "deleted", "added"],
+)
+def test_a_changed_deleted_or_added_key_fails_naming_it(edit):
+    """Per-key fingerprints name the key; the summed fingerprint (large caches) differs."""
+    label, change, key = edit
+    server = redis_engine.new_server()
+    try:
+        with server.admin() as r:
+            _odd_keyspace(r)
+        login = data.Login(host="127.0.0.1", port=server.port)
+        before = _fingerprints(login)
+        with server.admin() as r:
+            change(r)
+        after = _fingerprints(login)
+        for name in before:
+            assert not before[name][0].matches(after[name][0]), name
+        expected, found = before["per-key"][0], after["per-key"][0]
+        diff = expected.differences(found)
+        assert diff[label] == [key] and diff[f"{label}_total"] == 1, diff
+        assert key in expected.describe_difference(found)
+        assert before["client"][0].differences(after["client"][0])[label] == [key]
+    finally:
+        server.stop()
+
+
+@needs_redis
+def test_refused_scripts_fall_back_to_the_client_and_say_so():
+    """An ACL without EVAL/EVALSHA (NOPERM): the client computes the same digests, and the
+    path says so."""
+    server = redis_engine.new_server()
+    try:
+        with server.admin() as r:
+            _odd_keyspace(r)
+        login = data.Login(host="127.0.0.1", port=server.port)
+        with data.connect(login) as cache:
+            want = data.fingerprint(data.read(cache, key_limit=0), key_limit=0)
+        with server.admin() as r:
+            r.execute_command("ACL", "SETUSER", "default", "-eval", "-evalsha", "-script")
+        for key_limit in (0, data.KEY_LIMIT):
+            with data.connect(login) as cache:
+                keys = data.read(cache, key_limit=key_limit)
+                assert not cache.scripts and keys.path == "client"
+                assert data.fingerprint(keys, key_limit=key_limit).matches(want)
+    finally:
+        server.stop()
+
+
+@needs_redis
+def test_a_key_space_that_changes_during_the_summed_scan_is_read_key_by_key(monkeypatch):
+    """The summed scan cannot drop repeats SCAN may return while the key space is resized:
+    when the key count is not the same before, during and after, the keys are read one by
+    one (and repeats dropped) instead."""
+    server = redis_engine.new_server()
+    try:
+        with server.admin() as r:
+            _odd_keyspace(r)
+        login = data.Login(host="127.0.0.1", port=server.port)
+        with data.connect(login) as cache:
+            want = data.fingerprint(data.read(cache), key_limit=0)
+            sizes = iter([cache.client.dbsize(), cache.client.dbsize() + 1])
+            monkeypatch.setattr(cache.client, "dbsize", lambda: next(sizes))
+            keys = data.read(cache, key_limit=0)
+            assert keys.path == "per-key" and cache.scripts
+            assert data.fingerprint(keys, key_limit=0).matches(want)
+    finally:
+        server.stop()
+
+
 @needs_redis
 def test_sandbox_redis_follows_the_elasticache_api():
     """CreateReplicationGroup / CreateCacheCluster start a server at the endpoint the API

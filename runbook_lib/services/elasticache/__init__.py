@@ -12,7 +12,7 @@ SPECS = (
         ),
         names=identifier_rule(40),
         native_backup="elasticache-snapshot",
-        fingerprint="redis-keys",
+        fingerprint="redis-keys-2",
         unsupported={
             "continuous": "ElastiCache restores only from snapshots (each a point in time); "
             "there is no point-in-time restore window",

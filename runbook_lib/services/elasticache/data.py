@@ -7,21 +7,36 @@ Reaching the data
     held in the Secrets Manager secret named by the tag ``tag_keys.db_secret`` on the cache
     (JSON with ``auth_token`` or ``password``, or the token as plain text); never from params.
     A scratch copy is created with a fresh random AUTH token held in memory only. TLS is used
-    where in-transit encryption is on (not on the sandbox, whose servers speak plain TCP).
+    where in-transit encryption is on (redis-py ``ssl=True``, the certificate checked against
+    the system's CAs; not on the sandbox, whose servers speak plain TCP).
     Every connection has a connect time-out: an endpoint that does not answer gives
     :class:`NotReachable` (``NOT_REACHABLE: ...``), never a hang.
 
-Fingerprint
+Fingerprint (kind ``redis-keys-2``)
     Every key of every logical database, listed by ``SCAN``; per key its type, whether it has
-    a TTL, and a digest of its value computed per type inside the server (a Lua script run
-    with ``EVALSHA`` on each batch of keys, so values are not shipped to the client): a
-    string's SHA-1; a list's or sorted set's (with scores, in Redis's own order) or stream's
-    SHA-1 of the length-prefixed elements in order; a set's or hash's SHA-1 of the sorted
-    SHA-1s of its members (field-value pairs), so the internal order does not matter. Where
-    scripts are refused (an ACL without EVAL), the same digests are computed in the client
-    from the values (slower, same result). The key set's fingerprint is
-    :mod:`runbook_lib.fingerprint`'s order-independent sum; per-key digests are kept for at
-    most ``key_limit`` keys, so a difference names the first keys that differ.
+    a TTL, and a digest of its value computed per type inside the server by a Lua script
+    (``EVALSHA``; ``redis.sha1hex``), so values are not shipped to the client: a string's
+    SHA-1; a list's or sorted set's (with scores, in Redis's own order) or stream's SHA-1 of
+    the length-prefixed elements in order; a set's or hash's SHA-1 of the sorted SHA-1s of its
+    members (field-value pairs), so the internal order does not matter. A key's record is
+    ``<length>:<key bytes><type> <TTL 0|1> <value digest>``; its digest is the first 128 bits
+    of the record's SHA-1, and the fingerprint is the count and the sum of the record digests
+    modulo 2**128 (:class:`runbook_lib.fingerprint.Fingerprint`'s shape, so the order of the
+    scan does not matter).
+
+    Two paths give the same fingerprint. A cache of at most ``key_limit`` keys is read key by
+    key (``SCAN`` in the client, the script digests each page's values), keeping per-key
+    digests so a difference names the first keys that differ. A larger cache is summed in
+    the server: each script call runs one ``SCAN`` step (``COUNT`` ``BATCH``) and answers only
+    the cursor, the count and the digest sum, so neither keys nor values leave the server; a
+    key space that changed size during that scan (a key may then be counted twice) is read
+    key by key instead. Where scripts are refused (an ACL without EVAL/EVALSHA, a renamed
+    command), the same digests are computed in the client from the values (slower, same
+    result); :attr:`KeyScan.path` and ``Cache.scripts`` say which path ran. Each script call
+    is bounded by one batch of keys (while a script runs, Redis answers BUSY to other
+    clients); a single very large key is digested in one call. EVAL, EVALSHA, SCRIPT and
+    ``redis.sha1hex`` exist in every Redis OSS (2.6 and later) and Valkey version ElastiCache
+    runs (Redis OSS 4.0.10 to 7.1, Valkey 7.2 and 8); FUNCTION (Redis 7) is not used.
     ``SCAN`` is not one consistent read: backup_now fingerprints again once the snapshot
     completed, and when the two differ the restore is checked within their bounds.
 
@@ -47,7 +62,8 @@ from runbook_lib.errors import RunbookError
 from runbook_lib.fingerprint import Fingerprint
 from runbook_lib.restore.canary import DYNAMODB_PREFIX, canary_time, stamp
 
-KIND = "redis-keys"
+KIND = "redis-keys-2"  # "redis-keys" (blake2b record digests) until the digests were summed in the server
+_MOD = 1 << 128
 ENGINES = ("redis", "valkey")
 CANARY_PREFIX = DYNAMODB_PREFIX  # the same key form: __restore_canary__#<time>
 KEY_LIMIT = 200_000  # per-key digests are kept for caches of at most this many keys
@@ -194,48 +210,94 @@ def connect(login: Login, timeout: int = CONNECT_TIMEOUT, db: int = 0) -> Iterat
         client.close()
 
 
-# Per key: type, TTL present (1/0) and the value's digest, computed in the server (see the
-# module's doc); one line per key in one reply (one bulk string parses far faster than an
-# array of arrays).
-_SCRIPT = """
+# The digests, computed in the server (see the module's doc). ``_VALUE`` digests one key's
+# value by type; ``_PER_KEY`` answers (type, TTL present, value digest) for the keys it is
+# given, one line per key in one reply (one bulk string parses far faster than an array of
+# arrays); ``_SUMMED`` runs one SCAN step itself and answers the cursor, the number of keys and
+# the sum of their record digests in four 32-bit limbs (exact in Lua's doubles up to 2**21
+# keys per call), so neither values nor keys leave the server; canary keys come back one by
+# one, outside the sums. Each call is bounded by one batch of keys (Redis answers BUSY to
+# other clients while a script runs).
+_VALUE = """
+local call, sha = redis.call, redis.sha1hex
 local function enc(t)
   local parts = {}
-  for _, s in ipairs(t) do parts[#parts + 1] = #s .. ':' .. s end
+  for i = 1, #t do local s = t[i]; parts[i] = #s .. ':' .. s end
   return table.concat(parts)
 end
 local function members(t, step)
   local d = {}
   for i = 1, #t, step do
-    if step == 1 then d[#d + 1] = redis.sha1hex(t[i])
-    else d[#d + 1] = redis.sha1hex(enc({t[i], t[i + 1]})) end
+    if step == 1 then d[#d + 1] = sha(t[i])
+    else d[#d + 1] = sha(enc({t[i], t[i + 1]})) end
   end
   table.sort(d)
-  return redis.sha1hex(table.concat(d, ','))
+  return sha(table.concat(d, ','))
 end
-local out = {}
-for i, k in ipairs(KEYS) do
-  local t = redis.call('TYPE', k)['ok']
+local function info(k)
+  local t = call('TYPE', k)['ok']
   local v = ''
-  if t == 'string' then v = redis.sha1hex(redis.call('GET', k))
-  elseif t == 'list' then v = redis.sha1hex(enc(redis.call('LRANGE', k, 0, -1)))
-  elseif t == 'set' then v = members(redis.call('SMEMBERS', k), 1)
-  elseif t == 'hash' then v = members(redis.call('HGETALL', k), 2)
-  elseif t == 'zset' then v = redis.sha1hex(enc(redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')))
+  if t == 'string' then v = sha(call('GET', k))
+  elseif t == 'list' then v = sha(enc(call('LRANGE', k, 0, -1)))
+  elseif t == 'set' then v = members(call('SMEMBERS', k), 1)
+  elseif t == 'hash' then v = members(call('HGETALL', k), 2)
+  elseif t == 'zset' then v = sha(enc(call('ZRANGE', k, 0, -1, 'WITHSCORES')))
   elseif t == 'stream' then
     local flat = {}
-    for _, e in ipairs(redis.call('XRANGE', k, '-', '+')) do
+    for _, e in ipairs(call('XRANGE', k, '-', '+')) do
       flat[#flat + 1] = e[1]
       flat[#flat + 1] = tostring(#e[2])
       for _, x in ipairs(e[2]) do flat[#flat + 1] = x end
     end
-    v = redis.sha1hex(enc(flat))
+    v = sha(enc(flat))
   elseif t ~= 'none' then v = 'type:' .. t end
   local ttl = '0'
-  if redis.call('PTTL', k) > 0 then ttl = '1' end
+  if call('PTTL', k) > 0 then ttl = '1' end
+  return t, ttl, v
+end
+"""
+_PER_KEY = (
+    _VALUE
+    + """
+local out = {}
+for i, k in ipairs(KEYS) do
+  local t, ttl, v = info(k)
   out[i] = t .. ' ' .. ttl .. ' ' .. v
 end
 return table.concat(out, '\\n')
 """
+)
+# ARGV: cursor, COUNT, the key's prefix in records ("db3/" outside database 0), the canary
+# prefix ("" where there are no canaries)
+_SUMMED = (
+    _VALUE
+    + """
+local tonum, sub = tonumber, string.sub
+local page = call('SCAN', ARGV[1], 'COUNT', ARGV[2])
+local prefix, canary = ARGV[3], ARGV[4]
+local a, b, c, d, n = 0, 0, 0, 0, 0
+local out = {page[1], 0, 0, 0, 0, 0}
+for _, k in ipairs(page[2]) do
+  local t, ttl, v = info(k)
+  if t ~= 'none' then
+    if canary ~= '' and sub(k, 1, #canary) == canary then
+      out[#out + 1] = k
+      out[#out + 1] = t .. ' ' .. ttl .. ' ' .. v
+    else
+      local full = prefix .. k
+      local h = sha(#full .. ':' .. full .. t .. ' ' .. ttl .. ' ' .. v)
+      a = a + tonum(sub(h, 1, 8), 16)
+      b = b + tonum(sub(h, 9, 16), 16)
+      c = c + tonum(sub(h, 17, 24), 16)
+      d = d + tonum(sub(h, 25, 32), 16)
+      n = n + 1
+    end
+  end
+end
+out[2], out[3], out[4], out[5], out[6] = n, a, b, c, d
+return out
+"""
+)
 
 
 def _sha1(data: bytes) -> str:
@@ -260,10 +322,39 @@ class KeyInfo:
     type: str
     ttl: bool
     digest: str
+    raw: bytes | None = None  # the key's bytes (with its ``db<N>/``); None: ``key`` in UTF-8
 
     @property
     def is_canary(self) -> bool:
         return self.key.startswith(CANARY_PREFIX)
+
+
+@dataclass(kw_only=True)
+class KeyScan:
+    """What :func:`read` found: ``keys``, the keys read one by one (every key, or only the
+    canary keys when the rest were summed in the server), plus ``summed`` keys whose record
+    digests the server added up (``summed_digest``). ``len()`` is the number of keys."""
+
+    keys: list[KeyInfo] = field(default_factory=list)
+    summed: int = 0
+    summed_digest: int = 0
+    path: str = "per-key"  # "summed in the server", "per-key" (Lua) or "client"
+
+    def __len__(self) -> int:
+        return len(self.keys) + self.summed
+
+    def __iter__(self) -> Iterator[KeyInfo]:
+        return iter(self.keys)
+
+    @property
+    def detail(self) -> str:
+        """How the keys were read, for a verdict's detail."""
+        how = {
+            "summed in the server": "digested and summed in the server (Lua, one SCAN step "
+            "per call)",
+            "per-key": "digested in the server (Lua)",
+        }.get(self.path, "digested in the client (EVAL refused)")
+        return f"{len(self)} keys scanned, values {how}"
 
 
 @dataclass(kw_only=True)
@@ -285,28 +376,64 @@ class Cache:
         info = self.client.info("keyspace")
         return sum(int(v.get("keys", 0)) for v in info.values() if isinstance(v, dict))
 
+    def _each_db(self) -> Iterator[tuple[Any, str]]:
+        """(client, record prefix) per logical database that holds keys."""
+        for db in self.databases():
+            if db == 0:
+                yield self.client, ""
+            else:
+                with connect(self.login, self.timeout, db) as other:
+                    yield other.client, f"db{db}/"
+
     def read_keys(self, batch: int = BATCH) -> Iterator[KeyInfo]:
         """Every key's type, TTL presence and value digest (keys that vanish mid-scan are
         skipped)."""
-        for db in self.databases():
-            if db == 0:
-                yield from self._read_db(self.client, "", batch)
-            else:
-                with connect(self.login, self.timeout, db) as other:
-                    other.scripts = self.scripts
-                    yield from self._read_db(other.client, f"db{db}/", batch)
+        for client, prefix in self._each_db():
+            yield from self._read_db(client, prefix, batch)
+
+    def read_summed(self, batch: int = BATCH) -> KeyScan | None:
+        """Every key, its record digest summed in the server one SCAN step per script call
+        (canary keys listed one by one); None when scripts are refused or the key space
+        changed during the scan (a key may then be counted twice, or missed: the caller reads
+        key by key instead)."""
+        import redis
+
+        if not self.scripts:
+            return None
+        out = KeyScan(path="summed in the server")
+        for client, prefix in self._each_db():
+            script = client.register_script(_SUMMED)
+            canary = CANARY_PREFIX if not prefix else ""
+            before = client.dbsize()
+            cursor, count = b"0", 0
+            while True:
+                try:
+                    reply = script(args=[cursor, batch, prefix, canary])
+                except redis.ResponseError as err:
+                    if not _refused(err):
+                        raise
+                    self.scripts = False
+                    return None
+                cursor, n, limbs = reply[0], int(reply[1]), [int(x) for x in reply[2:6]]
+                count += n
+                out.summed += n
+                out.summed_digest += sum(x << (96 - 32 * i) for i, x in enumerate(limbs))
+                for key, line in zip(reply[6::2], reply[7::2], strict=True):
+                    out.keys.append(_key_info(prefix, key, line.split(b" ")))
+                    count += 1
+                if cursor in (b"0", 0, "0"):
+                    break
+            if not before == count == client.dbsize():
+                return None
+        out.summed_digest %= _MOD
+        return out
 
     def _read_db(self, client: Any, prefix: str, batch: int) -> Iterator[KeyInfo]:
         for keys, rows in self._pages(client, batch):
-            for key, (kind, ttl, digest) in zip(keys, rows, strict=True):
-                if kind == b"none":  # gone since SCAN listed it
+            for key, row in zip(keys, rows, strict=True):
+                if row[0] == b"none":  # gone since SCAN listed it
                     continue
-                yield KeyInfo(
-                    key=prefix + key.decode("utf-8", "backslashreplace"),
-                    type=kind.decode(),
-                    ttl=ttl == b"1",
-                    digest=digest.decode(),
-                )
+                yield _key_info(prefix, key, row)
 
     def _pages(self, client: Any, batch: int) -> Iterator[tuple[list[bytes], list]]:
         """(keys, (type, TTL present, digest) per key) per SCAN page. One thread runs SCAN
@@ -325,7 +452,7 @@ class Cache:
 
         def produce() -> None:
             try:
-                script = client.register_script(_SCRIPT)
+                script = client.register_script(_PER_KEY)
                 cursor, seen = 0, set()
                 while not stop.is_set():
                     cursor, page = client.scan(cursor=cursor, count=batch)
@@ -360,8 +487,7 @@ class Cache:
             try:
                 return [line.split(b" ") for line in script(keys=keys).split(b"\n")]
             except redis.ResponseError as err:
-                text = str(err).lower()
-                if "unknown command" not in text and "noperm" not in text.replace(" ", ""):
+                if not _refused(err):
                     raise
                 self.scripts = False  # EVAL refused (an ACL): digests in the client
         return _digests_in_client(client, keys)
@@ -382,6 +508,24 @@ class Cache:
         return key
 
 
+def _refused(err: Exception) -> bool:
+    """Whether a command error says scripts are not allowed here (an ACL without EVAL, a
+    renamed or disabled command)."""
+    text = str(err).lower()
+    return "unknown command" in text or "noperm" in text.replace(" ", "") or "noscript" in text
+
+
+def _key_info(prefix: str, key: bytes, row: list[bytes]) -> KeyInfo:
+    kind, ttl, digest = row
+    return KeyInfo(
+        key=prefix + key.decode("utf-8", "backslashreplace"),
+        type=kind.decode(),
+        ttl=ttl == b"1",
+        digest=digest.decode(),
+        raw=prefix.encode() + key,
+    )
+
+
 def _digests_in_client(client: Any, keys: list[bytes]) -> list[tuple[bytes, bytes, bytes]]:
     """The script's answer (type, TTL present, digest), computed from values read back
     (where EVAL is refused)."""
@@ -393,20 +537,7 @@ def _digests_in_client(client: Any, keys: list[bytes]) -> list[tuple[bytes, byte
     kinds = [(a.decode() if isinstance(a, bytes) else a) for a in answers[0::2]]
     reads = client.pipeline(transaction=False)
     for k, kind in zip(keys, kinds, strict=True):
-        if kind == "string":
-            reads.execute_command("GET", k)
-        elif kind == "list":
-            reads.execute_command("LRANGE", k, 0, -1)
-        elif kind == "set":
-            reads.execute_command("SMEMBERS", k)
-        elif kind == "hash":
-            reads.execute_command("HGETALL", k)
-        elif kind == "zset":
-            reads.execute_command("ZRANGE", k, 0, -1, "WITHSCORES")
-        elif kind == "stream":
-            reads.execute_command("XRANGE", k, "-", "+")
-        else:
-            reads.execute_command("EXISTS", k)
+        read_command(reads, k, kind)
     # raw replies: the commands' response callbacks (floats, dicts, sets) are bypassed
     values = reads.execute()
     out = []
@@ -414,6 +545,24 @@ def _digests_in_client(client: Any, keys: list[bytes]) -> list[tuple[bytes, byte
         ttl = b"1" if int(pttl) > 0 else b"0"
         out.append((kind.encode(), ttl, _client_digest(kind, value).encode()))
     return out
+
+
+def read_command(pipe: Any, key: bytes, kind: str) -> None:
+    """Queue on ``pipe`` the command that reads a whole value of type ``kind``."""
+    if kind == "string":
+        pipe.execute_command("GET", key)
+    elif kind == "list":
+        pipe.execute_command("LRANGE", key, 0, -1)
+    elif kind == "set":
+        pipe.execute_command("SMEMBERS", key)
+    elif kind == "hash":
+        pipe.execute_command("HGETALL", key)
+    elif kind == "zset":
+        pipe.execute_command("ZRANGE", key, 0, -1, "WITHSCORES")
+    elif kind == "stream":
+        pipe.execute_command("XRANGE", key, "-", "+")
+    else:
+        pipe.execute_command("EXISTS", key)
 
 
 def _client_digest(kind: str, value: Any) -> str:
@@ -457,25 +606,49 @@ def _score(score: Any) -> bytes:
 
 
 def record(info: KeyInfo) -> bytes:
-    """The canonical form of one key's record (what the fingerprint hashes): the key, its
-    type, TTL present (1/0) and value digest, length-prefixed."""
-    key = info.key.encode("utf-8", "backslashreplace")
+    """The canonical form of one key's record (what the fingerprint hashes): the key's bytes
+    (``db<N>/`` before them outside database 0), length-prefixed, its type, TTL present (1/0)
+    and value digest: ``<length>:<key><type> <0|1> <digest>``."""
+    key = info.raw if info.raw is not None else info.key.encode("utf-8", "backslashreplace")
     return b"%d:%s%s %d %s" % (len(key), key, info.type.encode(), info.ttl, info.digest.encode())
 
 
+def record_digest(info: KeyInfo) -> int:
+    """A key's record digest: the first 128 bits of the record's SHA-1 (what the server's
+    script sums, ``redis.sha1hex`` being the one hash Lua has there)."""
+    return int(_sha1(record(info))[:32], 16)
+
+
 def fingerprint(
-    keys: list[KeyInfo], *, with_canary: bool = True, key_limit: int = KEY_LIMIT
+    keys: KeyScan | list[KeyInfo], *, with_canary: bool = True, key_limit: int = KEY_LIMIT
 ) -> Fingerprint:
-    """One fingerprint of ``keys``: count = keys; per-key digests (named by key) while there
-    are at most ``key_limit`` keys."""
+    """One fingerprint of ``keys`` (kind ``redis-keys-2``): count = keys, digest = the sum of
+    their record digests modulo 2**128; per-key digests (named by key) while there are at
+    most ``key_limit`` keys and none were summed in the server."""
     fp = Fingerprint(KIND)
-    keep = len(keys) <= key_limit
-    for info in keys:
+    listed = list(keys)
+    summed = keys.summed if isinstance(keys, KeyScan) else 0
+    keep = summed == 0 and len(listed) <= key_limit
+    if summed:
+        fp.count, fp.digest = summed, keys.summed_digest % _MOD
+    for info in listed:
         if info.is_canary and not with_canary:
             continue
-        fp.add(info.key, record(info), keep)
+        d = record_digest(info)
+        fp.count += 1
+        fp.digest = (fp.digest + d) % _MOD
+        if keep:
+            fp.key_digests[info.key] = f"{d:032x}"[:16]
     return fp
 
 
-def read(cache: Cache) -> list[KeyInfo]:
-    return list(cache.read_keys())
+def read(cache: Cache, key_limit: int = KEY_LIMIT) -> KeyScan:
+    """Every key of ``cache``: summed in the server when it holds more than ``key_limit``
+    keys (no per-key digests are kept for those), else key by key; in the client where
+    scripts are refused. ``cache.scripts`` says afterwards whether the server digested."""
+    if cache.size() > key_limit:
+        summed = cache.read_summed()
+        if summed is not None:
+            return summed
+    keys = list(cache.read_keys())
+    return KeyScan(keys=keys, path="per-key" if cache.scripts else "client")

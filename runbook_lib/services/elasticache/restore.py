@@ -12,14 +12,15 @@ group (a snapshot is an RDB file), when Debian's ``redis-server`` is installed.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from runbook_lib.inventory.model import tag_list
+from runbook_lib.inventory.model import tag_dict, tag_list
 from runbook_lib.restore.model import RecoveryPoint, ResourceRef, Restored, utc
+from runbook_lib.restore.naming import is_scratch_name
 from runbook_lib.restore.registry import (
     Content,
     ServiceHandler,
+    canary_content,
     finder,
     handler,
     point,
@@ -111,22 +112,17 @@ class ElastiCache(ServiceHandler):
         desc = self.describe(session, restored)
         if not data.readable(session, desc):
             return None
-        started = time.perf_counter()
-        token = _TOKENS.get((restored.account, restored.region, restored.name))
-        with data.connect(data.scratch_login(session, desc, token)) as cache:
-            keys = data.read(cache)
-            found = cache.canaries()
-            how = "in the server (Lua)" if cache.scripts else "in the client (EVAL refused)"
-        every = data.fingerprint(keys)
-        plain = data.fingerprint(keys, with_canary=False)
-        return Content(
-            data.KIND,
-            plain.count,
-            {"all keys": every, "without the canary keys": plain},
-            found,
-            time.perf_counter() - started,
-            f"{len(keys)} keys scanned, values digested {how}",
-        )
+
+        def read():
+            token = _TOKENS.get((restored.account, restored.region, restored.name))
+            with data.connect(data.scratch_login(session, desc, token)) as cache:
+                keys = data.read(cache)
+                found = cache.canaries()
+                how = "in the server (Lua)" if cache.scripts else "in the client (EVAL refused)"
+            return keys, found, f"{len(keys)} keys scanned, values digested {how}"
+
+        labels = ("all keys", "without the canary keys")
+        return canary_content(data.KIND, data.fingerprint, read, labels)
 
     def describe(self, session, where):
         return _group(session, where.account, where.region, where.name)
@@ -163,20 +159,12 @@ class ElastiCache(ServiceHandler):
         _TOKENS.pop((restored.account, restored.region, restored.name), None)
 
     def list_tagged(self, session, account, region, tag_key):
-        from runbook_lib.restore.naming import PREFIX
-
         ec = _ec(session, account, region)
         out = []
         for g in ec.describe_replication_groups().get("ReplicationGroups", []):
-            if (
-                not g["ReplicationGroupId"].startswith(PREFIX + "-")
-                or g.get("Status") == "deleting"
-            ):
+            if not is_scratch_name(g["ReplicationGroupId"]) or g.get("Status") == "deleting":
                 continue
-            tags = {
-                t["Key"]: t["Value"]
-                for t in ec.list_tags_for_resource(ResourceName=g["ARN"]).get("TagList", [])
-            }
+            tags = tag_dict(ec.list_tags_for_resource(ResourceName=g["ARN"]).get("TagList"))
             if tag_key in tags:
                 out.append(self.tagged(account, region, g["ReplicationGroupId"], g["ARN"], tags))
         return out
