@@ -86,11 +86,14 @@ def read_rows(files: dict[str, str], run_id: str, s3: Any = None) -> dict[str, p
 # --------------------------------------------------------------------------- report shapes
 
 
+Value = Callable[[pd.DataFrame, "Context"], Any]  # rows -> a Series (or one value for all)
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     meaning: str
-    value: Callable[[pd.DataFrame, Context], Any]  # rows -> a Series (or one value for all)
+    value: Value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +141,20 @@ def _const(attr: str) -> Callable[[pd.DataFrame, Context], Any]:
 
 
 NOT_RECORDED = "not recorded by this tool: empty"
+
+
+def _columns(*rows: tuple[str, str, str | Value] | str) -> list[Column]:
+    """A report's columns, in order, from a table of ``(name, meaning, value)`` rows: a
+    ``value`` given as text is the ledger column of that name; a row that is only a name is
+    a column this tool does not record (:data:`NOT_RECORDED`, always empty)."""
+    out = []
+    for row in rows:
+        if isinstance(row, str):
+            out.append(Column(row, NOT_RECORDED, _empty))
+            continue
+        name, meaning, value = row
+        out.append(Column(name, meaning, _col(value) if isinstance(value, str) else value))
+    return out
 
 
 def _json_list(value: Any) -> list[Any]:
@@ -258,188 +275,76 @@ def _vault_arn(df: pd.DataFrame, ctx: Context) -> pd.Series:
     return pd.Series(out, index=df.index, dtype=object)
 
 
-RESTORE_JOB_REPORT: list[Column] = [
+# fmt: off
+RESTORE_JOB_REPORT: list[Column] = _columns(
     # AWS Backup Audit Manager's RESTORE_JOB_REPORT columns, in its order
-    Column(
-        "reportTimePeriod",
-        "the run's start and end (UTC), `<start> - <end>`; AWS: the report's 24-hour window",
-        _period,
-    ),
-    Column("accountId", "`account` of the tested resource", _col("account")),
-    Column(
-        "region",
-        "`recovery_point_region` (where the restore ran: the copy Region for `dr`), else `region`",
-        _region,
-    ),
-    Column(
-        "restoreJobId",
-        f"{NOT_RECORDED}; the test is identified by `testId` and its scratch copy by `createdResourceArn`",
-        _empty,
-    ),
-    Column(
-        "jobStatus",
-        "`COMPLETED` when the scratch copy became ready (`restore_end` set), `FAILED` when a restore was started but never ready, empty when no restore was started (no recovery point, skipped, not supported)",
-        _job_status,
-    ),
-    Column(
-        "recoveryPointArn",
-        "`recovery_point_id` (a recovery point ARN, backup ARN, snapshot id, or `dynamodb-pitr:<arn>@latest` style id for continuous backups)",
-        _col("recovery_point_id"),
-    ),
-    Column("resourceName", "`resource_name`", _col("resource_name")),
-    Column("initiationDate", "`restore_start`", _col("restore_start")),
-    Column("backupPlanName", NOT_RECORDED, _empty),
-    Column("backupRuleName", NOT_RECORDED, _empty),
-    Column("backupRuleSchedule", NOT_RECORDED, _empty),
-    Column("backupRuleTimezone", NOT_RECORDED, _empty),
-    Column("startWindowEnd", NOT_RECORDED, _empty),
-    Column("backupOptions", NOT_RECORDED, _empty),
-    Column("isParentJob", NOT_RECORDED, _empty),
-    Column("parentJobId", NOT_RECORDED, _empty),
-    Column("vaultType", NOT_RECORDED, _empty),
-    Column("vaultLockStatus", NOT_RECORDED, _empty),
-    Column(
-        "isEncrypted",
-        "`encrypted` of the recovery point in the `backups` row that recorded it (empty when the backup was not made by the backup runbook)",
-        _from_backup("encrypted"),
-    ),
-    Column("encryptionKeyArn", "`kms_key` of that `backups` row", _from_backup("kms_key")),
-    Column(
-        "deleteAfterDays",
-        "`delete_after_days` of that `backups` row",
-        _from_backup("delete_after_days"),
-    ),
-    Column("moveToColdAfterDays", NOT_RECORDED, _empty),
-    Column("enableArchive", NOT_RECORDED, _empty),
-    Column(
-        "sourceResourceArn",
-        "`resource_arn` (the tested resource; never touched by the test)",
-        _col("resource_arn"),
-    ),
-    Column(
-        "backupVaultArn",
-        "the vault of that `backups` row as an ARN (`aws-backup` recovery points only)",
-        _vault_arn,
-    ),
-    Column("creationDate", "`restore_start` (the restore call)", _col("restore_start")),
-    Column("backupSizeInBytes", NOT_RECORDED, _empty),
-    Column("percentDone", NOT_RECORDED, _empty),
-    Column("iamRoleArn", NOT_RECORDED, _empty),
+    ("reportTimePeriod", "the run's start and end (UTC), `<start> - <end>`; AWS: the report's 24-hour window", _period),
+    ("accountId", "`account` of the tested resource", "account"),
+    ("region", "`recovery_point_region` (where the restore ran: the copy Region for `dr`), else `region`", _region),
+    ("restoreJobId", f"{NOT_RECORDED}; the test is identified by `testId` and its scratch copy by `createdResourceArn`", _empty),
+    ("jobStatus", "`COMPLETED` when the scratch copy became ready (`restore_end` set), `FAILED` when a restore was started but never ready, empty when no restore was started (no recovery point, skipped, not supported)", _job_status),
+    ("recoveryPointArn", "`recovery_point_id` (a recovery point ARN, backup ARN, snapshot id, or `dynamodb-pitr:<arn>@latest` style id for continuous backups)", "recovery_point_id"),
+    ("resourceName", "`resource_name`", "resource_name"),
+    ("initiationDate", "`restore_start`", "restore_start"),
+    "backupPlanName",
+    "backupRuleName",
+    "backupRuleSchedule",
+    "backupRuleTimezone",
+    "startWindowEnd",
+    "backupOptions",
+    "isParentJob",
+    "parentJobId",
+    "vaultType",
+    "vaultLockStatus",
+    ("isEncrypted", "`encrypted` of the recovery point in the `backups` row that recorded it (empty when the backup was not made by the backup runbook)", _from_backup("encrypted")),
+    ("encryptionKeyArn", "`kms_key` of that `backups` row", _from_backup("kms_key")),
+    ("deleteAfterDays", "`delete_after_days` of that `backups` row", _from_backup("delete_after_days")),
+    "moveToColdAfterDays",
+    "enableArchive",
+    ("sourceResourceArn", "`resource_arn` (the tested resource; never touched by the test)", "resource_arn"),
+    ("backupVaultArn", "the vault of that `backups` row as an ARN (`aws-backup` recovery points only)", _vault_arn),
+    ("creationDate", "`restore_start` (the restore call)", "restore_start"),
+    "backupSizeInBytes",
+    "percentDone",
+    "iamRoleArn",
     # what RESTORE_JOB_REPORT lacks
-    Column("testId", "`test_id`; also the `restore-test` tag on the scratch copy", _col("test_id")),
-    Column(
-        "service",
-        "`service` of the tested resource (the tool's service names, docs/services.md)",
-        _col("service"),
-    ),
-    Column("tier", "`tier` whose objectives were applied", _col("tier")),
-    Column("copy", "`copy`: `local` or `dr`", _col("copy")),
-    Column("recoveryPointSource", "`recovery_point_source`", _col("recovery_point_source")),
-    Column("recoveryPointCreationDate", "`recovery_point_time`", _col("recovery_point_time")),
-    Column("completionDate", "`restore_end`: when the scratch copy was ready", _col("restore_end")),
-    Column(
-        "createdResourceArn",
-        "`scratch_arn`: the scratch copy made by the test",
-        _col("scratch_arn"),
-    ),
-    Column(
-        "validationMethod",
-        "the strongest check that passed or failed, from `checks`: `fingerprint`, `canary`, `user checks`, `metadata`; empty when nothing was validated",
-        _method,
-    ),
-    Column(
-        "validationChecks", "`evidence`: every check that ran and how it ended", _col("evidence")
-    ),
-    Column(
-        "validationStatus",
-        "`content_verdict`: `PASS`, `PASS_WEAK`, `FAIL`; empty when nothing was validated",
-        _col("content_verdict"),
-    ),
-    Column("validationStatusMessage", "`verdict_detail`", _col("verdict_detail")),
-    Column(
-        "expectedFingerprintKind",
-        "`fingerprint_kind` of the `backups` row (the fingerprint taken when the backup was made); empty when the test compared against a reference the service reads itself (e.g. a log export: see `fingerprintCheckDetail`) or had none",
-        _from_backup("fingerprint_kind"),
-    ),
-    Column(
-        "expectedFingerprintCount",
-        "`fingerprint_count` of that row",
-        _from_backup("fingerprint_count"),
-    ),
-    Column(
-        "expectedFingerprintDigest",
-        "`fingerprint_digest` of that row",
-        _from_backup("fingerprint_digest"),
-    ),
-    Column(
-        "observedRecordCount",
-        "`records_found`: records read back from the scratch copy, canaries excluded (the backup-time fingerprint counts the canary written just before the backup, so the two counts differ by it when the check is PASS)",
-        _col("records_found"),
-    ),
-    Column(
-        "observedFingerprintDigest",
-        f"{NOT_RECORDED} (the ledger keeps the comparison's result, `fingerprintCheck`, not the restored copy's digest)",
-        _empty,
-    ),
-    Column(
-        "fingerprintCheck",
-        "status of the `fingerprint` check in `checks`: `PASS` (identical), `FAIL`, `SKIP` (no backup-time fingerprint, or no records to read)",
-        lambda df, _: _check(df, "fingerprint", "status"),
-    ),
-    Column(
-        "fingerprintCheckDetail",
-        "its detail (what differs, or how many records matched)",
-        lambda df, _: _check(df, "fingerprint", "detail"),
-    ),
-    Column("rtoSeconds", "`rto_seconds`: measured restore + validation", _col("rto_seconds")),
-    Column(
-        "rtoObjectiveSeconds",
-        "`rto_objective_seconds`: the tier's RTO",
-        _col("rto_objective_seconds"),
-    ),
-    Column("rtoMet", "`rto_met`", _col("rto_met")),
-    Column(
-        "rpoSeconds",
-        "`rpo_seconds`: test time minus the recovery point's time",
-        _col("rpo_seconds"),
-    ),
-    Column(
-        "rpoObjectiveSeconds",
-        "`rpo_objective_seconds`: the tier's RPO",
-        _col("rpo_objective_seconds"),
-    ),
-    Column("rpoMet", "`rpo_met`", _col("rpo_met")),
-    Column(
-        "testStatus",
-        "`status`: the test's verdict (`PASS`, `PASS_WEAK`, `FAIL`, `ERROR`, ...)",
-        _col("status"),
-    ),
-    Column("testReason", "`reason`", _col("reason")),
-    Column(
-        "deletionStatus",
-        "`cleanup_status`: `DELETED`, `NOTHING_CREATED`, `DELETE_REQUESTED`, `FAILED`",
-        _col("cleanup_status"),
-    ),
-    Column("deletionStatusMessage", "`cleanup_detail`", _col("cleanup_detail")),
-    Column(
-        "deletionRecordedBy",
-        "`recorded_at`: the ledger row is written after every clean-up of the run, so the clean-up ended at or before this time (the exact clean-up time is not recorded)",
-        _col("recorded_at"),
-    ),
-    Column("runId", "`run_id` of the run that made the test", _col("run_id")),
-    Column(
-        "startedBy",
-        "the operating-system user who started `runbook run` (the restore test needs no approval: it changes nothing but its own scratch copy)",
-        _const("started_by"),
-    ),
-    Column("toolVersion", "`runbook_lib.__version__` of the run", _const("tool_version")),
-    Column("notebook", "the runbook that ran the test", _const("notebook")),
-    Column(
-        "notebookSha256",
-        "SHA-256 of that runbook as run (the input notebook, before execution)",
-        _const("notebook_sha256"),
-    ),
-]
+    ("testId", "`test_id`; also the `restore-test` tag on the scratch copy", "test_id"),
+    ("service", "`service` of the tested resource (the tool's service names, docs/services.md)", "service"),
+    ("tier", "`tier` whose objectives were applied", "tier"),
+    ("copy", "`copy`: `local` or `dr`", "copy"),
+    ("recoveryPointSource", "`recovery_point_source`", "recovery_point_source"),
+    ("recoveryPointCreationDate", "`recovery_point_time`", "recovery_point_time"),
+    ("completionDate", "`restore_end`: when the scratch copy was ready", "restore_end"),
+    ("createdResourceArn", "`scratch_arn`: the scratch copy made by the test", "scratch_arn"),
+    ("validationMethod", "the strongest check that passed or failed, from `checks`: `fingerprint`, `canary`, `user checks`, `metadata`; empty when nothing was validated", _method),
+    ("validationChecks", "`evidence`: every check that ran and how it ended", "evidence"),
+    ("validationStatus", "`content_verdict`: `PASS`, `PASS_WEAK`, `FAIL`; empty when nothing was validated", "content_verdict"),
+    ("validationStatusMessage", "`verdict_detail`", "verdict_detail"),
+    ("expectedFingerprintKind", "`fingerprint_kind` of the `backups` row (the fingerprint taken when the backup was made); empty when the test compared against a reference the service reads itself (e.g. a log export: see `fingerprintCheckDetail`) or had none", _from_backup("fingerprint_kind")),
+    ("expectedFingerprintCount", "`fingerprint_count` of that row", _from_backup("fingerprint_count")),
+    ("expectedFingerprintDigest", "`fingerprint_digest` of that row", _from_backup("fingerprint_digest")),
+    ("observedRecordCount", "`records_found`: records read back from the scratch copy, canaries excluded (the backup-time fingerprint counts the canary written just before the backup, so the two counts differ by it when the check is PASS)", "records_found"),
+    ("observedFingerprintDigest", f"{NOT_RECORDED} (the ledger keeps the comparison's result, `fingerprintCheck`, not the restored copy's digest)", _empty),
+    ("fingerprintCheck", "status of the `fingerprint` check in `checks`: `PASS` (identical), `FAIL`, `SKIP` (no backup-time fingerprint, or no records to read)", lambda df, _: _check(df, "fingerprint", "status")),
+    ("fingerprintCheckDetail", "its detail (what differs, or how many records matched)", lambda df, _: _check(df, "fingerprint", "detail")),
+    ("rtoSeconds", "`rto_seconds`: measured restore + validation", "rto_seconds"),
+    ("rtoObjectiveSeconds", "`rto_objective_seconds`: the tier's RTO", "rto_objective_seconds"),
+    ("rtoMet", "`rto_met`", "rto_met"),
+    ("rpoSeconds", "`rpo_seconds`: test time minus the recovery point's time", "rpo_seconds"),
+    ("rpoObjectiveSeconds", "`rpo_objective_seconds`: the tier's RPO", "rpo_objective_seconds"),
+    ("rpoMet", "`rpo_met`", "rpo_met"),
+    ("testStatus", "`status`: the test's verdict (`PASS`, `PASS_WEAK`, `FAIL`, `ERROR`, ...)", "status"),
+    ("testReason", "`reason`", "reason"),
+    ("deletionStatus", "`cleanup_status`: `DELETED`, `NOTHING_CREATED`, `DELETE_REQUESTED`, `FAILED`", "cleanup_status"),
+    ("deletionStatusMessage", "`cleanup_detail`", "cleanup_detail"),
+    ("deletionRecordedBy", "`recorded_at`: the ledger row is written after every clean-up of the run, so the clean-up ended at or before this time (the exact clean-up time is not recorded)", "recorded_at"),
+    ("runId", "`run_id` of the run that made the test", "run_id"),
+    ("startedBy", "the operating-system user who started `runbook run` (the restore test needs no approval: it changes nothing but its own scratch copy)", _const("started_by")),
+    ("toolVersion", "`runbook_lib.__version__` of the run", _const("tool_version")),
+    ("notebook", "the runbook that ran the test", _const("notebook")),
+    ("notebookSha256", "SHA-256 of that runbook as run (the input notebook, before execution)", _const("notebook_sha256")),
+)
+# fmt: on
 
 _COMPLIANCE = {
     "PASS": "COMPLIANT",
@@ -448,12 +353,18 @@ _COMPLIANCE = {
     "NOT_SUPPORTED_ON_SANDBOX": "INSUFFICIENT_DATA",
     "ERROR": "INSUFFICIENT_DATA",
 }
+#: a control's status in an account and Region: the first of these that any finding has
+_WORST_FIRST = ("NON_COMPLIANT", "INSUFFICIENT_DATA", "COMPLIANT")
 
 
 def _practices() -> dict[str, str]:
     from runbook_lib.audit.model import PRACTICES
 
     return PRACTICES
+
+
+def _practice_title(df: pd.DataFrame, _: Context) -> pd.Series | None:
+    return df["practice"].map(_practices()) if "practice" in df else None
 
 
 def _controls() -> dict[str, Any]:
@@ -463,48 +374,28 @@ def _controls() -> dict[str, Any]:
     return CONTROLS
 
 
-RESOURCE_COMPLIANCE_REPORT: list[Column] = [
-    Column("accountId", "`account`", _col("account")),
-    Column("region", "`region`", _col("region")),
-    Column(
-        "frameworkName",
-        "`practice` (`REL09-BP01` .. `REL09-BP04`): the Well-Architected best practice the control belongs to",
-        _col("practice"),
-    ),
-    Column(
-        "frameworkDescription",
-        "the practice's title",
-        lambda df, _: df["practice"].map(_practices()) if "practice" in df else None,
-    ),
-    Column("controlName", "`control_id`", _col("control_id")),
-    Column(
-        "resourceId",
-        "`arn` (a resource, vault or recovery point ARN, or `estate:<account>/<region>`); AWS: `<CloudFormation type>/<id>`",
-        _col("arn"),
-    ),
-    Column(
-        "resourceType",
-        "`service` (the tool's service name; `backup` for vaults and recovery points, `*` for an estate scope); AWS: the CloudFormation type",
-        _col("service"),
-    ),
-    Column(
-        "resourceComplianceStatus",
-        "`status` as AWS words: PASS `COMPLIANT`, FAIL `NON_COMPLIANT`, NOT_APPLICABLE `NOT_APPLICABLE`, NOT_SUPPORTED_ON_SANDBOX and ERROR `INSUFFICIENT_DATA`",
-        lambda df, _: df["status"].map(_COMPLIANCE),
-    ),
-    Column(
-        "lastEvaluationTime", "`recorded_at`: when the finding was written", _col("recorded_at")
-    ),
-    Column("resourceName", "`name`", _col("name")),
-    Column("tier", "`tier`", _col("tier")),
-    Column("severity", "`severity` of the control", _col("severity")),
-    Column("status", "`status` in the tool's words", _col("status")),
-    Column("reason", "`reason`, with the measured value", _col("reason")),
-    Column("expected", "`expected`: the parameter values judged against", _col("expected")),
-    Column("remediation", "`remediation`: the runbook step that fixes it", _col("remediation")),
-    Column("asOf", "`as_of`: the time the audit judged at", _col("as_of")),
-    Column("runId", "`run_id`", _col("run_id")),
-]
+# fmt: off
+RESOURCE_COMPLIANCE_REPORT: list[Column] = _columns(
+    ("accountId", "`account`", "account"),
+    ("region", "`region`", "region"),
+    ("frameworkName", "`practice` (`REL09-BP01` .. `REL09-BP04`): the Well-Architected best practice the control belongs to", "practice"),
+    ("frameworkDescription", "the practice's title", _practice_title),
+    ("controlName", "`control_id`", "control_id"),
+    ("resourceId", "`arn` (a resource, vault or recovery point ARN, or `estate:<account>/<region>`); AWS: `<CloudFormation type>/<id>`", "arn"),
+    ("resourceType", "`service` (the tool's service name; `backup` for vaults and recovery points, `*` for an estate scope); AWS: the CloudFormation type", "service"),
+    ("resourceComplianceStatus", "`status` as AWS words: PASS `COMPLIANT`, FAIL `NON_COMPLIANT`, NOT_APPLICABLE `NOT_APPLICABLE`, NOT_SUPPORTED_ON_SANDBOX and ERROR `INSUFFICIENT_DATA`", lambda df, _: df["status"].map(_COMPLIANCE)),
+    ("lastEvaluationTime", "`recorded_at`: when the finding was written", "recorded_at"),
+    ("resourceName", "`name`", "name"),
+    ("tier", "`tier`", "tier"),
+    ("severity", "`severity` of the control", "severity"),
+    ("status", "`status` in the tool's words", "status"),
+    ("reason", "`reason`, with the measured value", "reason"),
+    ("expected", "`expected`: the parameter values judged against", "expected"),
+    ("remediation", "`remediation`: the runbook step that fixes it", "remediation"),
+    ("asOf", "`as_of`: the time the audit judged at", "as_of"),
+    ("runId", "`run_id`", "run_id"),
+)
+# fmt: on
 
 
 def _per_control(findings: pd.DataFrame) -> pd.DataFrame:
@@ -515,14 +406,8 @@ def _per_control(findings: pd.DataFrame) -> pd.DataFrame:
         ["account", "region", "control_id"], sort=True, dropna=False
     ):
         counts = g["status"].value_counts()
-        if counts.get("FAIL", 0):
-            status = "NON_COMPLIANT"
-        elif counts.get("ERROR", 0) or counts.get("NOT_SUPPORTED_ON_SANDBOX", 0):
-            status = "INSUFFICIENT_DATA"
-        elif counts.get("PASS", 0):
-            status = "COMPLIANT"
-        else:
-            status = "NOT_APPLICABLE"
+        words = g["status"].map(_COMPLIANCE).value_counts()  # the findings' AWS words
+        status = next((w for w in _WORST_FIRST if words.get(w, 0)), "NOT_APPLICABLE")
         ctl = controls.get(cid)
         by_tier = {
             str(t or "(none)"): str(e)
@@ -541,7 +426,7 @@ def _per_control(findings: pd.DataFrame) -> pd.DataFrame:
                 "_pass": int(counts.get("PASS", 0)),
                 "_fail": int(counts.get("FAIL", 0)),
                 "_na": int(counts.get("NOT_APPLICABLE", 0)),
-                "_unknown": int(counts.get("ERROR", 0) + counts.get("NOT_SUPPORTED_ON_SANDBOX", 0)),
+                "_unknown": int(words.get("INSUFFICIENT_DATA", 0)),
                 "_scope": json.dumps({"scope": ctl.scope, "services": list(ctl.services)})
                 if ctl
                 else None,
@@ -555,50 +440,28 @@ def _per_control(findings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-CONTROL_COMPLIANCE_REPORT: list[Column] = [
-    Column("accountId", "`account`", _col("account")),
-    Column("region", "`region`", _col("region")),
-    Column("frameworkName", "`practice` of the control", _col("practice")),
-    Column(
-        "frameworkDescription",
-        "the practice's title",
-        lambda df, _: df["practice"].map(_practices()) if "practice" in df else None,
-    ),
-    Column("controlName", "`control_id`", _col("control_id")),
-    Column(
-        "controlComplianceStatus",
-        "`NON_COMPLIANT` if any finding of the control in this account and Region is FAIL; else `INSUFFICIENT_DATA` if any is ERROR or NOT_SUPPORTED_ON_SANDBOX; else `COMPLIANT` if any is PASS; else `NOT_APPLICABLE`",
-        _col("_status"),
-    ),
-    Column("lastEvaluationTime", "the newest `recorded_at` of those findings", _col("recorded_at")),
-    Column("numResourcesCompliant", "findings with status PASS", _col("_pass")),
-    Column("numResourcesNonCompliant", "findings with status FAIL", _col("_fail")),
-    Column(
-        "controlFrequency",
-        f"{NOT_RECORDED} (a control is evaluated whenever the audit runbook runs: see the schedule)",
-        _empty,
-    ),
-    Column(
-        "controlScope",
-        "JSON: the control's `scope` (resource, vault, recovery_point, estate) and the `services` it is about (`[]` = all)",
-        _col("_scope"),
-    ),
-    Column(
-        "controlParameters",
-        "JSON: tier -> the `expected` values the findings were judged against",
-        _col("_parameters"),
-    ),
-    Column("numResourcesNotApplicable", "findings with status NOT_APPLICABLE", _col("_na")),
-    Column(
-        "numResourcesUnknown",
-        "findings with status ERROR or NOT_SUPPORTED_ON_SANDBOX",
-        _col("_unknown"),
-    ),
-    Column("title", "the control's title", _col("title")),
-    Column("severity", "the control's severity", _col("severity")),
-    Column("asOf", "`as_of` of the audit", _col("as_of")),
-    Column("runId", "`run_id`", _col("run_id")),
-]
+# fmt: off
+CONTROL_COMPLIANCE_REPORT: list[Column] = _columns(
+    ("accountId", "`account`", "account"),
+    ("region", "`region`", "region"),
+    ("frameworkName", "`practice` of the control", "practice"),
+    ("frameworkDescription", "the practice's title", _practice_title),
+    ("controlName", "`control_id`", "control_id"),
+    ("controlComplianceStatus", "`NON_COMPLIANT` if any finding of the control in this account and Region is FAIL; else `INSUFFICIENT_DATA` if any is ERROR or NOT_SUPPORTED_ON_SANDBOX; else `COMPLIANT` if any is PASS; else `NOT_APPLICABLE`", "_status"),
+    ("lastEvaluationTime", "the newest `recorded_at` of those findings", "recorded_at"),
+    ("numResourcesCompliant", "findings with status PASS", "_pass"),
+    ("numResourcesNonCompliant", "findings with status FAIL", "_fail"),
+    ("controlFrequency", f"{NOT_RECORDED} (a control is evaluated whenever the audit runbook runs: see the schedule)", _empty),
+    ("controlScope", "JSON: the control's `scope` (resource, vault, recovery_point, estate) and the `services` it is about (`[]` = all)", "_scope"),
+    ("controlParameters", "JSON: tier -> the `expected` values the findings were judged against", "_parameters"),
+    ("numResourcesNotApplicable", "findings with status NOT_APPLICABLE", "_na"),
+    ("numResourcesUnknown", "findings with status ERROR or NOT_SUPPORTED_ON_SANDBOX", "_unknown"),
+    ("title", "the control's title", "title"),
+    ("severity", "the control's severity", "severity"),
+    ("asOf", "`as_of` of the audit", "as_of"),
+    ("runId", "`run_id`", "run_id"),
+)
+# fmt: on
 
 
 @dataclass(frozen=True)

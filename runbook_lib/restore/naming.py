@@ -23,6 +23,12 @@ def new_test_id(now: datetime) -> str:
     return f"{PREFIX}-{now.strftime('%Y%m%dt%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
+def is_scratch_name(name: str) -> bool:
+    """Whether ``name`` has the form :func:`scratch_name` gives (where a service keeps no
+    leading character): the only names a sweep lists."""
+    return name.startswith(f"{PREFIX}-")
+
+
 def rules() -> dict[str, tuple[int, str, bool, bool]]:
     """service -> (max length, a refused character, lowercase only, letter first), from each
     service's :class:`~runbook_lib.services.NameRule`."""

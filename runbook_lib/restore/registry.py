@@ -86,6 +86,30 @@ class Content:
     detail: str = ""
 
 
+def canary_content(
+    kind: str,
+    fingerprint: Callable[..., Fingerprint],
+    read: Callable[[], tuple[list[Any], list[datetime], str]],
+    labels: tuple[str, str],
+) -> Content:
+    """The content of a restored copy whose records include canary records: ``read()``
+    gives (records, canary times, detail) and is timed; ``fingerprint(records,
+    with_canary=...)`` fingerprints them with and without the canaries, under ``labels``
+    (with, without). The count is the records' without the canaries."""
+    started = time.perf_counter()
+    records, canaries, detail = read()
+    every = fingerprint(records)
+    plain = fingerprint(records, with_canary=False)
+    return Content(
+        kind,
+        plain.count,
+        {labels[0]: every, labels[1]: plain},
+        canaries,
+        time.perf_counter() - started,
+        detail,
+    )
+
+
 class ServiceHandler:
     """What every service knows about its own resources. Defaults fit services whose
     restore has no data plane to read (metadata only)."""

@@ -16,15 +16,14 @@ RDS = ServiceSpec(
     continuous_sources=("rds-pitr",),
     fingerprint="database-tables",
 )
-AURORA = ServiceSpec(
+#: An Aurora cluster is declared like a DB instance but for its ARN shape, snapshots and PITR
+AURORA = replace(
+    RDS,
     name="aurora",
     title="Aurora cluster",
     arns=(ArnShape(service="rds", prefix="cluster:"),),
-    names=_NAMES,
-    aws_backup=True,
     native_backup="rds-cluster-snapshot",
     continuous_sources=("rds-cluster-pitr",),
-    fingerprint="database-tables",
 )
 #: A Neptune cluster is declared like an Aurora one: same ARN shape, names, snapshots and PITR
 NEPTUNE = replace(AURORA, name="neptune", title="Neptune cluster", fingerprint="")

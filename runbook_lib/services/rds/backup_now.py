@@ -7,7 +7,6 @@ starts, and the fingerprint again once it completed (equal: exact; different: bo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from runbook_lib import fingerprint as fpr
 from runbook_lib.backup_now import NativeStarted, canary_writer, fingerprint_taker, native_backup
 from runbook_lib.protect.estate import DataResource
 from runbook_lib.services.rds import data
+from runbook_lib.services.rds.names import kind_of
 
 log = logging.getLogger("runbook_lib")
 
@@ -24,30 +24,15 @@ def start(session: Any, res: DataResource, *, run_id: str, ident: str) -> Native
     rds = session.client("rds", res.account, res.region)
     name = res.name
     sid = f"{name[:30]}-{ident}"[:63].rstrip("-")
-    describe: Callable[[], dict]
-    if res.resource_type == "rds:cluster":
-        d = rds.create_db_cluster_snapshot(
-            DBClusterSnapshotIdentifier=sid, DBClusterIdentifier=name
-        )["DBClusterSnapshot"]
-        arn = d["DBClusterSnapshotArn"]
-
-        def describe() -> dict:
-            return rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=sid)[
-                "DBClusterSnapshots"
-            ][0]
-    else:
-        d = rds.create_db_snapshot(DBSnapshotIdentifier=sid, DBInstanceIdentifier=name)[
-            "DBSnapshot"
-        ]
-        arn = d["DBSnapshotArn"]
-
-        def describe() -> dict:
-            return rds.describe_db_snapshots(DBSnapshotIdentifier=sid)["DBSnapshots"][0]
+    kind = kind_of(res.resource_type)
+    create = getattr(rds, kind.create_snapshot)
+    d = create(**{kind.snapshot_id: sid, kind.ident: name})[kind.snapshot]
+    arn = d[kind.snapshot_arn]
 
     def poll() -> tuple[str, dict]:
-        x = describe()
+        x = kind.describe_snapshot(rds, sid)
         st = {"available": "COMPLETED", "failed": "FAILED"}.get(x["Status"], "RUNNING")
-        return st, {"encrypted": x.get("StorageEncrypted"), "kms_key": x.get("KmsKeyId")}
+        return st, {"encrypted": x.get(kind.snapshot_encrypted), "kms_key": x.get("KmsKeyId")}
 
     return NativeStarted(
         native_id=arn, recovery_point_arn=arn, created=d.get("SnapshotCreateTime"), poll=poll
@@ -60,10 +45,7 @@ def start(session: Any, res: DataResource, *, run_id: str, ident: str) -> Native
 def _source(session: Any, res: DataResource) -> tuple[dict, data.Login] | None:
     """The description and login of ``res`` when its engine is one the runbooks read."""
     rds = session.client("rds", res.account, res.region)
-    if res.resource_type == "rds:cluster":
-        desc = rds.describe_db_clusters(DBClusterIdentifier=res.name)["DBClusters"][0]
-    else:
-        desc = rds.describe_db_instances(DBInstanceIdentifier=res.name)["DBInstances"][0]
+    desc = kind_of(res.resource_type).describe_one(rds, res.name)
     if not data.readable(session, desc):
         return None
     tag_key = session.params.tag_keys.db_secret

@@ -4,7 +4,9 @@ DB clusters) named alike; automated backups give point-in-time restore."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from botocore import xform_name
 
 from runbook_lib.inventory.model import (
     CONTINUOUS_RPO,
@@ -17,6 +19,7 @@ from runbook_lib.inventory.model import (
 )
 from runbook_lib.inventory.plugin import Service, recovery_points
 from runbook_lib.model import RecoveryPoint
+from runbook_lib.services.rds.names import Kind
 
 FIXES = {  # control id -> protect plan step (the tier's AWS Backup plan steps otherwise)
     "resource_backed_up_or_reproducible": "automated backup retention (days)",
@@ -25,46 +28,6 @@ FIXES = {  # control id -> protect plan step (the tier's AWS Backup plan steps o
     "CopyDBClusterSnapshot naming a KmsKeyId, delete the unencrypted snapshot(s), and "
     "encrypt the database (an encrypted snapshot restored in its place)",
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class Kind:
-    """How the RDS API names one kind of resource and its snapshots."""
-
-    arn_part: str  # db | cluster (arn:aws:rds:<region>:<account>:<arn_part>:<identifier>)
-    resource_type: str
-    list: tuple[str, str]  # (operation, result key)
-    snapshots: tuple[str, str]
-    ident: str  # the identifier's field, in the resource and in its snapshots
-    arn: str  # the resource's ARN field
-    snapshot_arn: str
-    created: str
-    members: bool = False  # the listing also returns cluster members (left to their cluster)
-    sized: bool = False  # AllocatedStorage (GiB) is its size; clusters grow on demand
-
-
-INSTANCE = Kind(
-    arn_part="db",
-    resource_type="rds:db",
-    list=("describe_db_instances", "DBInstances"),
-    snapshots=("describe_db_snapshots", "DBSnapshots"),
-    ident="DBInstanceIdentifier",
-    arn="DBInstanceArn",
-    snapshot_arn="DBSnapshotArn",
-    created="InstanceCreateTime",
-    members=True,
-    sized=True,
-)
-CLUSTER = Kind(
-    arn_part="cluster",
-    resource_type="rds:cluster",
-    list=("describe_db_clusters", "DBClusters"),
-    snapshots=("describe_db_cluster_snapshots", "DBClusterSnapshots"),
-    ident="DBClusterIdentifier",
-    arn="DBClusterArn",
-    snapshot_arn="DBClusterSnapshotArn",
-    created="ClusterCreateTime",
-)
 
 
 def automated(db: dict, arn: str, scope: Scope, service: str) -> tuple[list, list]:
@@ -88,9 +51,8 @@ def shares(scope: Scope, kind: Kind, points: list[RecoveryPoint], errors: list) 
     """Who may restore each manual snapshot besides its owner (the ``restore`` attribute of
     DescribeDBSnapshotAttributes / DescribeDBClusterSnapshotAttributes, one call per
     manual snapshot; automated snapshots cannot be shared): ``all``, or account ids."""
-    cluster = kind.arn_part == "cluster"
-    op = "describe_db_cluster_snapshot_attributes" if cluster else "describe_db_snapshot_attributes"
-    key = "DBClusterSnapshot" if cluster else "DBSnapshot"
+    key = kind.snapshot
+    op = xform_name(f"Describe{key}Attributes")
     out: dict[str, list[str]] = {}
     for rp in points:
         if "manual" not in rp.source:
@@ -132,8 +94,7 @@ def rds_service(
         point = scope.point(
             arn, source, snap["SnapshotCreateTime"], snap.get(kind.snapshot_arn, "")
         )
-        # DB snapshots say Encrypted, DB cluster snapshots StorageEncrypted
-        encrypted = snap.get("Encrypted", snap.get("StorageEncrypted"))
+        encrypted = snap.get(kind.snapshot_encrypted)
         return replace(point, encrypted=encrypted, key=snap.get("KmsKeyId"))
 
     def _extras(scope: Scope) -> dict[str, list[RecoveryPoint]]:

@@ -14,22 +14,21 @@ from runbook_lib.post_incident.continuous import (
     sandbox_note,
     utc,
 )
+from runbook_lib.services.rds.names import CLUSTER, INSTANCE, Kind
 from runbook_lib.session import is_not_supported
 
 
-def _described(session: Any, row: dict, kind: str) -> tuple[Any, dict[str, Any]]:
-    """(the RDS client of ``row``'s scope, the DB instance or cluster ``row`` names);
-    ``kind``, "Instance" or "Cluster", names RDS's call and fields."""
+def _described(session: Any, row: dict, kind: Kind) -> tuple[Any, dict[str, Any]]:
+    """(the RDS client of ``row``'s scope, the DB instance or cluster ``row`` names)."""
     rds = session.client("rds", row["account"], row["region"])
-    found = getattr(rds, f"describe_db_{kind.lower()}s")(**{f"DB{kind}Identifier": row["name"]})
-    return rds, found[f"DB{kind}s"][0]
+    return rds, kind.describe_one(rds, row["name"])
 
 
 @reader("rds", "rds automated backups")
 def rds_window(
     session: Any, row: dict, retention_days: float | None, as_of: datetime
 ) -> Window | None:
-    rds, db = _described(session, row, "Instance")
+    rds, db = _described(session, row, INSTANCE)
     days = db.get("BackupRetentionPeriod") or 0
     if days <= 0:
         return None
@@ -60,7 +59,7 @@ def rds_window(
 def cluster_window(
     session: Any, row: dict, retention_days: float | None, as_of: datetime
 ) -> Window | None:
-    _rds, c = _described(session, row, "Cluster")
+    _rds, c = _described(session, row, CLUSTER)
     if (c.get("BackupRetentionPeriod") or 0) <= 0:
         return None
     return Window(

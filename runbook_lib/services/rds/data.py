@@ -43,6 +43,7 @@ from typing import Any
 from runbook_lib.errors import RunbookError
 from runbook_lib.fingerprint import Fingerprint, canonical
 from runbook_lib.restore.canary import DYNAMODB_PREFIX
+from runbook_lib.services.rds.names import Kind
 
 log = logging.getLogger("runbook_lib")
 
@@ -84,6 +85,19 @@ class Login:
     dbname: str | None
     password: str = field(repr=False)
     family: str = "postgres"
+
+    def driver_args(self, timeout: int, database: str) -> dict[str, Any]:
+        """The keyword arguments both drivers' ``connect`` take for this login, the database
+        under the driver's keyword ``database`` (psycopg: ``dbname``; PyMySQL: ``database``),
+        with a connect time-out of ``timeout`` seconds."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            database: self.dbname,
+            "connect_timeout": timeout,
+        }
 
 
 # --------------------------------------------------------------------------- logins
@@ -145,21 +159,17 @@ def new_password() -> str:
     return secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")
 
 
-def scratch_login(client: Any, kind: str, name: str, timeout: float = 1800.0) -> Login:
-    """Give the scratch DB instance or cluster ``name`` a fresh random master password
-    (``kind``: "Instance" or "Cluster") and return its login; the password lives only in
-    the returned object."""
+def scratch_login(client: Any, kind: Kind, name: str, timeout: float = 1800.0) -> Login:
+    """Give the scratch DB instance or cluster ``name`` (of ``kind``) a fresh random master
+    password and return its login; the password lives only in the returned object."""
     password = new_password()
-    getattr(client, f"modify_db_{kind.lower()}")(
-        **{f"DB{kind}Identifier": name}, MasterUserPassword=password, ApplyImmediately=True
+    getattr(client, kind.modify)(
+        **{kind.ident: name}, MasterUserPassword=password, ApplyImmediately=True
     )
-    status = "DBInstanceStatus" if kind == "Instance" else "Status"
     deadline, delay = time.monotonic() + timeout, 0.2
     while True:
-        desc = getattr(client, f"describe_db_{kind.lower()}s")(**{f"DB{kind}Identifier": name})[
-            f"DB{kind}s"
-        ][0]
-        if desc.get(status) == "available":
+        desc = kind.describe_one(client, name)
+        if desc.get(kind.status) == "available":
             break
         if time.monotonic() > deadline:
             raise RunbookError(f"{name}: not available {timeout:.0f}s after the password change")
@@ -259,6 +269,20 @@ class Table:
     @property
     def is_canary(self) -> bool:
         return self.name == CANARY_TABLE
+
+    def add_row(self, values: Iterable[Any], digest: str) -> None:
+        """Keep one row's ``digest`` under its key ``schema.table|col=value|...`` (``values``:
+        its primary key's, in ``keys`` order)."""
+        key = "|".join(f"{k}={v}" for k, v in zip(self.keys, values, strict=True))
+        self.rows[f"{self.label}|{key}"] = digest
+
+
+def parse_row_key(key: str) -> tuple[str, str, dict[str, str]]:
+    """``schema.table|col=value|...`` (a row's key, :meth:`Table.add_row`) -> (schema, table,
+    column -> value)."""
+    label, _, rest = key.partition("|")
+    schema, _, name = label.partition(".")
+    return schema, name, dict(p.split("=", 1) for p in rest.split("|") if "=" in p)
 
 
 def fingerprint(tables: list[Table], with_canary: bool = True) -> Fingerprint:

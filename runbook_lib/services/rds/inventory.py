@@ -5,7 +5,8 @@ plane, and only the RDS shape of DescribeDBClusters carries the cluster's tags."
 from __future__ import annotations
 
 from runbook_lib.inventory.plugin import register
-from runbook_lib.services.rds.common import CLUSTER, INSTANCE, rds_service
+from runbook_lib.services.rds.common import rds_service
+from runbook_lib.services.rds.names import CLUSTER, INSTANCE
 
 #: RDS DB instances
 register(rds_service("rds", INSTANCE))

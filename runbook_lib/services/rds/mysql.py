@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runbook_lib.restore.canary import canary_time, stamp
-from runbook_lib.services.rds.data import CANARY_PREFIX, CANARY_TABLE, Login, Table
+from runbook_lib.services.rds.data import (
+    CANARY_PREFIX,
+    CANARY_TABLE,
+    Login,
+    Table,
+    parse_row_key,
+)
 
 SYSTEM = ("mysql", "information_schema", "performance_schema", "sys")
 #: the database that holds the canary table when the login names none
@@ -29,14 +35,7 @@ def open_connection(login: Login, timeout: int) -> Any:
     import pymysql
 
     return pymysql.connect(
-        host=login.host,
-        port=login.port,
-        user=login.user,
-        password=login.password,
-        database=login.dbname,
-        connect_timeout=timeout,
-        autocommit=True,
-        charset="utf8mb4",
+        **login.driver_args(timeout, "database"), autocommit=True, charset="utf8mb4"
     )
 
 
@@ -96,8 +95,7 @@ def read_tables(conn: Any, key_limit: int) -> list[Table]:
                     keys = ", ".join(f"CAST({_q(k)} AS CHAR)" for k in table.keys)
                     cur.execute(f"SELECT {digest}, {keys} FROM {ident}")
                     for row_digest, *values in cur.fetchall():
-                        key = "|".join(f"{k}={v}" for k, v in zip(table.keys, values, strict=True))
-                        table.rows[f"{table.label}|{key}"] = row_digest
+                        table.add_row(values, row_digest)
                 out.append(table)
         finally:
             cur.execute("COMMIT")
@@ -153,9 +151,7 @@ def write_canary(conn: Any, run_id: str, now: datetime) -> str:
 
 
 def row_values(conn: Any, key: str) -> dict[str, Any] | None:
-    label, _, rest = key.partition("|")
-    schema, _, name = label.partition(".")
-    parts = dict(p.split("=", 1) for p in rest.split("|") if "=" in p)
+    schema, name, parts = parse_row_key(key)
     if not parts:
         return None
     where = " AND ".join(f"CAST({_q(c)} AS CHAR) = %s" for c in parts)

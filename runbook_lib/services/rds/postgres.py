@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from runbook_lib.restore.canary import canary_time, stamp
-from runbook_lib.services.rds.data import CANARY_PREFIX, CANARY_TABLE, Login, Table
+from runbook_lib.services.rds.data import (
+    CANARY_PREFIX,
+    CANARY_TABLE,
+    Login,
+    Table,
+    parse_row_key,
+)
 
 CANARY_SCHEMA = "public"
 
@@ -24,15 +30,7 @@ def __getattr__(name: str) -> Any:
 def open_connection(login: Login, timeout: int) -> Any:
     import psycopg
 
-    return psycopg.connect(
-        host=login.host,
-        port=login.port,
-        user=login.user,
-        password=login.password,
-        dbname=login.dbname,
-        connect_timeout=timeout,
-        application_name="runbook",
-    )
+    return psycopg.connect(**login.driver_args(timeout, "dbname"), application_name="runbook")
 
 
 def run(conn: Any, statements: list[str]) -> None:
@@ -86,8 +84,7 @@ def read_tables(conn: Any, key_limit: int) -> list[Table]:
                     )
                 )
                 for digest, *values in cur:
-                    key = "|".join(f"{k}={v}" for k, v in zip(table.keys, values, strict=True))
-                    table.rows[f"{table.label}|{key}"] = digest
+                    table.add_row(values, digest)
             out.append(table)
     return out
 
@@ -140,9 +137,7 @@ def write_canary(conn: Any, run_id: str, now: datetime) -> str:
 def row_values(conn: Any, key: str) -> dict[str, Any] | None:
     from psycopg import sql
 
-    label, _, rest = key.partition("|")
-    schema, _, name = label.partition(".")
-    parts = dict(p.split("=", 1) for p in rest.split("|") if "=" in p)
+    schema, name, parts = parse_row_key(key)
     if not parts:
         return None
     where = sql.SQL(" AND ").join(sql.SQL("{}::text = %s").format(sql.Identifier(c)) for c in parts)

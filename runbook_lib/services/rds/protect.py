@@ -14,6 +14,7 @@ from runbook_lib.protect.central import ApplyState
 from runbook_lib.protect.estate import DataResource
 from runbook_lib.protect.model import NONE, UPDATE, Step, applier
 from runbook_lib.protect.native import _step
+from runbook_lib.services.rds.names import CLUSTER, INSTANCE
 from runbook_lib.session import AwsSession
 
 RDS_MAX_RETENTION_DAYS = 35
@@ -94,25 +95,21 @@ def _apply_rds_retention(session: AwsSession, step: Step, state: ApplyState) -> 
     if not step.args.get("window"):
         h = state.params.protect.backup_hour_utc
         kwargs["PreferredBackupWindow"] = f"{h:02d}:00-{h:02d}:30"
-    if step.args["cluster"]:
-        rds.modify_db_cluster(DBClusterIdentifier=step.args["name"], **kwargs)
-    else:
-        rds.modify_db_instance(DBInstanceIdentifier=step.args["name"], **kwargs)
+    _modify(rds, step, **kwargs)
     return step.args["days"]
 
 
 @applier("rds_deletion_protection")
 def _apply_rds_deletion_protection(session: AwsSession, step: Step, state: ApplyState) -> str:
     rds = session.client("rds", step.account, step.region)
-    if step.args["cluster"]:
-        rds.modify_db_cluster(
-            DBClusterIdentifier=step.args["name"], DeletionProtection=True, ApplyImmediately=True
-        )
-    else:
-        rds.modify_db_instance(
-            DBInstanceIdentifier=step.args["name"], DeletionProtection=True, ApplyImmediately=True
-        )
+    _modify(rds, step, DeletionProtection=True, ApplyImmediately=True)
     return "on"
+
+
+def _modify(rds: Any, step: Step, **settings: Any) -> None:
+    """Change ``settings`` of the DB cluster or DB instance ``step`` names."""
+    kind = CLUSTER if step.args["cluster"] else INSTANCE
+    getattr(rds, kind.modify)(**{kind.ident: step.args["name"]}, **settings)
 
 
 tag = plugin.api_tagger("rds", "add_tags_to_resource", ref="ResourceName")

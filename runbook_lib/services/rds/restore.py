@@ -14,11 +14,10 @@ moto's ``restore_db_cluster_from_snapshot`` for a cluster without a password of 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from runbook_lib.inventory.model import tag_list
+from runbook_lib.inventory.model import tag_dict, tag_list
 from runbook_lib.restore.model import (
     NotSupportedOnSandbox,
     RecoveryPoint,
@@ -26,15 +25,18 @@ from runbook_lib.restore.model import (
     Restored,
     utc,
 )
+from runbook_lib.restore.naming import is_scratch_name
 from runbook_lib.restore.registry import (
     Content,
     ServiceHandler,
+    canary_content,
     finder,
     handler,
     point,
     restorer,
 )
 from runbook_lib.services.rds import data
+from runbook_lib.services.rds.names import CLUSTER, INSTANCE
 from runbook_lib.session import is_not_supported
 
 #: the instance class of the DB instance added to a restored cluster so that it answers queries
@@ -52,9 +54,7 @@ def _rds(session, account: str, region: str, service: str = "rds"):
 
 
 def _instance(session, account, region, name) -> dict[str, Any]:
-    return _rds(session, account, region).describe_db_instances(DBInstanceIdentifier=name)[
-        "DBInstances"
-    ][0]
+    return INSTANCE.describe_one(_rds(session, account, region), name)
 
 
 @finder("rds", "rds-snapshot")
@@ -69,7 +69,7 @@ def find_db_snapshots(session, ref: ResourceRef) -> list[RecoveryPoint]:
                     "rds-snapshot",
                     s,
                     id=s["DBSnapshotIdentifier"],
-                    encrypted=s.get("Encrypted"),
+                    encrypted=s.get(INSTANCE.snapshot_encrypted),
                     size_bytes=(s.get("AllocatedStorage") or 0) * 1024**3,
                     arn=s.get("DBSnapshotArn"),
                 )
@@ -173,14 +173,29 @@ def restore_db_pitr(session, rp, ref, target, tags, restore_time=None):
 
 class _Database(ServiceHandler):
     """What DB instances and DB clusters share: RDS's API (Neptune's endpoint for Neptune),
-    in which ``kind`` ("Instance" or "Cluster") names the identifier, the ARN and the calls."""
+    in which ``kind`` names the identifier, the ARN and the calls."""
 
-    kind = "Instance"
+    kind = INSTANCE
     test_minutes = 30
     has_data = True  # PostgreSQL engines: read_content fingerprints the tables (data.py)
 
     def _client(self, session, account, region):
         return _rds(session, account, region, self.service)
+
+    def describe(self, session, where):
+        return self.kind.describe_one(
+            self._client(session, where.account, where.region), where.name
+        )
+
+    def metadata_of(self, db):
+        size = {"allocated_storage_gib": db.get("AllocatedStorage")} if self.kind.sized else {}
+        return {
+            "engine": db.get("Engine"),
+            "engine_version": db.get("EngineVersion"),
+            **size,
+            "encrypted": bool(db.get("StorageEncrypted")),
+            "kms_key": db.get("KmsKeyId"),
+        }
 
     def _reachable(self, session, restored) -> None:
         """Make the restored copy answer queries (a restored cluster has no instance yet)."""
@@ -189,27 +204,25 @@ class _Database(ServiceHandler):
         """Every table's count and in-database hash, read in one consistent snapshot after
         giving the scratch copy a fresh random master password (held in memory only).
         None for engines the runbooks do not read (their proof rests on metadata)."""
-        desc = self.describe(session, restored)
-        if not data.readable(session, desc):
+        if not data.readable(session, self.describe(session, restored)):
             return None
-        started = time.perf_counter()
-        self._reachable(session, restored)
-        client = self._client(session, restored.account, restored.region)
-        login = data.scratch_login(client, self.kind, restored.name)
-        _LOGINS[(restored.account, restored.region, restored.name)] = login
-        with data.connect(login) as db:
-            tables = db.read_tables()
-            found = db.canaries()
-        every = data.fingerprint(tables)
-        plain = data.fingerprint(tables, with_canary=False)
-        return Content(
-            data.KIND,
-            plain.count,
-            {"all tables": every, "without the canary table": plain},
-            found,
-            time.perf_counter() - started,
-            f"{len(tables)} tables hashed inside the database, one consistent read",
-        )
+
+        def read():
+            self._reachable(session, restored)
+            client = self._client(session, restored.account, restored.region)
+            login = data.scratch_login(client, self.kind, restored.name)
+            _LOGINS[(restored.account, restored.region, restored.name)] = login
+            with data.connect(login) as db:
+                tables = db.read_tables()
+                found = db.canaries()
+            return (
+                tables,
+                found,
+                f"{len(tables)} tables hashed inside the database, one consistent read",
+            )
+
+        labels = ("all tables", "without the canary table")
+        return canary_content(data.KIND, data.fingerprint, read, labels)
 
     def record_values(self, session, restored, key):
         """The row ``schema.table|col=value`` of the restored copy."""
@@ -241,16 +254,16 @@ class _Database(ServiceHandler):
         return out
 
     def backup_restore_metadata(self, target):
-        return {f"DB{self.kind}Identifier": target}
+        return {self.kind.ident: target}
 
     def tag(self, session, restored, tags):
-        arn = restored.arn or self.describe(session, restored)[f"DB{self.kind}Arn"]
+        arn = restored.arn or self.describe(session, restored)[self.kind.arn]
         self._client(session, restored.account, restored.region).add_tags_to_resource(
             ResourceName=arn, Tags=tag_list(tags)
         )
 
     def handover(self, session, ref, restored):
-        return _db_handover(ref, restored, self.kind.lower())
+        return _db_handover(ref, restored, self.kind.word.lower())
 
     def _listed(self, client) -> Iterator[dict[str, Any]]:
         """Every DB instance (cluster) of the client's account and Region."""
@@ -261,13 +274,11 @@ class _Database(ServiceHandler):
         return True
 
     def list_tagged(self, session, account, region, tag_key):
-        from runbook_lib.restore.naming import PREFIX
-
         client = self._client(session, account, region)
-        ident, arn = f"DB{self.kind}Identifier", f"DB{self.kind}Arn"
+        ident, arn = self.kind.ident, self.kind.arn
         out = []
         for db in self._listed(client):
-            if not db[ident].startswith(PREFIX + "-") or not self._ours(db):
+            if not is_scratch_name(db[ident]) or not self._ours(db):
                 continue
             tags = _tags_of(client, db[arn])
             if tag_key in tags:
@@ -279,20 +290,8 @@ class _Database(ServiceHandler):
 class RDS(_Database):
     service = "rds"
     not_found = ("DBInstanceNotFound",)
-    ready_when = ("DBInstanceStatus", "available")
+    ready_when = (INSTANCE.status, "available")
     backup_resource_type = "RDS"
-
-    def describe(self, session, where):
-        return _instance(session, where.account, where.region, where.name)
-
-    def metadata_of(self, db):
-        return {
-            "engine": db.get("Engine"),
-            "engine_version": db.get("EngineVersion"),
-            "allocated_storage_gib": db.get("AllocatedStorage"),
-            "encrypted": bool(db.get("StorageEncrypted")),
-            "kms_key": db.get("KmsKeyId"),
-        }
 
     def delete(self, session, restored):
         _LOGINS.pop((restored.account, restored.region, restored.name), None)
@@ -310,41 +309,23 @@ class RDS(_Database):
 
 def _tags_of(client, arn: str) -> dict[str, str]:
     """A DB instance's or cluster's tags as a dict (one ListTagsForResource call)."""
-    return {
-        t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceName=arn)["TagList"]
-    }
+    return tag_dict(client.list_tags_for_resource(ResourceName=arn)["TagList"])
 
 
 # --------------------------------------------------------------------------- clusters
 
 
 class _Cluster(_Database):
-    kind = "Cluster"
+    kind = CLUSTER
     not_found = ("DBClusterNotFoundFault",)
-    ready_when = ("Status", "available")
+    ready_when = (CLUSTER.status, "available")
 
     def find_ref(self, session, arn, account, region, name):
         """A cluster ARN does not say whether it is Aurora or Neptune: ask the engine."""
-        engine = (
-            _rds(session, account, region)
-            .describe_db_clusters(DBClusterIdentifier=arn.rsplit(":", 1)[-1])["DBClusters"][0]
-            .get("Engine", "")
-        )
+        cluster = CLUSTER.describe_one(_rds(session, account, region), arn.rsplit(":", 1)[-1])
+        engine = cluster.get("Engine", "")
         service = "neptune" if engine.startswith("neptune") else "aurora"
         return ResourceRef(arn, service, account, region, name)
-
-    def describe(self, session, where):
-        return self._client(session, where.account, where.region).describe_db_clusters(
-            DBClusterIdentifier=where.name
-        )["DBClusters"][0]
-
-    def metadata_of(self, c):
-        return {
-            "engine": c.get("Engine"),
-            "engine_version": c.get("EngineVersion"),
-            "encrypted": bool(c.get("StorageEncrypted")),
-            "kms_key": c.get("KmsKeyId"),
-        }
 
     def delete(self, session, restored):
         _LOGINS.pop((restored.account, restored.region, restored.name), None)
@@ -437,7 +418,7 @@ def _cluster_finders(service: str) -> None:
                 "rds-cluster-snapshot",
                 s,
                 id=s["DBClusterSnapshotIdentifier"],
-                encrypted=s.get("StorageEncrypted"),
+                encrypted=s.get(CLUSTER.snapshot_encrypted),
                 engine=s.get("Engine"),
             )
             for s in filter(_restorable, snaps)
