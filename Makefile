@@ -28,7 +28,7 @@ DEMO_DAYS ?= 14
 
 # The demo estate has deliberate gaps, so its evidence is red: the final run exits 3 then
 # (docs/evidence.md), which the demo counts as done; 1 (a notebook failed) fails it.
-demo: install
+demo: install engines
 	$(BIN)/python -m runbook_sandbox.demo --days $(DEMO_DAYS) --approve -p source_arn=$(DEMO_INCIDENT_SOURCE); \
 	  status=$$?; [ $$status -eq 0 ] || [ $$status -eq 3 ]
 
@@ -51,7 +51,7 @@ engines:
 	@{ ls /usr/lib/postgresql/*/bin/postgres && test -x /usr/sbin/mariadbd && command -v mariabackup && command -v redis-server ; } >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server mariadb-backup redis-server >/dev/null) ; } || \
-	  echo "postgresql / mariadb / redis-server not installed: the database and cache content tests will be skipped"
+	  echo "postgresql / mariadb / redis-server not installed: the database and cache content tests will be skipped, and the demo runs without them"
 
 lab: install
 	$(BIN)/runbook lab

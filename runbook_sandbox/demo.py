@@ -21,6 +21,12 @@
 3. **Every runbook once**, as ``runbook run`` does (papermill, executed notebooks and HTML
    in ``runs/<run id>/``), on the same ledger: the trends notebook draws the history.
 
+Real PostgreSQL, MariaDB and Redis stand behind the estate's databases and caches wherever
+installed (``RUNBOOK_SANDBOX_ENGINES=off`` opts out; the demo prints which run). Their
+restores prove content only against a backup-time fingerprint, which scheduled backups do
+not take: each day's restore test of them is preceded by a backup_now of them, and the
+final run backs up and tests them all (:func:`final_parameters`).
+
 The demo's ledger is its own (``runs/demo-<time>/ledger``), so demos never mix. At the end
 it prints the time of each phase (and of a notebook's kernel start, imports and HTML
 export, measured once), the total, and the points per trends series. Exit status: the
@@ -48,6 +54,12 @@ from typing import Any
 log = logging.getLogger("runbook_sandbox.demo")
 DEFAULT_DAYS = 14
 PER_TIER = 2
+#: services whose restore proves content only against the fingerprint backup_now takes at
+#: backup time (a scheduled backup has none): the databases and caches the sandbox backs
+#: with real engines
+FINGERPRINTED_AT_BACKUP = ("rds", "aurora", "elasticache")
+#: day_runs' summary key: the estate's resources of those services (not printed)
+ENGINE_BACKED = "engine-backed"
 
 
 @dataclass
@@ -95,10 +107,32 @@ def rotation(ctx: Any, resources: Any, per_tier: int) -> list[str]:
     return list(frame.groupby("_tier", sort=True).head(per_tier)["arn"])
 
 
-def day_runs(params_file: str, ledger: str, timings: Timings, per_tier: int) -> dict[str, Any]:
+def to_fingerprint(candidates: Any, arns: list[str]) -> list[str]:
+    """Of the day's ``arns``, those whose content a restore proves only against a
+    backup-time fingerprint (:data:`FINGERPRINTED_AT_BACKUP`), in ``candidates``' order."""
+    chosen = candidates["arn"].isin(arns) & candidates["service"].isin(FINGERPRINTED_AT_BACKUP)
+    return list(candidates.loc[chosen, "arn"])
+
+
+def final_parameters(parameters: dict[str, Any], engine_backed: list[str]) -> dict[str, Any]:
+    """The final run's parameters: with real engines behind the estate's databases and
+    caches (``engine_backed``), and no ``arns`` or ``mode`` given, the backup_now runbook
+    backs up those (fingerprinted) and the restore-test runbook tests them, so the run
+    shows their content proven; otherwise as given (the restore test's ``due`` mode)."""
+    if not engine_backed or {"arns", "mode"} & set(parameters):
+        return dict(parameters)
+    return {**parameters, "mode": "arns", "arns": list(engine_backed)}
+
+
+def day_runs(
+    params_file: str, ledger: str, timings: Timings, per_tier: int, fingerprint: bool = False
+) -> dict[str, Any]:
     """The day's scheduled runbooks, each a run of its own (run id, as_of by the sandbox's
-    clock), recorded in ``ledger``: the library calls notebooks 01, 06 and 04 make."""
-    from runbook_lib import audit, inventory, restore
+    clock), recorded in ``ledger``: the library calls notebooks 01, 06 and 04 make. With
+    ``fingerprint`` (real engines behind the databases and caches), the day's restore test
+    of those is preceded by a backup_now of them (notebook 03's call), whose backup-time
+    fingerprint and canaries the restore is validated against."""
+    from runbook_lib import audit, backup_now, inventory, restore
     from runbook_lib.context import start
 
     def begin():
@@ -116,15 +150,21 @@ def day_runs(params_file: str, ledger: str, timings: Timings, per_tier: int) -> 
         audit.record(rb, findings)
     table = findings.table()
     out["audit pass %"] = round(100 * (table.status == "PASS").mean(), 1) if len(table) else None
+    rb = begin()
+    # the restore runbook's candidates (restore.resources.discover_resources), from the
+    # day's inventory rather than a second listing: no scratch copies
+    key = rb.params.tag_keys.restore_test
+    res = inv.resources
+    scratch = res["tags"].map(lambda t: isinstance(t, dict) and key in t).astype(bool)
+    candidates = res[~scratch].reset_index(drop=True)
+    arns = rotation(rb, candidates, per_tier)
+    out[ENGINE_BACKED] = to_fingerprint(candidates, list(candidates["arn"]))
+    engine_backed = to_fingerprint(candidates, arns) if fingerprint else []
+    if engine_backed:
+        with timings.phase("backup_now (databases, caches)"):
+            taken = backup_now.run(begin(), arns=engine_backed, approve=True, inventory=inv)
+        out["backup_now"] = {str(k): int(v) for k, v in taken["status"].value_counts().items()}
     with timings.phase("restore test"):
-        rb = begin()
-        # the restore runbook's candidates (restore.resources.discover_resources), from
-        # the day's inventory rather than a second listing: no scratch copies
-        key = rb.params.tag_keys.restore_test
-        res = inv.resources
-        scratch = res["tags"].map(lambda t: isinstance(t, dict) and key in t).astype(bool)
-        candidates = res[~scratch].reset_index(drop=True)
-        arns = rotation(rb, candidates, per_tier)
         selection = restore.select_resources(rb, candidates, mode="arns", arns=arns)
         tests = restore.restore_test(rb, selection)
     counts = tests.status.value_counts() if len(tests) else {}
@@ -200,6 +240,14 @@ def points_per_series(params_file: str, ledger: str) -> dict[str, int]:
 # ----------------------------------------------------------------- the demo
 
 
+def engine_status(status: dict[str, str]) -> list[str]:
+    """One line per engine: behind the sandbox, or not and why (its restore tests are then
+    PASS_WEAK, on metadata)."""
+    return [
+        f"real {name}: " + (f"off: {why}" if why else "on") for name, why in sorted(status.items())
+    ]
+
+
 def run_demo(
     days: int = DEFAULT_DAYS,
     params_file: str = "sandbox",
@@ -210,8 +258,7 @@ def run_demo(
     from runbook_lib import runner
     from runbook_lib.params import find_params_file, load_params
     from runbook_lib.progress import BATCH_ENV
-    from runbook_sandbox import ENV_URL, clock
-    from runbook_sandbox.engines.common import SWITCH as ENGINES
+    from runbook_sandbox import ENV_URL, clock, engines
     from runbook_sandbox.server import running_sandbox
 
     if days < 0:
@@ -220,16 +267,20 @@ def run_demo(
         raise SystemExit(f"--per-tier: {per_tier}; allowed: 1 or more")
     started = time.perf_counter()
     timings = Timings()
+    engine_backed: list[str] = []
     params_path = str(find_params_file(params_file).resolve())
     params = load_params(params_path)
     archive = Path(out_dir or params.resolve_path(params.run_archive))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     ledger = str((archive / f"demo-{stamp}" / "ledger").resolve())
     os.environ[BATCH_ENV] = "1"  # kernels inherit it: no frozen progress widgets
-    # Real PostgreSQL / MariaDB behind RDS take a physical copy (pg_basebackup) at every
-    # scheduled backup: a gold database backed up hourly makes 24 a day, minutes a day on
-    # two cores. The demo runs without them unless asked (RUNBOOK_SANDBOX_ENGINES=on).
-    engines = os.environ.setdefault(ENGINES, "off")
+    # Real PostgreSQL, MariaDB and Redis behind RDS and ElastiCache wherever installed
+    # (``make demo`` installs them as ``make test`` does), so the databases' restore tests
+    # prove content; RUNBOOK_SANDBOX_ENGINES=off opts out. A scheduled backup of a database
+    # unchanged since its previous one shares that copy (runbook_sandbox.engines.rds).
+    engine_status_now = engines.status()
+    engine_lines = engine_status(engine_status_now)
+    fingerprint = not all(engine_status_now.values())  # some engine runs: content provable
     # checked before the sandbox starts: a bad -p is an error before any work
     runner.check_run_parameters(
         runner.resolve_notebooks(None),
@@ -237,11 +288,9 @@ def run_demo(
         "",
         {"ledger_location": ledger, **(parameters or {})},
     )
-    print(
-        f"demo: {days} day(s) of operation, then every runbook; ledger {ledger}; "
-        f"real database engines {engines} ({ENGINES})",
-        flush=True,
-    )
+    print(f"demo: {days} day(s) of operation, then every runbook; ledger {ledger}", flush=True)
+    for line in engine_lines:
+        print(f"  {line}", flush=True)
     with timings.phase("sandbox start (seed + history)"):
         stack = contextlib.ExitStack()
         url = stack.enter_context(running_sandbox(params_path))
@@ -254,17 +303,19 @@ def run_demo(
                 kinds = defaultdict(int)
                 for e in moved.events:
                     kinds[e.kind] += 1
-                summary = day_runs(params_path, ledger, timings, per_tier)
+                summary = day_runs(params_path, ledger, timings, per_tier, fingerprint)
+                engine_backed = summary.pop(ENGINE_BACKED, [])
                 print(
                     f"day {day:2d} {moved.end:%Y-%m-%d}: {dict(kinds)}; "
                     + "; ".join(f"{k} {v}" for k, v in summary.items()),
                     flush=True,
                 )
+            final = final_parameters(parameters or {}, engine_backed if fingerprint else [])
             with timings.phase("every runbook (papermill + HTML)"):
                 result = runner.run_notebooks(
                     params_path,
                     out_dir=str(archive),
-                    parameters={"ledger_location": ledger, **(parameters or {})},
+                    parameters={"ledger_location": ledger, **final},
                 )
             code, lines = runner.judge(result)
             with timings.phase("trends points (count)"):
@@ -299,6 +350,7 @@ def run_demo(
         "ledger": ledger,
         "run_folder": result.folder,
         "exit": code,
+        "engines": engine_lines,
     }
     Path(ledger).parent.joinpath("demo.json").write_text(json.dumps(figures, indent=2))
     return code

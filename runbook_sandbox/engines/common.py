@@ -125,13 +125,6 @@ def copy_dir(src: str, dst: str) -> None:
     subprocess.run(["cp", "-a", src, dst], check=True, timeout=300)
 
 
-def copy_snapshot(snapshot_dir: str) -> str:
-    """An independent copy of a snapshot folder (a snapshot copied to another name or Region)."""
-    dest = new_dir("snapshot")
-    copy_dir(snapshot_dir, dest)
-    return dest
-
-
 def log_path(data: str) -> str:
     return os.path.join(root(), f"{os.path.basename(data)}.log")
 

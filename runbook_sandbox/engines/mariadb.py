@@ -7,7 +7,9 @@ As for PostgreSQL (:mod:`.postgres`): servers run as the ``mysql`` system user w
 sandbox runs as root and stop when it dies; a new server is a copy of one
 ``mariadb-install-db`` folder; a snapshot is a physical, consistent copy taken with
 ``mariabackup --backup`` then ``--prepare`` (InnoDB's redo applied), and a restore starts a
-new server on a copy of it.
+new server on a copy of it. The binary log is on, as on RDS with backups: its end position
+is the change marker that lets a snapshot of an unchanged server share the previous copy
+(:meth:`Server.change_marker`, used by :mod:`.rds`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from runbook_lib.errors import SandboxError
 from runbook_sandbox.engines import common
@@ -88,7 +91,9 @@ class Server:
             str(_binary("mariadbd")), "--no-defaults", f"--datadir={self.data}",
             f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket}",
             f"--pid-file={os.path.join(self.data, 'mysqld.pid')}", "--skip-name-resolve",
-            "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=16M",
+            f"--log-bin={os.path.join(self.data, 'binlog')}", "--server-id=1",
+            "--binlog-format=ROW", "--max-binlog-size=64M", "--sync-binlog=0",
+            "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=16M",
             "--innodb-flush-log-at-trx-commit=0", "--performance-schema=OFF",
             "--max-connections=40",
         ]  # fmt: skip
@@ -142,6 +147,24 @@ class Server:
 
     def set_password(self, user: str, password: str) -> None:
         self._run(("ALTER USER %s@'%%' IDENTIFIED BY %s", (user, password)))
+
+    def change_marker(self) -> tuple[str, int]:
+        """Where the server's binary log ends: it moves with every committed change (rows,
+        DDL, users and grants, whatever the storage engine) and with nothing else (reads,
+        temporary tables and ``mariabackup`` leave it where it is), so an equal marker means
+        the data has not changed. What is written with ``SET sql_log_bin=0`` escapes it."""
+        conn = self.admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW MASTER STATUS")
+                file, position = cur.fetchone()[:2]
+        finally:
+            conn.close()
+        return str(file), int(position)
+
+    def unchanged_since(self, marker: Any) -> bool:
+        """Whether the data is as it was when :meth:`change_marker` returned ``marker``."""
+        return marker is not None and self.change_marker() == tuple(marker)
 
     def snapshot(self) -> str:
         """A physical, consistent copy (``mariabackup --backup``, then ``--prepare``)."""

@@ -9,7 +9,9 @@ stop when the sandbox dies (``PR_SET_PDEATHSIG``), so a killed sandbox leaves no
 A new server is a copy of one ``initdb`` data directory (made once per sandbox process), so
 starting one takes a fraction of a second. A snapshot is a physical copy of the server
 (``pg_basebackup`` with its WAL: consistent while clients write); a restore starts a new
-server on a copy of the snapshot, as RDS restores a new instance from a snapshot.
+server on a copy of the snapshot, as RDS restores a new instance from a snapshot. The WAL
+since a snapshot started tells whether the data changed since (:meth:`Server.unchanged_since`):
+a snapshot of an unchanged server shares the previous copy (see :mod:`.rds`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from runbook_lib.errors import SandboxError
 from runbook_sandbox.engines import common
@@ -30,6 +33,8 @@ USER = "postgres"
 STOP = signal.SIGINT  # fast shutdown: clients are disconnected
 _lock = threading.Lock()
 _templates: dict[str, str] = {}  # forgotten with the engines' folder (see forget)
+#: WAL resource managers whose records change no data (see Server.unchanged_since)
+_NO_DATA_CHANGE = frozenset({"XLOG", "Standby"})
 
 
 def forget() -> None:
@@ -95,7 +100,7 @@ class Server:
             os.path.join(str(bin_dir()), "postgres"), "-D", self.data, "-p", str(self.port),
             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data}",
             "-c", "shared_buffers=16MB", "-c", "max_connections=40", "-c", "fsync=off",
-            "-c", "synchronous_commit=off",
+            "-c", "synchronous_commit=off", "-c", "wal_keep_size=64MB",
         ]  # fmt: skip
         self.proc = common.start_process(argv, common.system_user(USER), self.data, STOP)
         deadline = time.monotonic() + timeout
@@ -156,6 +161,38 @@ class Server:
                     sql.Identifier(user), sql.Literal(password)
                 )
             )
+
+    def change_marker(self) -> str:
+        """The WAL insert position (an LSN): read before a snapshot starts, it is where
+        :meth:`unchanged_since` looks for changes from."""
+        with self.admin() as conn:
+            return str(conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0])
+
+    def unchanged_since(self, marker: Any) -> bool:
+        """Whether no change to the data was written since the LSN ``marker``: the WAL from
+        there holds only records of the ``XLOG`` and ``Standby`` resource managers
+        (checkpoints, segment switches, backup start and end, running-transaction notes:
+        what a snapshot and an idle server write), read with ``pg_waldump``. Any other
+        record (a row, a sequence, a commit, a new database, vacuum's page pruning) means
+        changed, as does WAL that can no longer be read (recycled segments). A
+        ``CHECKPOINT`` first flushes every record written so far, so none is missed."""
+        if not marker:
+            return False
+        with self.admin() as conn:
+            conn.execute("CHECKPOINT")
+            end = str(conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])
+        out = subprocess.run(
+            [
+                os.path.join(str(bin_dir()), "pg_waldump"), "-p",
+                os.path.join(self.data, "pg_wal"), "-s", str(marker), "-e", end,
+            ],
+            preexec_fn=lambda: common.child_setup(common.system_user(USER)),
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if out.returncode != 0:
+            return False
+        managers = {line.split()[1] for line in out.stdout.splitlines() if line.startswith("rmgr:")}
+        return managers <= _NO_DATA_CHANGE
 
     def snapshot(self) -> str:
         """A physical, consistent copy of the running server (``pg_basebackup``, WAL

@@ -8,8 +8,12 @@
   the ``Endpoint`` the API returns is ``127.0.0.1`` and the server's port. An Aurora member
   instance answers at its cluster's server.
 - A DB (cluster) snapshot, manual, automated, final, or an AWS Backup recovery point (made
-  through the same backend calls), is a physical copy of the server; a copied snapshot is
-  a copy of that copy; deleting the snapshot removes it.
+  through the same backend calls), is a physical copy of the server. A snapshot of a server
+  whose data has not changed since its previous snapshot shares that snapshot's copy, as
+  does a copied snapshot (the engine says whether anything changed: the WAL for PostgreSQL,
+  the binary log for MariaDB; see ``unchanged_since`` in :mod:`.postgres` and
+  :mod:`.mariadb`). A copy is never written to (a restore starts on a copy of it), and it
+  is removed with the last snapshot that uses it.
 - RestoreDBInstanceFromDBSnapshot / RestoreDBClusterFromSnapshot (and AWS Backup restores)
   start a new server on a copy of the snapshot. A point-in-time restore copies the source
   as it is now: the sandbox keeps no WAL archive, so the restore time is not honoured.
@@ -60,14 +64,18 @@ class Snapshot:
     fresh: tuple[str, str, str | None] | None = field(default=None, repr=False)
 
     def copy(self) -> Snapshot:
-        return Snapshot(
-            data=common.copy_snapshot(self.data) if self.data else None, fresh=self.fresh
-        )
+        """Another snapshot holding the same data (sharing its copy, never written to)."""
+        return Snapshot(data=_hold(self.data), fresh=self.fresh)
 
 
 _lock = threading.RLock()
 SERVERS: dict[Key, Any] = {}  # postgres.Server | mariadb.Server
 SNAPSHOTS: dict[Key, Snapshot] = {}
+#: snapshot copy folder -> how many snapshots use it (removed when none does)
+USERS: dict[str, int] = {}
+#: server key -> (the server's change marker read as its newest copy began, that copy)
+LAST_COPY: dict[Key, tuple[Any, str]] = {}
+_server_locks: dict[Key, threading.Lock] = {}
 _local = threading.local()
 # Servers are started from one long-lived thread: a server is told to stop when the thread
 # that started it ends (PR_SET_PDEATHSIG), and moto answers each request on a new thread.
@@ -156,8 +164,52 @@ def _password(obj: Any) -> str:
 def _stop(key: Key) -> None:
     with _lock:
         server = SERVERS.pop(key, None)
+        LAST_COPY.pop(key, None)
+        _server_locks.pop(key, None)
     if server is not None:
         server.stop()
+
+
+def _hold(data: str | None) -> str | None:
+    """One more snapshot uses the copy ``data``."""
+    if data:
+        with _lock:
+            USERS[data] = USERS.get(data, 0) + 1
+    return data
+
+
+def _release(data: str | None) -> None:
+    """One snapshot fewer uses ``data``; the last one removes the copy."""
+    if not data:
+        return
+    with _lock:
+        left = USERS.get(data, 0) - 1
+        if left > 0:
+            USERS[data] = left
+            return
+        USERS.pop(data, None)
+    common.remove_dir(data)
+
+
+def snapshot_copy(key: Key, server: Any) -> str:
+    """The copy a new snapshot of ``server`` (at ``key``) holds: its newest copy when the
+    engine says nothing changed since that copy began (and a snapshot still uses it), else a
+    new physical copy. Returned held for the new snapshot (see :func:`_release`)."""
+    with _lock:
+        lock = _server_locks.setdefault(key, threading.Lock())
+    with lock:
+        last = LAST_COPY.get(key)
+        if last is not None and USERS.get(last[1], 0) > 0 and server.unchanged_since(last[0]):
+            with _lock:
+                if USERS.get(last[1], 0) > 0:  # not released meanwhile
+                    USERS[last[1]] += 1
+                    return last[1]
+        marker = server.change_marker()  # before the copy: a change during it is seen next time
+        data = server.snapshot()
+        with _lock:
+            _hold(data)
+            LAST_COPY[key] = (marker, data)
+        return data
 
 
 def _take_snapshot(backend: RDSBackend, kind: str, source: str, snap_kind: str, ident: str) -> None:
@@ -167,16 +219,20 @@ def _take_snapshot(backend: RDSBackend, kind: str, source: str, snap_kind: str, 
         if pending is not None and pending[0] == _key(backend, kind, source):
             pending[1].append((snap_kind, ident))  # recorded once the server has started
         return
-    data = server.snapshot()
+    key = _key(backend, snap_kind, ident)
+    data = snapshot_copy(_key(backend, kind, source), server)
     with _lock:
-        SNAPSHOTS[_key(backend, snap_kind, ident)] = Snapshot(data=data)
+        old = SNAPSHOTS.pop(key, None)
+        SNAPSHOTS[key] = Snapshot(data=data)
+    if old is not None:
+        _release(old.data)
 
 
 def _drop_snapshot(key: Key) -> None:
     with _lock:
         snap = SNAPSHOTS.pop(key, None)
     if snap is not None:
-        common.remove_dir(snap.data)
+        _release(snap.data)
 
 
 def _creating(backend: RDSBackend, kind: str, ident: str, engine: str, create: Any) -> Any:
@@ -260,12 +316,12 @@ def _from_now(source: Key) -> Iterator[None]:
     if server is None:
         yield
         return
-    data = server.snapshot()
+    data = _hold(server.snapshot())
     try:
         with _restoring(Snapshot(data=data)):
             yield
     finally:
-        common.remove_dir(data)
+        _release(data)  # kept while the new instance's first automated snapshot uses it
 
 
 def _copied(snap_kind: str, source_arg: str, target_arg: str) -> Any:
@@ -274,7 +330,10 @@ def _copied(snap_kind: str, source_arg: str, target_arg: str) -> Any:
         if src is not None:
             copied = src.copy()
             with _lock:
+                old = SNAPSHOTS.pop(_key(self, snap_kind, a[target_arg]), None)
                 SNAPSHOTS[_key(self, snap_kind, a[target_arg])] = copied
+            if old is not None:
+                _release(old.data)
 
     return after
 
@@ -400,13 +459,16 @@ def _endpoints() -> None:
 def stop_all() -> None:
     """Stop every server and remove every snapshot copy."""
     with _lock:
-        servers, snaps = list(SERVERS.values()), list(SNAPSHOTS.values())
+        servers, copies = list(SERVERS.values()), list(USERS)
         SERVERS.clear()
         SNAPSHOTS.clear()
+        USERS.clear()
+        LAST_COPY.clear()
+        _server_locks.clear()
     for server in servers:
         server.stop()
-    for snap in snaps:
-        common.remove_dir(snap.data)
+    for data in copies:
+        common.remove_dir(data)
 
 
 def _hook_reset() -> None:
