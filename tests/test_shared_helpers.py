@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from runbook_lib import exports
+from runbook_lib.fingerprint import Fingerprint
 from runbook_lib.restore.naming import is_scratch_name, new_test_id, scratch_name
 from runbook_lib.restore.registry import canary_content
 from runbook_lib.services.rds import data
@@ -268,3 +269,39 @@ def test_on_demand_rds_snapshots_record_their_encryption_for_both_kinds():
             True,
         ),
     }
+
+
+# -- a fingerprint recorded under an earlier scheme of the same kind ------------------------
+
+
+def _fp(kind: str, keys: dict[str, bytes]) -> Fingerprint:
+    fp = Fingerprint(kind)
+    for key, value in keys.items():
+        fp.add(key, value)
+    return fp
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["one read", "written while it ran"])
+def test_an_earlier_fingerprint_scheme_is_not_comparable_rather_than_a_fail(after):
+    """A ledger entry of ``redis-keys`` (the scheme before ``redis-keys-2``) says the two
+    cannot be compared and to take a new backup: a SKIP, not a FAIL about the data. A kind
+    of another scheme (another service's) still FAILs."""
+    from runbook_lib.restore.recorded import Recorded
+    from runbook_lib.restore.registry import Content
+    from runbook_lib.restore.validate import _fingerprint_check
+
+    keys = {"a": b"1", "b": b"2"}
+    copy = Content("redis-keys-2", 2, {"all keys": _fp("redis-keys-2", keys)}, detail="2 keys")
+    old = _fp("redis-keys", keys)
+    recorded = Recorded(old, None, {}, after=_fp("redis-keys", {"a": b"1"}) if after else None)
+    check = _fingerprint_check(None, None, None, None, copy, recorded)
+    assert check.status == "SKIP", check
+    assert "'redis-keys'" in check.detail and "'redis-keys-2'" in check.detail
+    assert "backup_now" in check.detail
+
+    other = Recorded(_fp("dynamodb-items", keys), None, {})
+    check = _fingerprint_check(None, None, None, None, copy, other)
+    assert check.status == "FAIL" and "'dynamodb-items'" in check.detail, check
+
+    same = Recorded(_fp("redis-keys-2", keys), None, {})
+    assert _fingerprint_check(None, None, None, None, copy, same).status == "PASS"
