@@ -65,8 +65,9 @@ def install() -> None:
 #   when it was taken (NodeSnapshots[].SnapshotCreateTime, which moto leaves out);
 # - CreateReplicationGroup / CreateCacheCluster with SnapshotName start a server that loads a
 #   copy of that RDB file;
-# - DeleteReplicationGroup / DeleteCacheCluster stop the server and remove its files;
-#   DeleteSnapshot removes the RDB file; a moto reset stops every server.
+# - DeleteReplicationGroup / DeleteCacheCluster answer "deleting" and then the group or
+#   cluster is gone (moto would keep it "deleting" for ever), its server stopped and its files
+#   removed; DeleteSnapshot removes the RDB file; a moto reset stops every server.
 # Not modelled: cluster mode enabled (metadata only), TLS (the servers speak plain TCP),
 # automated snapshots (moto takes none), AWS Backup (the extension does not reach ElastiCache).
 
@@ -244,10 +245,19 @@ def _create_snapshot(original: Any) -> Any:
     return hooked
 
 
+#: where moto keeps each kind; moto marks a deleted group or cluster "deleting" and keeps it
+#: for ever, AWS removes it after some minutes
+_STORE = {"replicationgroup": "replication_groups", "cluster": "cache_clusters"}
+
+
 def _stopping(kind: str, arg: str) -> Any:
+    """Delete hook: the answer says "deleting", as on AWS; then the group or cluster is gone
+    (a later describe is NotFound) and its server stopped."""
+
     def make(original: Any) -> Any:
         def hooked(self: Any, **kw: Any) -> Any:
             out = original(self, **kw)
+            getattr(self, _STORE[kind]).pop(kw.get(arg) or "", None)
             with _lock:
                 server = SERVERS.pop(_key(self, kind, kw.get(arg) or ""), None)
             if server is not None:

@@ -359,8 +359,9 @@ def test_a_key_space_that_changes_during_the_summed_scan_is_read_key_by_key(monk
 def test_sandbox_redis_follows_the_elasticache_api():
     """CreateReplicationGroup / CreateCacheCluster start a server at the endpoint the API
     returns (with the AUTH token given); CreateSnapshot saves an RDB file and says when; a
-    restore from it loads the snapshot's keys, not later writes; deleting stops the servers
-    and removes every file."""
+    restore from it loads the snapshot's keys, not later writes; deleting answers "deleting",
+    then the group or cluster is gone (moto would keep it for ever: the next day's inventory
+    counted deleted scratch copies), its server stopped and every file removed."""
     import boto3
     from moto import mock_aws
 
@@ -402,8 +403,14 @@ def test_sandbox_redis_follows_the_elasticache_api():
         folders = [s.data for s in servers] + list(elasticache_ext.SNAPSHOTS.values())
         assert len(servers) == 3 and len(folders) == 4
         ec.delete_replication_group(ReplicationGroupId="Src-Grp-1")
-        ec.delete_replication_group(ReplicationGroupId="copy-1")
-        ec.delete_cache_cluster(CacheClusterId="solo")
+        answer = ec.delete_replication_group(ReplicationGroupId="copy-1")["ReplicationGroup"]
+        assert answer["Status"] == "deleting"  # as AWS answers; then it is gone (not kept)
+        assert ec.delete_cache_cluster(CacheClusterId="solo")["CacheCluster"][
+            "CacheClusterStatus"] == "deleting"  # fmt: skip
+        assert not ec.describe_replication_groups()["ReplicationGroups"]
+        assert not ec.describe_cache_clusters()["CacheClusters"]
+        with pytest.raises(ec.exceptions.ReplicationGroupNotFoundFault):
+            ec.describe_replication_groups(ReplicationGroupId="copy-1")
         ec.delete_snapshot(SnapshotName="snap-a")
         assert not elasticache_ext.SERVERS and not elasticache_ext.SNAPSHOTS
         assert all(s.proc is None for s in servers)

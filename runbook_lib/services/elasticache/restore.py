@@ -142,7 +142,7 @@ class ElastiCache(ServiceHandler):
         )
 
     def exists(self, session, restored):
-        """False once deletion is under way (AWS finishes it; moto leaves it 'deleting')."""
+        """False once deletion is under way (status 'deleting': AWS removes it minutes later)."""
         try:
             g = self.describe(session, restored)
         except Exception as err:
