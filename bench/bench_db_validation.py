@@ -1,8 +1,8 @@
-"""Database content validation against a plain full read of the same rows (PostgreSQL),
-and Redis key validation against a plain SCAN + GET of the same keys.
+"""Database content validation against a plain full read of the same rows (PostgreSQL,
+MySQL / MariaDB), and Redis key validation against a plain SCAN + GET of the same keys.
 
     python bench/bench_db_validation.py [--rows 1000000] [--redis-keys 1000000]
-        [--engine postgres|redis|both] [--repeat 3]
+        [--engine postgres|mysql|redis|all] [--repeat 3]
 
 Starts one sandbox PostgreSQL server (Debian's package, as the sandbox does), fills a table
 of ``--rows`` rows (id, customer, amount, status, time, text), then times in one run:
@@ -13,6 +13,12 @@ of ``--rows`` rows (id, customer, amount, status, time, text), then times in one
   tables at most ``KEY_LIMIT`` rows, forced here on every row);
 - plain full reads: ``COPY ... TO STDOUT`` streamed, and ``SELECT *`` through a server-side
   cursor.
+
+MySQL (``--engine mysql``): one sandbox MariaDB server (the engine behind the sandbox's
+mysql, mariadb and aurora-mysql), the same table, then: validation (count + the sum of
+per-row MD5 digests computed in the server, in one consistent read), validation with
+per-row digests (forced on every row), and a plain full read: ``SELECT *`` streamed with an
+unbuffered cursor (PyMySQL ``SSCursor``), the fastest way a client reads every row out.
 
 Redis (``--engine redis``): one sandbox redis-server filled with ``--redis-keys`` string keys
 (60-byte values), then, in ``--repeat`` interleaved rounds (the best time of each is kept,
@@ -40,7 +46,7 @@ import time
 
 from runbook_lib.services.elasticache import data as cache_data
 from runbook_lib.services.rds import data
-from runbook_sandbox.engines import common, postgres
+from runbook_sandbox.engines import common, mariadb, postgres
 from runbook_sandbox.engines import redis as redis_engine
 
 SUMMED = "key fingerprint, summed in the server (Lua SCAN step per call)"
@@ -60,12 +66,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--redis-keys", type=int, default=1_000_000)
-    ap.add_argument("--engine", choices=("postgres", "redis", "both"), default="both")
+    ap.add_argument("--engine", choices=("postgres", "mysql", "redis", "all"), default="all")
     ap.add_argument("--repeat", type=int, default=3, help="Redis: rounds, best of each")
     args = ap.parse_args()
-    if args.engine in ("postgres", "both"):
+    if args.engine in ("postgres", "all"):
         bench_postgres(args)
-    if args.engine in ("redis", "both"):
+    if args.engine in ("mysql", "all"):
+        bench_mysql(args)
+    if args.engine in ("redis", "all"):
         bench_redis(args.redis_keys, args.repeat)
 
 
@@ -213,6 +221,87 @@ def bench_postgres(args: argparse.Namespace) -> None:
     finally:
         server.stop()
         postgres.forget()
+        common.remove_root()
+
+
+def bench_mysql(args: argparse.Namespace) -> None:
+    why = mariadb.missing_reason()
+    if why:
+        raise SystemExit(why)
+    server = mariadb.new_server()
+    try:
+        server.setup_master("bench", "bench-password-1", "bench")
+        login = data.Login(
+            host="127.0.0.1",
+            port=server.port,
+            user="bench",
+            password="bench-password-1",
+            dbname="bench",
+            family="mysql",
+        )
+        with data.connect(login) as db:
+            db.run(
+                [
+                    "CREATE TABLE orders (id bigint PRIMARY KEY, customer int, amount "
+                    "decimal(10,2), status varchar(16), placed datetime(6), note varchar(64))",
+                    "SET SESSION max_recursive_iterations = 1000000",  # MariaDB's CTE limit
+                ]
+            )
+            # rows in chunks of 100,000 from a recursive sequence (MariaDB has seq_ tables
+            # only with the Sequence engine loaded)
+            t = 0.0
+            for start in range(0, args.rows, 100_000):
+                stop = min(args.rows, start + 100_000)
+                t += timed(
+                    lambda start=start, stop=stop: db.run(
+                        [
+                            "INSERT INTO orders WITH RECURSIVE g(n) AS (SELECT "
+                            f"{start + 1} UNION ALL SELECT n + 1 FROM g WHERE n < {stop}) "
+                            "SELECT n, n % 5000, (n % 100000) / 100.0, "
+                            "ELT(1 + n % 3, 'new', 'paid', 'shipped'), "
+                            "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL n SECOND, MD5(n) FROM g"
+                        ]
+                    )
+                )
+        print(f"mysql rows: {args.rows:,} (filled in {t:.1f}s)")
+        results: dict[str, float] = {}
+        with data.connect(login) as db:
+            tables: list = []
+            results["validation (count + in-database hash)"] = timed(
+                lambda: tables.append(db.read_tables(0))
+            )
+            assert sum(t.count for t in tables[0]) == args.rows, tables
+        with data.connect(login) as db:
+            results["validation with per-row digests"] = timed(lambda: db.read_tables(args.rows))
+
+        def select_all() -> None:
+            import pymysql
+            import pymysql.cursors
+
+            conn = pymysql.connect(
+                **login.driver_args(10, "database"), cursorclass=pymysql.cursors.SSCursor
+            )
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT * FROM orders")
+                    for _ in cur:
+                        pass
+            finally:
+                conn.close()
+
+        results["full read: SELECT * (unbuffered cursor)"] = timed(select_all)
+        for name, seconds in results.items():
+            print(f"{name:45s} {seconds:7.2f}s  {args.rows / seconds:12,.0f} rows/s")
+        v = results["validation (count + in-database hash)"]
+        vk = results["validation with per-row digests"]
+        r = results["full read: SELECT * (unbuffered cursor)"]
+        print(
+            "ratio vs full read: SELECT * (unbuffered cursor): "
+            f"validation {r / v:.2f}x, with per-row digests {r / vk:.2f}x"
+        )
+    finally:
+        server.stop()
+        mariadb.forget()
         common.remove_root()
 
 
