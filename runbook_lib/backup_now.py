@@ -74,6 +74,7 @@ COLUMNS = [
     "recovery_point_arn",
     "native_id",
     "vault",
+    "vault_type",
     "created",
     "completed",
     "status",
@@ -516,7 +517,11 @@ def _start_aws_backup(ctx: Any, res: DataResource, row: dict) -> Pending:
             rp = backup.describe_recovery_point(
                 BackupVaultName=params.protect.vault_name, RecoveryPointArn=j["RecoveryPointArn"]
             )
-            fields.update(encrypted=rp.get("IsEncrypted"), kms_key=rp.get("EncryptionKeyArn"))
+            fields.update(
+                encrypted=rp.get("IsEncrypted"),
+                kms_key=rp.get("EncryptionKeyArn"),
+                vault_type=rp.get("VaultType"),
+            )
         return j["State"], fields
 
     return Pending(res=res, row=row, poll=poll)

@@ -275,6 +275,18 @@ def _vault_arn(df: pd.DataFrame, ctx: Context) -> pd.Series:
     return pd.Series(out, index=df.index, dtype=object)
 
 
+def _vault_type(df: pd.DataFrame, ctx: Context) -> pd.Series:
+    """The type of the vault holding the restored recovery point, as the ``backups`` row
+    that recorded that point read it (``vault_type``); empty for a ``dr`` test, which
+    restored a copy held in another vault than the one that row names."""
+    rows, copies = ctx.backup_rows, df.get("copy", _nothing(df))
+    out = []
+    for r, copy in zip(rows, copies, strict=True):
+        kind = r.get("vault_type") if r else None
+        out.append(kind if isinstance(kind, str) and kind and copy != "dr" else None)
+    return pd.Series(out, index=df.index, dtype=object)
+
+
 # fmt: off
 RESTORE_JOB_REPORT: list[Column] = _columns(
     # AWS Backup Audit Manager's RESTORE_JOB_REPORT columns, in its order
@@ -294,7 +306,7 @@ RESTORE_JOB_REPORT: list[Column] = _columns(
     "backupOptions",
     "isParentJob",
     "parentJobId",
-    "vaultType",
+    ("vaultType", "`vault_type` of the `backups` row that recorded the restored recovery point (DescribeRecoveryPoint `VaultType`: `BACKUP_VAULT`, `LOGICALLY_AIR_GAPPED_BACKUP_VAULT`); empty when no such row holds one (a native backup, a row recorded before the column existed) and for `dr` tests, which restore a copy in another vault", _vault_type),
     "vaultLockStatus",
     ("isEncrypted", "`encrypted` of the recovery point in the `backups` row that recorded it (empty when the backup was not made by the backup runbook)", _from_backup("encrypted")),
     ("encryptionKeyArn", "`kms_key` of that `backups` row", _from_backup("kms_key")),

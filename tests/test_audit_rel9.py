@@ -561,11 +561,16 @@ def test_air_gapped_copy_on_the_sandbox(findings):
     assert st == "PASS", reason
     assert reason.startswith("recovery point in logically air-gapped vault ")
     assert reason.endswith(f"old ({WORK}/{THERE} vault lag_keep-9)")
-    # its copy there names no key ARN (an AWS-owned key): judged, not an evaluation error
+    # its copy there names no key ARN, and EncryptionKeyType says AWS-owned: judged, not an
+    # evaluation error
     st, reason, _ = _verdict(
         findings, "recovery_point_encrypted", "lag_keep-9: arn:aws:s3:::rel9.lockbox-ok"
     )
-    assert (st, reason) == ("PASS", "all 1 recovery point(s) encrypted with the vault key")
+    assert (st, reason) == ("PASS", "all 1 recovery point(s) encrypted with an AWS-owned key")
+    # the air-gapped vault has no access policy: its compliance-mode lock (7 to 30 days, as
+    # created) refuses deletion to every principal (tests/test_air_gapped_audit.py)
+    st, reason, _ = _verdict(findings, "vault_prevents_manual_deletion", "lag_keep-9")
+    assert st == "PASS" and "(min retention 7 days, max 30 days)" in reason
     for bucket in ("rel9.openbox", "rel9.shortlock"):
         st, reason, fix = _verdict(findings, "resource_in_air_gapped_vault", bucket)
         assert (st, reason) == ("FAIL", "no recovery point in a logically air-gapped vault")

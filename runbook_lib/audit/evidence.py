@@ -3,8 +3,8 @@
 - the inventory (resources with their classification and protection): all that the
   controls that make the inventory's gaps read (:func:`inventory_evidence`); the controls
   never read the gaps, the gaps are their FAIL findings;
-- AWS Backup vaults per (account, Region): key, lock, access policy, and their recovery
-  points (encryption, lifecycle) — read here because the inventory keeps only when a
+- AWS Backup vaults per (account, Region): type (``VaultType``), key and key type, lock,
+  access policy, and their recovery points (encryption, lifecycle) — read here because the inventory keeps only when a
   point was made;
 - AWS Backup recovery points in the tiers' copy destinations outside the estate (the
   ``copy_region`` of every account, the ``copy_account`` in every Region): the evidence that
@@ -51,6 +51,7 @@ VAULT_COLUMNS = [
     "policy",
     "policy_status",
     "vault_type",  # BACKUP_VAULT, LOGICALLY_AIR_GAPPED_BACKUP_VAULT; None: not reported
+    "encryption_key_type",  # AWS_OWNED_KMS_KEY, CUSTOMER_MANAGED_KMS_KEY; None: not reported
 ]
 RECOVERY_POINT_COLUMNS = [
     "account",
@@ -65,6 +66,7 @@ RECOVERY_POINT_COLUMNS = [
     "encryption_key_arn",
     "delete_after_days",
     "vault_type",  # the type of the vault holding it (VAULT_COLUMNS)
+    "encryption_key_type",  # the point's EncryptionKeyType; None: not reported
 ]
 RESTORE_TEST_COLUMNS = [
     "test_id",
@@ -86,6 +88,7 @@ LIVE = pd.Timedelta(minutes=15)  # an as_of this close to now means "now"
 NOT_SUPPORTED = "NOT_SUPPORTED_ON_SANDBOX"
 _ERRORS = (ClientError, BotoCoreError, AccessError, NotImplementedError, OSError)
 AIR_GAPPED = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"  # ListBackupVaults VaultType
+AWS_OWNED = "AWS_OWNED_KMS_KEY"  # ListBackupVaults / recovery points EncryptionKeyType
 
 #: Settings the audit reads per (account, Region) beyond the inventory: name -> read
 #: ``(session, evidence, account, Region) -> value``, registered by a service's controls
@@ -413,6 +416,7 @@ def _backup_scope(session, account: str, region: str, *, policies: bool = True):
                 "policy": policy,
                 "policy_status": policy_status,
                 "vault_type": v.get("VaultType"),
+                "encryption_key_type": v.get("EncryptionKeyType"),
             }
         )
         try:
@@ -442,6 +446,7 @@ def _backup_scope(session, account: str, region: str, *, policies: bool = True):
                         "encryption_key_arn": rp.get("EncryptionKeyArn"),
                         "delete_after_days": (rp.get("Lifecycle") or {}).get("DeleteAfterDays"),
                         "vault_type": v.get("VaultType"),
+                        "encryption_key_type": rp.get("EncryptionKeyType"),
                     }
                 )
     return vaults, points, status
@@ -482,6 +487,6 @@ def read_restore_tests(ledger: Any, as_of: datetime) -> pd.DataFrame:
 
 
 __all__ = [
-    "AIR_GAPPED", "Evidence", "SETTING_READS", "Unread", "gather", "inventory_evidence",
+    "AIR_GAPPED", "AWS_OWNED", "Evidence", "SETTING_READS", "Unread", "gather", "inventory_evidence",
     "read_restore_tests", "read_settings", "setting_read",
 ]  # fmt: skip

@@ -16,8 +16,8 @@ from runbook_lib.audit.controls import (
     result,
     step,
 )
+from runbook_lib.audit.evidence import AIR_GAPPED, AWS_OWNED, Evidence
 from runbook_lib.audit.evidence import NOT_SUPPORTED as EV_NOT_SUPPORTED
-from runbook_lib.audit.evidence import Evidence
 from runbook_lib.audit.model import FAIL, NOT_APPLICABLE, NOT_SUPPORTED, PASS, Result
 from runbook_lib.params import format_duration
 
@@ -127,6 +127,36 @@ def _no_vault(ev: Evidence, expected: str) -> Iterator[Result]:
         yield result(row, FAIL, reason, expected=expected)
 
 
+def _true(value: Any) -> bool:
+    """A flag read from the API: True only when it is (numpy's bool too; NaN is not)."""
+    return value is True or (hasattr(value, "item") and value.item() is True)
+
+
+def _days(value: Any) -> str | None:
+    """A retention in days as read (int or float in the frame); None when not reported."""
+    if value is None or value != value:
+        return None
+    return f"{float(value):g}"
+
+
+def _air_gapped(v: dict[str, Any]) -> bool:
+    return v.get("vault_type") == AIR_GAPPED
+
+
+def _air_gapped_lock(v: dict[str, Any]) -> str | None:
+    """The lock of a vault ListBackupVaults reports as logically air-gapped, in words, when
+    the listing also reports it locked with a minimum retention (``Locked``,
+    ``MinRetentionDays``, ``MaxRetentionDays``): such a vault is locked in compliance mode
+    from its creation. None for any other vault, or one whose lock is not reported: the
+    lock is read, never assumed from the type."""
+    if not _air_gapped(v) or not _true(v.get("locked")):
+        return None
+    low, high = _days(v.get("min_retention_days")), _days(v.get("max_retention_days"))
+    if low is None:
+        return None
+    return f"min retention {low} days, " + (f"max {high} days" if high else "no maximum reported")
+
+
 def _statements(policy: str | None) -> list[dict]:
     if not isinstance(policy, str) or not policy:
         return []
@@ -170,10 +200,29 @@ def denied_actions(policy: str | None) -> set[str]:
 
 @control("vault_prevents_manual_deletion")
 def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
-    """A stolen administrator credential must not be able to delete the backups."""
+    """A stolen administrator credential must not be able to delete the backups: a vault
+    access policy denies it to every principal, or the vault is logically air-gapped, locked
+    in compliance mode from its creation (VaultType, Locked and MinRetentionDays read from
+    ListBackupVaults), which refuses it to every principal until the retention ends."""
     expected = "Deny " + ", ".join(DELETE_ACTIONS) + " to *"
     for v in ev.vaults.to_dict("records"):
         row = _vault_row(v)
+        lock = _air_gapped_lock(v)
+        if lock:
+            # Vault Lock in compliance mode refuses DeleteRecoveryPoint and a shorter
+            # lifecycle to every principal, the root user included: what the Deny asks for
+            reason = (
+                f"logically air-gapped vault (VaultType {AIR_GAPPED}): Vault Lock in compliance "
+                f"mode since creation ({lock}), so no principal can delete its recovery points "
+                "or shorten their retention before it ends; no access policy is needed"
+            )
+            yield result(row, PASS, reason, expected=expected)
+            continue
+        unlocked = (
+            "logically air-gapped vault whose lock is not reported (Locked, MinRetentionDays): "
+            if _air_gapped(v)
+            else ""
+        )
         if v["policy_status"] == EV_NOT_SUPPORTED:
             yield result(
                 row,
@@ -188,14 +237,15 @@ def vault_prevents_manual_deletion(ev: Evidence) -> Iterator[Result]:
             yield result(
                 row,
                 FAIL,
-                "no access policy: anyone with backup permissions can delete recovery points",
+                unlocked
+                + "no access policy: anyone with backup permissions can delete recovery points",
                 expected=expected,
             )
         elif missing:
             yield result(
                 row,
                 FAIL,
-                f"access policy does not deny {', '.join(missing)} to every principal",
+                unlocked + f"access policy does not deny {', '.join(missing)} to every principal",
                 expected=expected,
             )
         else:
@@ -217,20 +267,31 @@ def vault_lock_enabled(ev: Evidence) -> Iterator[Result]:
     for v in ev.vaults.to_dict("records"):
         row = _vault_row(v)
         min_days = v.get("min_retention_days")
-        if not v.get("locked"):
+        gapped = _air_gapped_lock(v)
+        if not _true(v.get("locked")):
             yield result(row, FAIL, "vault lock is not set", expected=expected)
         elif want and (min_days is None or min_days != min_days or float(min_days) < want):
             yield result(
                 row,
                 FAIL,
-                f"vault lock min retention {min_days} days is below {want:g} days",
+                f"vault lock min retention {_days(min_days)} days is below {want:g} days"
+                + (" (logically air-gapped vault: its lock cannot be changed)" if gapped else ""),
                 expected=expected,
+                remediation=_new_air_gapped_vault(v, f"MinRetentionDays >= {want:g}")
+                if gapped
+                else "",
             )
+        elif gapped:
+            reason = (
+                f"logically air-gapped vault: locked in compliance mode since creation ({gapped})"
+            )
+            yield result(row, PASS, reason, expected=expected)
         else:
             yield result(
                 row,
                 PASS,
-                f"vault lock set (min retention {min_days} days, max {v.get('max_retention_days')} days)",
+                f"vault lock set (min retention {_days(min_days)} days, "
+                f"max {_days(v.get('max_retention_days'))} days)",
                 expected=expected,
             )
     yield from _no_vault(ev, expected)
@@ -246,16 +307,41 @@ def vault_key_customer_managed(ev: Evidence) -> Iterator[Result]:
         return
     for v in ev.vaults.to_dict("records"):
         row, key = _vault_row(v), v.get("encryption_key_arn")
+        key = key if isinstance(key, str) and key else None
         if v.get("cmk") is True:
             yield result(row, PASS, f"customer-managed key {key}", expected="customer-managed key")
+        elif v.get("encryption_key_type") == AWS_OWNED:
+            # an air-gapped vault's default: AWS holds the key, the owner cannot control it
+            what = "logically air-gapped vault" if _air_gapped(v) else "vault"
+            yield result(
+                row,
+                FAIL,
+                f"AWS-owned key (EncryptionKeyType {AWS_OWNED}) of this {what}",
+                expected="customer-managed key",
+                remediation=_new_air_gapped_vault(v, "EncryptionKeyArn = a customer-managed key")
+                if _air_gapped(v)
+                else "",
+            )
         elif v.get("cmk") is False:
             yield result(
-                row, FAIL, f"AWS-managed key {key or '(default)'}", expected="customer-managed key"
+                row,
+                FAIL,
+                f"AWS-managed key {key}" if key else "no key ARN reported (AWS-managed or owned)",
+                expected="customer-managed key",
             )
         else:
             yield result(
                 row, FAIL, f"key {key} could not be described", expected="customer-managed key"
             )
+
+
+def _new_air_gapped_vault(v: dict[str, Any], setting: str) -> str:
+    """The remediation of a logically air-gapped vault's fixed setting (its key, its lock)."""
+    return manual(
+        f"the vault {v.get('name')} cannot be changed: create a logically air-gapped vault "
+        f"with {setting} (CreateLogicallyAirGappedBackupVault) and copy the recovery points "
+        "into it; protect plans no air-gapped vault"
+    )
 
 
 @control("recovery_point_encrypted")
@@ -269,7 +355,7 @@ def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
             why = f"{len(clear)} of {len(points)} not encrypted: {points_named(clear)}"
             yield result(row, FAIL, why, expected=expected)
             continue
-        keys = sorted({_key_named(p.get("encryption_key_arn")) for p in points})
+        keys = sorted({_key_named(p) for p in points})
         yield result(
             row,
             PASS,
@@ -278,9 +364,15 @@ def recovery_point_encrypted(ev: Evidence) -> Iterator[Result]:
         )
 
 
-def _key_named(key: Any) -> str:
-    """A recovery point's key ARN; none named (None, NaN: e.g. an AWS-owned key)."""
-    return key if isinstance(key, str) and key else "the vault key"
+def _key_named(point: dict[str, Any]) -> str:
+    """A recovery point's key ARN; an AWS-owned key where its EncryptionKeyType says so;
+    else, none named (None, NaN), the vault's key."""
+    key = point.get("encryption_key_arn")
+    if isinstance(key, str) and key:
+        return key
+    if point.get("encryption_key_type") == AWS_OWNED:
+        return "an AWS-owned key"
+    return "the vault key"
 
 
 # ------------------------------------------------------------------ deletion protection
