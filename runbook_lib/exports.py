@@ -252,18 +252,25 @@ def _backup_records(df: pd.DataFrame, info: RunInfo) -> list[dict[str, Any] | No
     return out
 
 
+def _point_rows(df: pd.DataFrame, ctx: Context) -> list[dict[str, Any] | None]:
+    """The ``backups`` row of each test's restored recovery point itself: None for a ``dr``
+    test, which restored a copy in another vault (and Region) whose key, retention and vault
+    that row does not hold (it recorded the source point the copy was made from)."""
+    copies = df.get("copy", _nothing(df))
+    return [r if copy != "dr" else None for r, copy in zip(ctx.backup_rows, copies, strict=True)]
+
+
 def _from_backup(column: str) -> Callable[[pd.DataFrame, Context], Any]:
     def value(df: pd.DataFrame, ctx: Context) -> pd.Series:
-        rows = ctx.backup_rows
+        rows = _point_rows(df, ctx)
         return pd.Series([r.get(column) if r else None for r in rows], index=df.index, dtype=object)
 
     return value
 
 
 def _vault_arn(df: pd.DataFrame, ctx: Context) -> pd.Series:
-    rows = ctx.backup_rows
     out = []
-    for r in rows:
+    for r in _point_rows(df, ctx):
         vault = r.get("vault") if r else None
         if not isinstance(vault, str) or not vault or r.get("method") != "aws-backup":
             out.append(None)
@@ -279,11 +286,10 @@ def _vault_type(df: pd.DataFrame, ctx: Context) -> pd.Series:
     """The type of the vault holding the restored recovery point, as the ``backups`` row
     that recorded that point read it (``vault_type``); empty for a ``dr`` test, which
     restored a copy held in another vault than the one that row names."""
-    rows, copies = ctx.backup_rows, df.get("copy", _nothing(df))
     out = []
-    for r, copy in zip(rows, copies, strict=True):
+    for r in _point_rows(df, ctx):
         kind = r.get("vault_type") if r else None
-        out.append(kind if isinstance(kind, str) and kind and copy != "dr" else None)
+        out.append(kind if isinstance(kind, str) and kind else None)
     return pd.Series(out, index=df.index, dtype=object)
 
 
@@ -308,13 +314,13 @@ RESTORE_JOB_REPORT: list[Column] = _columns(
     "parentJobId",
     ("vaultType", "`vault_type` of the `backups` row that recorded the restored recovery point (DescribeRecoveryPoint `VaultType`: `BACKUP_VAULT`, `LOGICALLY_AIR_GAPPED_BACKUP_VAULT`); empty when no such row holds one (a native backup, a row recorded before the column existed) and for `dr` tests, which restore a copy in another vault", _vault_type),
     "vaultLockStatus",
-    ("isEncrypted", "`encrypted` of the recovery point in the `backups` row that recorded it (empty when the backup was not made by the backup runbook)", _from_backup("encrypted")),
-    ("encryptionKeyArn", "`kms_key` of that `backups` row", _from_backup("kms_key")),
-    ("deleteAfterDays", "`delete_after_days` of that `backups` row", _from_backup("delete_after_days")),
+    ("isEncrypted", "`encrypted` of the recovery point in the `backups` row that recorded it (empty when the backup was not made by the backup runbook, and for `dr` tests: that row recorded the source point, not the copy restored)", _from_backup("encrypted")),
+    ("encryptionKeyArn", "`kms_key` of that `backups` row (empty for `dr` tests, as above)", _from_backup("kms_key")),
+    ("deleteAfterDays", "`delete_after_days` of that `backups` row (empty for `dr` tests, as above)", _from_backup("delete_after_days")),
     "moveToColdAfterDays",
     "enableArchive",
     ("sourceResourceArn", "`resource_arn` (the tested resource; never touched by the test)", "resource_arn"),
-    ("backupVaultArn", "the vault of that `backups` row as an ARN (`aws-backup` recovery points only)", _vault_arn),
+    ("backupVaultArn", "the vault of that `backups` row as an ARN (`aws-backup` recovery points only; empty for `dr` tests, as above)", _vault_arn),
     ("creationDate", "`restore_start` (the restore call)", "restore_start"),
     "backupSizeInBytes",
     "percentDone",

@@ -302,3 +302,7 @@ def test_restore_job_report_carries_the_vault_type(tmp_path):
     assert report.loc["rt-c", "vaultType"] is None
     assert report.loc["rt-d", "vaultType"] is None
     assert report.loc["rt-a", "backupVaultArn"].endswith(":backup-vault:gap_vault-31")
+    # a dr test restored a copy in another vault: the source point's row does not describe it
+    for column in ("backupVaultArn", "isEncrypted", "encryptionKeyArn", "deleteAfterDays"):
+        assert report.loc["rt-d", column] is None, column
+    assert report.loc["rt-b", "backupVaultArn"].endswith(":backup-vault:open.vault-5")
