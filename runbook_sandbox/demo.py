@@ -41,6 +41,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -356,6 +357,44 @@ def run_demo(
     return code
 
 
+# ----------------------------------------------------------------- stop signals
+
+#: the signals that stop the demo (``kill``, Ctrl-C)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Interrupted(BaseException):
+    """A stop signal reached the demo. Raised in the main thread, it unwinds the demo
+    through every ``finally`` and context manager, :func:`running_sandbox`'s included,
+    which stops the sandbox the demo started (a BaseException: no ``except Exception``
+    on the way swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.code = 128 + signum  # the shell's status for a process ended by the signal
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While active, SIGTERM and SIGINT raise :class:`Interrupted` in the main thread;
+    a second signal while the demo unwinds is ignored, so the sandbox's stop completes.
+    The previous handlers are back afterwards."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _parameters(pairs: list[str]) -> dict[str, Any]:
     import yaml
 
@@ -383,7 +422,17 @@ def main(argv: list[str] | None = None) -> int:
     parameters = _parameters(args.p)
     if args.approve:
         parameters["approve"] = True
-    return run_demo(args.days, args.params, parameters, args.out, args.per_tier)
+    try:
+        with stop_on_signals():
+            return run_demo(args.days, args.params, parameters, args.out, args.per_tier)
+    except Interrupted as stop:
+        print(
+            f"demo: {stop.name} received: stopped the sandbox it started (if one was "
+            f"running); exit {stop.code}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return stop.code
 
 
 if __name__ == "__main__":
