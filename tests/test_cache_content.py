@@ -37,7 +37,7 @@ def _engines_here():
 import runbook_lib.backup_now as backup_now  # noqa: E402
 import runbook_lib.restore as R  # noqa: E402
 from runbook_lib.errors import ParamsError  # noqa: E402
-from runbook_lib.restore.model import ResourceRef  # noqa: E402
+from runbook_lib.restore.model import ResourceRef, Restored  # noqa: E402
 from runbook_lib.restore.validate import checks_for  # noqa: E402
 from runbook_lib.services.elasticache import data  # noqa: E402
 from runbook_lib.services.elasticache import restore as ec_restore  # noqa: E402
@@ -351,6 +351,53 @@ def test_a_key_space_that_changes_during_the_summed_scan_is_read_key_by_key(monk
             keys = data.read(cache, key_limit=0)
             assert keys.path == "per-key" and cache.scripts
             assert data.fingerprint(keys, key_limit=0).matches(want)
+    finally:
+        server.stop()
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    "path, key_limit, refuse_scripts, said",
+    [
+        ("summed in the server", 0, False, "summed in the server"),
+        ("per-key", None, False, "digested in the server (Lua), key by key"),
+        ("client", None, True, "digested in the client (EVAL refused)"),
+    ],
+    ids=["summed", "per-key", "client"],
+)
+def test_restore_content_detail_says_which_path_read_the_keys(
+    monkeypatch, path, key_limit, refuse_scripts, said
+):
+    """The restore test's content read (ElastiCache.read_content, on a real server) passes
+    on which path digested the keys; summed in the server, it says a difference cannot
+    name keys."""
+    server = redis_engine.new_server()
+    try:
+        with server.admin() as r:
+            for n in range(37):
+                r.hset(f"Ünïcode hash {n}", mapping={"f": n})
+            r.set("__restore_canary__#2031-07-08T09:10:11Z", "run-x")
+            if refuse_scripts:
+                r.execute_command("ACL", "SETUSER", "default", "-eval", "-evalsha", "-script")
+        if key_limit is not None:  # a cache above the threshold is summed in the server
+            monkeypatch.setattr(data, "KEY_LIMIT", key_limit)
+        desc = {
+            "Engine": "valkey",
+            "NodeGroups": [{"PrimaryEndpoint": {"Address": "127.0.0.1", "Port": server.port}}],
+        }
+        monkeypatch.setattr(ec_restore.ElastiCache, "describe", lambda self, s, where: desc)
+
+        class Session:
+            sandbox = True
+
+        restored = Restored("elasticache", "210987654321", "sa-east-1", "zz-odd-9")
+        content = ec_restore.ElastiCache().read_content(Session(), restored)
+        assert content.count == 37 and len(content.canaries) == 1
+        assert content.detail.startswith("38 keys scanned") and said in content.detail
+        named = path != "summed in the server"
+        assert ("a difference cannot name the keys" in content.detail) is not named
+        assert ("a difference names the keys" in content.detail) is named
+        assert bool(content.fingerprints["all keys"].key_digests) is named
     finally:
         server.stop()
 

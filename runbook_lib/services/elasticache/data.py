@@ -339,6 +339,7 @@ class KeyScan:
     summed: int = 0
     summed_digest: int = 0
     path: str = "per-key"  # "summed in the server", "per-key" (Lua) or "client"
+    key_limit: int = KEY_LIMIT  # per-key digests are kept for at most this many keys
 
     def __len__(self) -> int:
         return len(self.keys) + self.summed
@@ -347,14 +348,28 @@ class KeyScan:
         return iter(self.keys)
 
     @property
+    def named(self) -> bool:
+        """Whether a difference can name keys: per-key digests are kept (nothing was
+        summed in the server and there are at most ``key_limit`` keys)."""
+        return not self.summed and len(self.keys) <= self.key_limit
+
+    @property
     def detail(self) -> str:
-        """How the keys were read, for a verdict's detail."""
+        """How the keys were read (which path ran) and whether a difference can name keys,
+        for a verdict's detail."""
         how = {
             "summed in the server": "digested and summed in the server (Lua, one SCAN step "
             "per call)",
-            "per-key": "digested in the server (Lua)",
-        }.get(self.path, "digested in the client (EVAL refused)")
-        return f"{len(self)} keys scanned, values {how}"
+            "per-key": "digested in the server (Lua), key by key",
+        }.get(self.path, "digested in the client (EVAL refused), key by key")
+        if self.named:
+            names = "a difference names the keys"
+        else:
+            names = (
+                f"more than {self.key_limit:,} keys, no per-key digests: a difference cannot "
+                "name the keys"
+            )
+        return f"{len(self)} keys scanned, values {how}; {names}"
 
 
 @dataclass(kw_only=True)
@@ -642,13 +657,16 @@ def fingerprint(
     return fp
 
 
-def read(cache: Cache, key_limit: int = KEY_LIMIT) -> KeyScan:
+def read(cache: Cache, key_limit: int | None = None) -> KeyScan:
     """Every key of ``cache``: summed in the server when it holds more than ``key_limit``
-    keys (no per-key digests are kept for those), else key by key; in the client where
-    scripts are refused. ``cache.scripts`` says afterwards whether the server digested."""
-    if cache.size() > key_limit:
+    keys (default :data:`KEY_LIMIT`; no per-key digests are kept for those), else key by
+    key; in the client where scripts are refused. ``cache.scripts`` says afterwards whether
+    the server digested, :attr:`KeyScan.detail` which path ran."""
+    limit = KEY_LIMIT if key_limit is None else key_limit
+    if cache.size() > limit:
         summed = cache.read_summed()
         if summed is not None:
+            summed.key_limit = limit
             return summed
     keys = list(cache.read_keys())
-    return KeyScan(keys=keys, path="per-key" if cache.scripts else "client")
+    return KeyScan(keys=keys, path="per-key" if cache.scripts else "client", key_limit=limit)

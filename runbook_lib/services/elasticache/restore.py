@@ -108,7 +108,9 @@ class ElastiCache(ServiceHandler):
 
     def read_content(self, session, restored, *, workers: int = 8) -> Content | None:
         """Every key's type, TTL presence and in-server value digest (SCAN); None for caches
-        the runbooks do not read (their proof rests on metadata)."""
+        the runbooks do not read (their proof rests on metadata). The content's ``detail``
+        says which path read the keys (summed in the server, key by key, or in the client)
+        and whether a difference can name keys (:attr:`data.KeyScan.detail`)."""
         desc = self.describe(session, restored)
         if not data.readable(session, desc):
             return None
@@ -117,9 +119,8 @@ class ElastiCache(ServiceHandler):
             token = _TOKENS.get((restored.account, restored.region, restored.name))
             with data.connect(data.scratch_login(session, desc, token)) as cache:
                 keys = data.read(cache)
-                found = cache.canaries()
-                how = "in the server (Lua)" if cache.scripts else "in the client (EVAL refused)"
-            return keys, found, f"{len(keys)} keys scanned, values digested {how}"
+                # which path ran, and so whether a difference can name keys
+                return keys, cache.canaries(), keys.detail
 
         labels = ("all keys", "without the canary keys")
         return canary_content(data.KIND, data.fingerprint, read, labels)
