@@ -305,3 +305,8 @@ def test_an_earlier_fingerprint_scheme_is_not_comparable_rather_than_a_fail(afte
 
     same = Recorded(_fp("redis-keys-2", keys), None, {})
     assert _fingerprint_check(None, None, None, None, copy, same).status == "PASS"
+
+    changed = Recorded(_fp("redis-keys-2", {"a": b"1", "b": b"3"}), None, {})
+    check = _fingerprint_check(None, None, None, None, copy, changed)
+    assert check.status == "FAIL" and "1 changed (first: b)" in check.detail, check
+    assert check.detail.endswith("(read: 2 keys)"), check  # the read says which path ran

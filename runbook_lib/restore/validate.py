@@ -232,7 +232,8 @@ def _fingerprint_check(
     return Check(
         "fingerprint",
         FAIL,
-        f"restored content differs from the fingerprint {what}: {expected.describe_difference(found)}",
+        f"restored content differs from the fingerprint {what}: {expected.describe_difference(found)}"
+        + (f" (read: {content.detail})" if content.detail else ""),
     )
 
 
