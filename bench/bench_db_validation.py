@@ -159,20 +159,32 @@ def bench_redis(n: int, repeat: int) -> None:
         common.remove_root()
 
 
-def bench_postgres(args: argparse.Namespace) -> None:
-    why = postgres.missing_reason()
+def _server(engine, family: str) -> tuple[object, data.Login]:
+    """A started sandbox server of ``engine`` with a master user and database ``bench``,
+    and the login to it; exits saying why when the engine's binaries are missing."""
+    why = engine.missing_reason()
     if why:
         raise SystemExit(why)
-    server = postgres.new_server()
+    server = engine.new_server()
     try:
         server.setup_master("bench", "bench-password-1", "bench")
-        login = data.Login(
-            host="127.0.0.1",
-            port=server.port,
-            user="bench",
-            password="bench-password-1",
-            dbname="bench",
-        )
+    except BaseException:
+        server.stop()
+        raise
+    login = data.Login(
+        host="127.0.0.1",
+        port=server.port,
+        user="bench",
+        password="bench-password-1",
+        dbname="bench",
+        family=family,
+    )
+    return server, login
+
+
+def bench_postgres(args: argparse.Namespace) -> None:
+    server, login = _server(postgres, "postgres")
+    try:
         with data.connect(login) as db, db.conn.transaction():
             conn = db.conn
             conn.execute(
@@ -225,20 +237,8 @@ def bench_postgres(args: argparse.Namespace) -> None:
 
 
 def bench_mysql(args: argparse.Namespace) -> None:
-    why = mariadb.missing_reason()
-    if why:
-        raise SystemExit(why)
-    server = mariadb.new_server()
+    server, login = _server(mariadb, "mysql")
     try:
-        server.setup_master("bench", "bench-password-1", "bench")
-        login = data.Login(
-            host="127.0.0.1",
-            port=server.port,
-            user="bench",
-            password="bench-password-1",
-            dbname="bench",
-            family="mysql",
-        )
         with data.connect(login) as db:
             db.run(
                 [

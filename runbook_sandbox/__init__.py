@@ -17,11 +17,13 @@ loads it into another, so a seeded estate need not be seeded again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 from runbook_lib.errors import SandboxError
 from runbook_lib.targets import ENV_URL
@@ -67,6 +69,22 @@ def start_server(host: str = "127.0.0.1", port: int = 0):
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     return server, f"http://{bound_host}:{bound_port}"
+
+
+@contextlib.contextmanager
+def in_process() -> Iterator[str]:
+    """A sandbox server in this process, empty when the block starts and emptied again when
+    it ends (moto's state is per process, shared by every server started in it); yields its
+    URL."""
+    server, url = start_server()
+    reset(url)
+    try:
+        yield url
+    finally:
+        try:
+            reset(url)
+        finally:
+            server.stop()
 
 
 def is_up(url: str, timeout: float = 5.0) -> bool:

@@ -29,7 +29,7 @@ from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params, validate_params
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 
 ACCOUNT, REGION = "444455556666", "ap-southeast-2"
 CMK = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b1e2d3c-4a5b-6c7d-8e9f-a0b1c2d3e4f5"
@@ -212,9 +212,7 @@ def test_recovery_point_under_an_aws_owned_key_is_named_so():
 @pytest.fixture(scope="module")
 def estate():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    try:
+    with in_process() as url:
         session = AwsSession(_params(), endpoint_url=url)
         ddb = session.client("dynamodb", ACCOUNT, REGION)
         ddb.create_table(
@@ -231,9 +229,6 @@ def estate():
         )
         backup.create_backup_vault(BackupVaultName="open.vault-5")
         yield session
-    finally:
-        reset(url)
-        server.stop()
 
 
 def test_audit_reads_the_vault_type_and_lock_from_the_api(estate, tmp_path):

@@ -19,7 +19,7 @@ from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
 from runbook_lib.protect.objectives import wants_continuous
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 from runbook_sandbox.seed import demo_estate, seed_demo_estate
 
 AUDIT_MANAGER = {
@@ -40,14 +40,11 @@ AUDIT_MANAGER = {
 @pytest.fixture(scope="module")
 def sandbox():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    params = load_params("sandbox")
-    session = AwsSession(params, endpoint_url=url)
-    seed_demo_estate(session)
-    yield session
-    reset(url)
-    server.stop()
+    with in_process() as url:
+        params = load_params("sandbox")
+        session = AwsSession(params, endpoint_url=url)
+        seed_demo_estate(session)
+        yield session
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from runbook_lib.inventory import discover
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params, validate_params
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 
 ACCOUNT, REGION = "111111111111", "eu-west-1"
 PASSWORD = "sandbox-Passw0rd"
@@ -104,9 +104,7 @@ def _db_snapshot(rds, name: str, share: list[str], cluster: bool = False) -> Non
 @pytest.fixture(scope="module")
 def estate():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    try:
+    with in_process() as url:
         session = AwsSession(_params(), endpoint_url=url)
         ddb = session.client("dynamodb", ACCOUNT, REGION)
         rds = session.client("rds", ACCOUNT, REGION)
@@ -128,9 +126,6 @@ def estate():
         _db_snapshot(rds, "aurora-open", share=["all"], cluster=True)
         inv = discover(session, progress=False)
         yield session, inv, audit.inventory_findings(inv)
-    finally:
-        reset(url)
-        server.stop()
 
 
 @pytest.fixture(scope="module")

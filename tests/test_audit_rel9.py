@@ -35,7 +35,7 @@ from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params, validate_params
 from runbook_lib.services.ebs import dlm
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 
 WORK, VAULTS = "246813579024", "135792468013"  # a workload and a backup account
 HERE, THERE = "ap-southeast-2", "ca-central-1"
@@ -204,9 +204,7 @@ POLICY_HOURLY = {  # GetLifecyclePolicy's Policy, as AWS answers it (botocore's 
 @pytest.fixture(scope="module")
 def estate():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    try:
+    with in_process() as url:
         session = AwsSession(_params(), endpoint_url=url)
         ec2 = session.client("ec2", WORK, HERE)
         ids = {
@@ -251,9 +249,6 @@ def estate():
         keys = _keys_and_vaults(session)
         _air_gapped_copies(session)
         yield session, ids, keys
-    finally:
-        reset(url)
-        server.stop()
 
 
 def _dlm_policy(session, state: str, details: dict) -> str:

@@ -17,21 +17,18 @@ from runbook_lib.inventory.backup import schedule_interval
 from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params, validate_params
 from runbook_lib.session import AwsSession, is_not_supported
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 from runbook_sandbox.seed import demo_estate, seed_demo_estate
 
 
 @pytest.fixture(scope="module")
 def sandbox():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    params = load_params("sandbox")
-    session = AwsSession(params, endpoint_url=url)
-    seed_demo_estate(session)
-    yield session, url
-    reset(url)
-    server.stop()
+    with in_process() as url:
+        params = load_params("sandbox")
+        session = AwsSession(params, endpoint_url=url)
+        seed_demo_estate(session)
+        yield session, url
 
 
 @pytest.fixture(scope="module")
