@@ -17,7 +17,7 @@ from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
 from runbook_lib.protect.iam import iam_action, is_read_only
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 from runbook_sandbox.backup_ext import clear_faults, set_job_seconds
 from runbook_sandbox.seed import seed_demo_estate
 
@@ -27,13 +27,10 @@ A, R1 = "111111111111", "eu-west-1"
 @pytest.fixture(scope="module")
 def sandbox():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    session = AwsSession(load_params("sandbox"), endpoint_url=url)
-    seed_demo_estate(session)
-    yield session
-    reset(url)
-    server.stop()
+    with in_process() as url:
+        session = AwsSession(load_params("sandbox"), endpoint_url=url)
+        seed_demo_estate(session)
+        yield session
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from runbook_lib.inventory.plugin import TagSource
 from runbook_lib.inventory.reads import TAGGING_API, Reads
 from runbook_lib.params import load_params
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 from runbook_sandbox.seed import demo_estate, seed_demo_estate
 
 AS_OF = datetime(2030, 1, 1, tzinfo=UTC)
@@ -33,13 +33,10 @@ TAG_READS = {
 @pytest.fixture(scope="module")
 def sandbox():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    params = load_params("sandbox")
-    seed_demo_estate(AwsSession(params, endpoint_url=url))
-    yield params, url
-    reset(url)
-    server.stop()
+    with in_process() as url:
+        params = load_params("sandbox")
+        seed_demo_estate(AwsSession(params, endpoint_url=url))
+        yield params, url
 
 
 def _run(sandbox, **kwargs):

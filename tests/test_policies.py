@@ -32,7 +32,7 @@ from runbook_lib.protect.iam import (
     policy_actions,
 )
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 from runbook_sandbox.seed import seed_demo_estate
 from runbook_sandbox.server import running_sandbox
 
@@ -62,9 +62,7 @@ RESTORE_NOT_CALLED = {
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    try:
+    with in_process() as url:
         session = AwsSession(load_params("sandbox"), endpoint_url=url)
         seed_demo_estate(session)
         ledger = Ledger(str(tmp_path_factory.mktemp("ledger")))
@@ -98,9 +96,6 @@ def recorded(tmp_path_factory):
         protect.apply(stronger, protect.plan(stronger), approve=True)
         out["protect"] = iam_actions(session.counter.operations())
         yield out
-    finally:
-        reset(url)
-    server.stop()
 
 
 @pytest.fixture(scope="module")

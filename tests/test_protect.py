@@ -34,7 +34,7 @@ from runbook_lib.protect import (
 )
 from runbook_lib.protect.iam import iam_action, is_read_only
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 from runbook_sandbox.seed import seed_demo_estate
 
 A, B, BACKUP = "111111111111", "222222222222", "333333333333"
@@ -44,13 +44,10 @@ R1, R2 = "eu-west-1", "eu-central-1"
 @pytest.fixture(scope="module")
 def sandbox():
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)  # moto's state is per process: start from an empty estate
-    session = AwsSession(load_params("sandbox"), endpoint_url=url)
-    seed_demo_estate(session)
-    yield session
-    reset(url)
-    server.stop()
+    with in_process() as url:
+        session = AwsSession(load_params("sandbox"), endpoint_url=url)
+        seed_demo_estate(session)
+        yield session
 
 
 def make_ctx(session: AwsSession, tmp_path, params=None, run_id: str = "run") -> RunContext:

@@ -17,17 +17,15 @@ from runbook_lib.ledger import Ledger
 from runbook_lib.params import load_params
 from runbook_lib.protect import ProtectApplyError, apply, central, plan
 from runbook_lib.session import AwsSession
-from runbook_sandbox import reset, start_server
+from runbook_sandbox import in_process
 
 
 @pytest.fixture
 def session():
     """An empty sandbox of its own: protect's central steps (keys, vaults, plans) only."""
     logging.getLogger("werkzeug").disabled = True
-    server, url = start_server()
-    reset(url)
-    yield AwsSession(load_params("sandbox"), endpoint_url=url)
-    server.stop()
+    with in_process() as url:
+        yield AwsSession(load_params("sandbox"), endpoint_url=url)
 
 
 def _ctx(session: AwsSession, tmp_path, run_id: str) -> RunContext:
