@@ -151,7 +151,7 @@ def plain(value: Any) -> str:
     if isinstance(value, list | tuple | set):
         return ", ".join(plain(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, default=str, separators=(", ", ": "))
+        return json.dumps(value, default=str, separators=(", ", ": "), ensure_ascii=False)
     if hasattr(value, "tolist") and not isinstance(value, str | bytes):  # numpy arrays
         return plain(value.tolist())
     if is_missing(value):

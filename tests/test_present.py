@@ -83,6 +83,15 @@ def test_text_is_escaped_and_long_text_wraps():
     assert '<td class="rb-long">&lt;b&gt;x' in t.html
 
 
+def test_tags_and_other_mappings_read_as_written_not_as_escapes():
+    """A tag value in any script is shown as written (HTML-escaped), not as \\u escapes."""
+    tags = {"owner": "Équipe données <SRE>", "チーム": "東京 & 大阪"}
+    assert present.plain(tags) == '{"owner": "Équipe données <SRE>", "チーム": "東京 & 大阪"}'
+    html = present.table(pd.DataFrame({"tags": [tags]})).html
+    assert "Équipe données &lt;SRE&gt;" in html and "東京 &amp; 大阪" in html
+    assert "\\u00" not in html
+
+
 def test_index_and_empty_tables():
     s = pd.DataFrame({"measure": ["a"], "value": [1]}).set_index("measure")
     assert "<th>measure</th>" in present.table(s).html
